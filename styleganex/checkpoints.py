@@ -1,0 +1,325 @@
+"""Reading and writing checkpoints safely.
+
+Accepted files:
+* official ``styleganex_*.pt``: ``{"state_dict": {"encoder.*", "decoder.*"}, "opts": dict,
+  "latent_avg": [n_latent, 512], optional "editing_w": [K, n_latent, 512], optional "discriminator"}``;
+* our ``.safetensors``: the same tensors (``latent_avg``, ``editing_w`` as tensors) with the opts,
+  config and variant in the metadata;
+* plain StyleGAN2 (rosinality) ``{"g_ema": ..., "latent_avg": ...}``: a generator alone
+  (toonify / StyleGAN-NADA domain transfer).
+
+Checkpoints are untrusted input. ``.pt`` files are read with ``torch.load(weights_only=True)`` only,
+so pickled code never runs; anything else gets a :class:`CheckpointError` saying what the file is.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import warnings
+from pathlib import Path
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from .config import ModelConfig, infer_widths
+from .generator import Generator
+from .model import StyleGANEX
+from .ops import binomial3x3, make_kernel
+
+FORMAT = "styleganex"
+FORMAT_VERSION = "1"
+WEIGHTS_URL = "https://huggingface.co/PKUWilliamYang/StyleGANEX/tree/main/pretrained_models"
+LICENSE_NOTE = "official weights: S-Lab License 1.0 (non-commercial use only)"
+
+
+class CheckpointError(ValueError):
+    """A file that is not (or not the right kind of) StyleGANEX / StyleGAN2 checkpoint."""
+
+
+# ---- raw reading ---------------------------------------------------------------------------
+def _sniff(path: Path) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        raise CheckpointError(f"{path} is an empty file, not a checkpoint")
+    if head[:4] == b"PK\x03\x04":
+        return "zip"
+    if len(head) >= 9 and head[8:9] == b"{":
+        return "safetensors"
+    if head[:1] == b"\x80":
+        return "pickle"
+    raise CheckpointError(f"{path} is not a checkpoint: it is neither a PyTorch .pt file nor "
+                          f".safetensors (it starts with {head[:8]!r})")
+
+
+def read_file(path) -> tuple[dict, dict]:
+    """Load a checkpoint file into (contents, safetensors metadata). Never runs pickled code."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"checkpoint not found: {path}")
+    kind = _sniff(path)
+    if kind == "safetensors":
+        try:
+            from safetensors import safe_open
+            with safe_open(str(path), framework="pt") as fh:
+                meta = fh.metadata() or {}
+            return load_file(str(path)), meta
+        except (SafetensorError, OSError, ValueError) as e:
+            raise CheckpointError(f"{path} looks like .safetensors but cannot be read "
+                                  f"(truncated or corrupt): {e}") from e
+    if kind == "zip":
+        import zipfile
+        try:
+            names = zipfile.ZipFile(path).namelist()
+        except zipfile.BadZipFile as e:
+            raise CheckpointError(f"{path} is a truncated or corrupt zip/PyTorch file: {e}") from e
+        if not any(n.endswith("data.pkl") for n in names):
+            raise CheckpointError(f"{path} is a zip archive but not a PyTorch checkpoint "
+                                  f"(it holds {names[:5]})")
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # weights_only refusals and torch's corrupt-file errors
+        msg = str(e)
+        if "Weights only load failed" in msg or "Unsupported global" in msg or "UnpicklingError" in type(e).__name__:
+            raise CheckpointError(
+                f"refused to load {path}: it contains pickled Python objects other than tensors "
+                f"and plain containers (loading it could run code). StyleGANEX checkpoints hold only "
+                f"tensors and a plain opts dict. Detail: {msg.splitlines()[0][:300]}") from e
+        raise CheckpointError(f"{path} is a truncated or corrupt PyTorch file: {msg[:300]}") from e
+    if not isinstance(obj, dict):
+        raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a checkpoint dict")
+    return obj, {}
+
+
+def classify(obj: dict, meta: dict) -> str:
+    """'styleganex', 'styleganex_tensors' (safetensors without our metadata), 'stylegan2' or raise."""
+    if meta.get("format") == FORMAT:
+        return "styleganex"
+    sd = obj.get("state_dict") if isinstance(obj.get("state_dict"), dict) else obj
+    keys = [k for k in sd if isinstance(k, str)]
+    if any(k.startswith("encoder.") for k in keys) and any(k.startswith("decoder.") for k in keys):
+        return "styleganex" if "state_dict" in obj else "styleganex_tensors"
+    if isinstance(obj.get("g_ema"), dict):
+        return "stylegan2"
+    shown = sorted(map(str, obj))[:8]
+    raise CheckpointError(f"not a StyleGANEX or StyleGAN2 checkpoint: expected 'state_dict' with "
+                          f"encoder./decoder. keys or 'g_ema'; found top-level keys {shown}")
+
+
+# ---- state-dict checks ---------------------------------------------------------------------
+_FIXED_BUFFER = re.compile(r"(\.kernel|\.blur_weight)$")
+_NOISE = re.compile(r"(^|\.)noises\.noise_\d+$")
+
+
+def _default_buffer(key: str, like: torch.Tensor, blur_kernel) -> torch.Tensor:
+    if key.endswith("blur_weight"):
+        return binomial3x3()
+    if key.endswith(".kernel"):
+        return make_kernel(blur_kernel) * 4
+    return torch.zeros(like.shape)  # noise buffers
+
+
+def load_weights(module: torch.nn.Module, state_dict: dict, what: str, ignorable=()) -> list[str]:
+    """Copy ``state_dict`` into ``module`` with every key and shape checked.
+
+    Missing noise buffers and fixed blur kernels are filled with their defaults (noise: zeros);
+    keys matching ``ignorable`` regexes are skipped (the official loader ignores them too);
+    anything else missing or unexpected, or a wrong shape or dtype, raises CheckpointError.
+    Returns the warnings issued.
+    """
+    own = module.state_dict()
+    notes, missing, unexpected, wrong = [], [], [], []
+    for k in state_dict:
+        if k not in own:
+            if any(re.search(p, k) for p in ignorable):
+                continue
+            unexpected.append(k)
+    for k, ref in own.items():
+        v = state_dict.get(k)
+        if v is None:
+            if _NOISE.search(k) or _FIXED_BUFFER.search(k):
+                state_dict[k] = _default_buffer(k, ref, getattr(getattr(module, "config", None), "blur_kernel", (1, 3, 3, 1)))
+                if _NOISE.search(k):
+                    notes.append(k)
+                continue
+            missing.append(k)
+        elif not isinstance(v, torch.Tensor) or tuple(v.shape) != tuple(ref.shape):
+            wrong.append(f"{k}: file {tuple(getattr(v, 'shape', ()))} vs model {tuple(ref.shape)}")
+        elif v.is_floating_point() != ref.is_floating_point():
+            wrong.append(f"{k}: dtype {v.dtype}, expected {ref.dtype}")
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} missing keys (e.g. {missing[:5]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[:5]})")
+    if wrong:
+        problems.append(f"{len(wrong)} tensors of the wrong shape/dtype (e.g. {wrong[:3]})")
+    if problems:
+        raise CheckpointError(f"{what} does not match the model its opts describe: " + "; ".join(problems)
+                              + ". Nothing was loaded.")
+    module.load_state_dict({k: state_dict[k] for k in own}, strict=True, assign=True)
+    if notes:
+        msg = (f"{what}: {len(notes)} stored noise buffers are absent; they were set to zeros, so "
+               f"noise='stored' equals noise='zero'")
+        warnings.warn(msg, stacklevel=3)
+        return [msg]
+    return []
+
+
+# ---- variants ------------------------------------------------------------------------------
+def variant_name(opts: dict, has_editing_w: bool, filename: str = "") -> str:
+    """Name the released model a checkpoint is: inversion, sr, sr32, sketch2face, mask2face,
+    edit_age, edit_hair, edit, toonify_<style>, toonify, or custom."""
+    m = re.search(r"styleganex_([a-z0-9_]+?)(?:\.pt|\.safetensors)?$", os.path.basename(filename))
+    known = ("inversion", "sr32", "sr", "sketch2face", "mask2face", "edit_age", "edit_hair",
+             "toonify_cartoon", "toonify_arcane", "toonify_pixar")
+    if m and m.group(1) in known:
+        return m.group(1)
+    nc = int(opts.get("input_nc", 3))
+    ds = str(opts.get("dataset_type", ""))
+    if nc == 1:
+        return "sketch2face"
+    if nc == 19:
+        return "mask2face"
+    if has_editing_w or int(opts.get("use_att", 0)):
+        return "edit"
+    if ds == "toonify":
+        return "toonify"
+    if ds == "ffhq_super_resolution":
+        return "sr32" if str(opts.get("resize_factors", "")) == "8" else "sr"
+    if not opts.get("use_skip", False):
+        return "inversion"
+    return "custom"
+
+
+def _split_state(obj: dict) -> tuple[dict, torch.Tensor | None, torch.Tensor | None]:
+    sd = obj["state_dict"] if "state_dict" in obj else {k: v for k, v in obj.items()
+                                                       if k.startswith(("encoder.", "decoder."))}
+    return dict(sd), obj.get("latent_avg"), obj.get("editing_w")
+
+
+def build_model(state_dict: dict, opts: dict, latent_avg=None, editing_w=None, config=None,
+                variant: str = "custom", what: str = "checkpoint") -> StyleGANEX:
+    """Build a StyleGANEX of the structure ``opts`` describe (widths inferred from the tensors
+    unless ``config`` is given) and load the weights with every key checked."""
+    if config is None:
+        try:
+            widths = infer_widths(state_dict)
+        except KeyError as e:
+            raise CheckpointError(f"{what} lacks the key {e} every StyleGANEX checkpoint has") from e
+        config = ModelConfig.from_opts(opts, widths)
+    with torch.device("meta"):
+        model = StyleGANEX(config, opts, variant)
+    ignorable = [r"^encoder\.fusion\.\d+\.fusion_skip\."] if not config.use_skip_torgb else []
+    load_weights(model, {**state_dict, "latent_avg": _latent_avg(latent_avg, config, what)}, what, ignorable)
+    if editing_w is not None:
+        if editing_w.ndim != 3 or tuple(editing_w.shape[1:]) != (config.n_latent, config.style_dim):
+            raise CheckpointError(f"{what}: editing_w has shape {tuple(editing_w.shape)}, expected "
+                                  f"[K, {config.n_latent}, {config.style_dim}]")
+        model.editing_w = editing_w.float()
+    return model.eval().requires_grad_(False)
+
+
+def _latent_avg(latent_avg, config: ModelConfig, what: str) -> torch.Tensor:
+    want = (config.n_latent, config.style_dim)
+    if latent_avg is None:
+        if config.start_from_latent_avg:
+            raise CheckpointError(f"{what} has no latent_avg, which its opts (start_from_latent_avg) need")
+        return torch.zeros(want)
+    la = latent_avg.float()
+    if la.ndim == 1 or la.shape[0] == 1:
+        la = la.reshape(1, -1).expand(want[0], -1)
+    if tuple(la.shape) != want:
+        raise CheckpointError(f"{what}: latent_avg has shape {tuple(latent_avg.shape)}, expected {want}")
+    return la.contiguous()
+
+
+# ---- public API ----------------------------------------------------------------------------
+def load_model(path, device="cpu", dtype=torch.float32, opts: dict | None = None) -> StyleGANEX:
+    """Load an official ``styleganex_*.pt`` or our ``.safetensors`` into a ready (eval) model."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(missing_weights_message(path))
+    obj, meta = read_file(path)
+    kind = classify(obj, meta)
+    if kind == "stylegan2":
+        raise CheckpointError(f"{path} is a plain StyleGAN2 generator checkpoint (g_ema), not a "
+                              f"StyleGANEX model (encoder + decoder). Use it as the generator of an "
+                              f"existing model: styleganex.load_generator / model.swap_generator.")
+    sd, latent_avg, editing_w = _split_state(obj)
+    config = None
+    if meta.get("format") == FORMAT:
+        opts = json.loads(meta.get("opts", "{}"))
+        config = ModelConfig.from_dict(json.loads(meta["config"]))
+        variant = meta.get("variant") or variant_name(opts, editing_w is not None, path.name)
+    else:
+        opts = obj.get("opts", opts)
+        if not isinstance(opts, dict):
+            raise CheckpointError(f"{path} has no opts dict (found {type(opts).__name__}); a "
+                                  "StyleGANEX checkpoint stores its training options under 'opts'")
+        variant = variant_name(opts, editing_w is not None, path.name)
+    model = build_model(sd, opts, latent_avg, editing_w, config, variant, what=str(path))
+    model.source = str(path)
+    if model.editing_w is not None:
+        model.editing_w = model.editing_w.to(device, dtype)
+    return model.to(device=device, dtype=dtype)
+
+
+def save_safetensors(model: StyleGANEX, path) -> None:
+    """Write a model to ``.safetensors`` (official key names; opts/config/variant as metadata).
+    Written to a temporary file first, so an interrupted save leaves no half file."""
+    path = Path(path)
+    tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    if model.editing_w is not None:
+        tensors["editing_w"] = model.editing_w.detach().cpu().float().contiguous()
+    meta = {"format": FORMAT, "version": FORMAT_VERSION, "variant": model.variant,
+            "opts": json.dumps(model.opts, default=str), "config": model.config.to_json(),
+            "license": LICENSE_NOTE}
+    tmp = path.with_name(path.name + ".partial")
+    try:
+        save_file(tensors, str(tmp), metadata=meta)
+        os.replace(tmp, path)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+
+
+def convert(src, dst) -> StyleGANEX:
+    """Official ``.pt`` -> ``.safetensors`` (loads with every check, then saves)."""
+    model = load_model(src)
+    save_safetensors(model, dst)
+    return model
+
+
+def load_generator(path, config: ModelConfig | None = None) -> tuple[Generator, torch.Tensor | None]:
+    """Load a plain rosinality StyleGAN2 checkpoint (``g_ema`` + ``latent_avg``) into a StyleGANEX
+    generator. Returns (generator, latent_avg or None)."""
+    obj, meta = read_file(path)
+    kind = classify(obj, meta)
+    if kind == "stylegan2":
+        sd = dict(obj["g_ema"])
+    elif kind in ("styleganex", "styleganex_tensors"):
+        full, _, _ = _split_state(obj)
+        sd = {k[len("decoder."):]: v for k, v in full.items() if k.startswith("decoder.")}
+    else:  # pragma: no cover - classify raises
+        raise CheckpointError(f"{path}: unsupported checkpoint")
+    if config is None:
+        size = 2 ** (sum(1 for k in sd if re.fullmatch(r"to_rgbs\.\d+\.bias", k)) + 2)
+        widths = infer_widths({f"decoder.{k}": v for k, v in sd.items()})
+        config = ModelConfig(size=size, **{k: v for k, v in widths.items()})
+    with torch.device("meta"):
+        gen = Generator(config)
+    load_weights(gen, sd, f"{path} (generator)")
+    la = obj.get("latent_avg")
+    return gen.eval().requires_grad_(False), la
+
+
+def missing_weights_message(path) -> str:
+    path = Path(path)
+    return (f"model file not found: {path}\n"
+            f"Download {path.name} from {WEIGHTS_URL} ({LICENSE_NOTE}) and put it in "
+            f"{path.parent if str(path.parent) not in ('', '.') else 'the models folder'} "
+            f"(see README: models folder).")

@@ -1,0 +1,175 @@
+"""Model configuration: every width and every structural option in one place.
+
+``ModelConfig`` holds the layer widths (official values by default, reduced ones for tests) and the
+structural options of the official ``opts`` dict (``input_nc``, ``use_skip``, ``skip_max_layer``, ...).
+It can be built from an official ``opts`` dict, inferred from a state dict, and round-trips
+through JSON (our ``.safetensors`` files store it as metadata).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+from dataclasses import dataclass, field
+
+RESOLUTIONS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
+OFFICIAL_GEN_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128, 512: 64, 1024: 32}
+
+
+@dataclass
+class ModelConfig:
+    # generator
+    size: int = 1024  # output_size of the official opts; n_latent = 2*log2(size) - 2
+    style_dim: int = 512
+    n_mlp: int = 8
+    lr_mlp: float = 0.01
+    gen_channels: dict = field(default_factory=lambda: dict(OFFICIAL_GEN_CHANNELS))
+    blur_kernel: tuple = (1, 3, 3, 1)
+    # encoder (IR-SE-50)
+    enc_stage_widths: tuple = (64, 128, 256, 512)
+    enc_units_per_stage: tuple = (3, 4, 14, 3)
+    enc_input_width: int = 64
+    fpn_width: int = 512
+    translation_net_width: int = 16
+    se_reduction: int = 16
+    # structure (from the official opts)
+    input_nc: int = 3
+    res_num: int = 2
+    use_skip: bool = False
+    skip_max_layer: int = 7
+    use_skip_torgb: bool = False
+    use_att: int = 0
+    max_pooling: bool = False
+    start_from_latent_avg: bool = True
+    learn_in_w: bool = False
+
+    def __post_init__(self):
+        self.gen_channels = {int(k): int(v) for k, v in self.gen_channels.items()}
+        self.blur_kernel = tuple(self.blur_kernel)
+        self.enc_stage_widths = tuple(self.enc_stage_widths)
+        self.enc_units_per_stage = tuple(self.enc_units_per_stage)
+        if self.size not in RESOLUTIONS[3:] or 2 ** int(math.log2(self.size)) != self.size:
+            raise ValueError(f"output size must be a power of two from 32 to 1024, got {self.size}")
+
+    # ---- derived quantities -------------------------------------------------------------
+    @property
+    def log_size(self) -> int:
+        return int(math.log2(self.size))
+
+    @property
+    def n_latent(self) -> int:
+        """Number of w+ rows (official ``n_styles``): 18 at 1024, 14 at 256."""
+        return 2 * self.log_size - 2
+
+    @property
+    def upscale(self) -> int:
+        """Output side / f side (f is the 32x32 level of the generator)."""
+        return self.size // 32
+
+    @property
+    def skip_widths(self) -> list[int]:
+        """Channels of the 7 encoder skip features [c2, c2, c22, c21, c1, c128, c256]."""
+        w1, w2, w3, _ = self.enc_stage_widths
+        return [w3, w3, w3, w3, w2, w1, self.enc_input_width]
+
+    @property
+    def n_fusion(self) -> int:
+        """How many fusion layers exist (0 without ``use_skip``)."""
+        return max(1, min(7, self.skip_max_layer)) if self.use_skip else 0
+
+    def fusion_channels(self) -> list[tuple[int, int]]:
+        """(encoder channels, generator channels) of each fusion layer k (before stage k)."""
+        return [(self.skip_widths[k], self.gen_channels[2 ** (k + 2)]) for k in range(self.n_fusion)]
+
+    # ---- construction --------------------------------------------------------------------
+    STRUCTURAL_OPTS = ("input_nc", "res_num", "use_skip", "skip_max_layer", "use_skip_torgb",
+                       "use_att", "max_pooling", "start_from_latent_avg", "learn_in_w")
+
+    @classmethod
+    def from_opts(cls, opts: dict, widths: dict | None = None) -> "ModelConfig":
+        """Official opts dict (+ optional width overrides such as the fixtures' reduced_config)."""
+        kw = {}
+        if "output_size" in opts:
+            kw["size"] = int(opts["output_size"])
+        for name in cls.STRUCTURAL_OPTS:
+            if name in opts and opts[name] is not None:
+                kw[name] = type(getattr(cls(), name))(opts[name])
+        if opts.get("encoder_type", "GradualStyleEncoder") != "GradualStyleEncoder":
+            raise ValueError(f"unsupported encoder_type {opts.get('encoder_type')!r}: "
+                             "StyleGANEX checkpoints use GradualStyleEncoder")
+        kw.update(widths_from_reduced_config(widths) if widths else {})
+        return cls(**kw)
+
+    def to_dict(self) -> dict:
+        d = dataclasses.asdict(self)
+        d["gen_channels"] = {str(k): v for k, v in self.gen_channels.items()}
+        d["blur_kernel"] = list(self.blur_kernel)
+        d["enc_stage_widths"] = list(self.enc_stage_widths)
+        d["enc_units_per_stage"] = list(self.enc_units_per_stage)
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"unknown config fields {sorted(unknown)}")
+        return cls(**d)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), sort_keys=True)
+
+
+def widths_from_reduced_config(rc: dict) -> dict:
+    """Map the fixtures' ``reduced_config`` names onto ModelConfig fields (unknown names ignored)."""
+    out = {}
+    simple = {"style_dim": "style_dim", "enc_stage_widths": "enc_stage_widths",
+              "enc_units_per_stage": "enc_units_per_stage", "enc_input_width": "enc_input_width",
+              "fpn_width": "fpn_width", "translation_net_width": "translation_net_width",
+              "se_reduction": "se_reduction", "n_mlp": "n_mlp", "lr_mlp": "lr_mlp",
+              "blur_kernel": "blur_kernel", "gen_channels": "gen_channels"}
+    for src, dst in simple.items():
+        if src in rc:
+            out[dst] = rc[src]
+    return out
+
+
+def infer_widths(state_dict: dict) -> dict:
+    """Read the layer widths off a StyleGANEX state dict (keys ``encoder.*`` / ``decoder.*``).
+
+    Lets a checkpoint of any width load without a separate config.
+    """
+    sd = state_dict
+    w = {}
+    w["style_dim"] = sd["decoder.style.1.weight"].shape[1]
+    w["n_mlp"] = sum(1 for k in sd if k.startswith("decoder.style.") and k.endswith(".weight"))
+    ch = {4: sd["decoder.conv1.conv.weight"].shape[1]}
+    k = 0
+    while f"decoder.convs.{2 * k}.conv.weight" in sd:
+        ch[2 ** (k + 3)] = sd[f"decoder.convs.{2 * k}.conv.weight"].shape[1]
+        k += 1
+    for r in RESOLUTIONS:  # resolutions above the model's size keep the official value
+        ch.setdefault(r, OFFICIAL_GEN_CHANNELS[r])
+    w["gen_channels"] = ch
+    if "encoder.input_layer.0.weight" in sd:
+        w["enc_input_width"] = sd["encoder.input_layer.0.weight"].shape[0]
+        units, widths, i, stage_w = [], [], 0, None
+        while f"encoder.body.{i}.res_layer.1.weight" in sd:
+            depth = sd[f"encoder.body.{i}.res_layer.1.weight"].shape[0]
+            stride_start = f"encoder.body.{i}.shortcut_layer.0.weight" in sd or i == 0 or depth != stage_w
+            if stride_start and depth != stage_w:
+                widths.append(depth)
+                units.append(0)
+                stage_w = depth
+            units[-1] += 1
+            i += 1
+        w["enc_stage_widths"] = tuple(widths)
+        w["enc_units_per_stage"] = tuple(units)
+        w["fpn_width"] = sd["encoder.latlayer1.weight"].shape[0]
+        se = sd.get("encoder.body.0.res_layer.5.fc1.weight")
+        if se is not None:
+            w["se_reduction"] = max(1, widths[0] // se.shape[0])
+        if "encoder.input_label_layer.model.0.weight" in sd:
+            w["translation_net_width"] = sd["encoder.input_label_layer.model.0.weight"].shape[0]
+    return w

@@ -1,0 +1,201 @@
+"""The StyleGANEX model: encoder E + generator G + latent_avg (the official ``pSp`` class).
+
+    model = styleganex.load_model("styleganex_inversion.pt")
+    latent = model.encode(frame, aligned)        # frame [B,3,H,W] in [-1,1], H, W multiples of 8
+    image = model.decode(latent)                 # [B,3,H*size/256,W*size/256]... 4H x 4W at 1024
+
+Frames enter as ``[B, C, H, W]`` in [-1, 1] (sketches: 1 channel in [0, 1]; parsing masks: 19-channel
+one-hot). ``aligned`` is the 256x256 FFHQ-aligned face that gives w+; without it w+ comes from the
+frame itself.
+"""
+
+from __future__ import annotations
+
+import contextlib
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from .config import ModelConfig
+from .encoder import Encoder, batch_statistics
+from .generator import Generator
+from .latent import Latent
+from .validation import check_image_tensor
+
+
+class StyleGANEX(nn.Module):
+    def __init__(self, config: ModelConfig, opts: dict | None = None, variant: str = "custom"):
+        super().__init__()
+        self.config = config
+        self.opts = dict(opts or {})
+        self.variant = variant
+        self.encoder = Encoder(config)
+        self.decoder = Generator(config)
+        self.register_buffer("latent_avg", torch.zeros(config.n_latent, config.style_dim))
+        self.editing_w = None  # [K, n_latent, S] for the video-editing checkpoints
+
+    # ---- properties --------------------------------------------------------------------------
+    @property
+    def n_latent(self) -> int:
+        return self.config.n_latent
+
+    @property
+    def has_fusion(self) -> bool:
+        return self.encoder.has_fusion
+
+    @property
+    def is_label_model(self) -> bool:
+        """Sketch / mask models: non-RGB input through the translation net T."""
+        return self.config.input_nc != 3
+
+    def _device_dtype(self):
+        p = self.decoder.input.input
+        return p.device, p.dtype
+
+    # ---- encode ------------------------------------------------------------------------------
+    def _batch_stats(self, batch_stats):
+        use = self.is_label_model if batch_stats is None else batch_stats
+        return batch_statistics() if use else contextlib.nullcontext()
+
+    def add_latent_avg(self, codes: torch.Tensor) -> torch.Tensor:
+        if not self.config.start_from_latent_avg:
+            return codes
+        return codes + self.latent_avg.to(codes.dtype)
+
+    @torch.no_grad()
+    def encode(self, frame: torch.Tensor, aligned: torch.Tensor | None = None,
+               batch_stats: bool | None = None, skips: bool | None = None) -> Latent:
+        """Encode a frame into the joint W+-F space.
+
+        frame: [B, C, H, W], H and W multiples of 8 (C = 3 in [-1, 1]; sketch models: 1 in [0, 1];
+        mask models: ``input_nc`` one-hot). aligned: optional [B, 3, h, w] in [-1, 1] giving w+.
+        batch_stats: BatchNorm on batch statistics (default: on for sketch/mask models, as released).
+        skips: compute fusion features (default: when the model has fusion layers).
+        Returns a :class:`Latent` with wplus [B, n_latent, S] (latent_avg added) and f.
+        """
+        frame = self._check_frame(frame)
+        if aligned is not None:
+            aligned = check_image_tensor(aligned, "aligned", channels=3, multiple=1)
+            if aligned.shape[0] != frame.shape[0]:
+                raise ValueError(f"batch mismatch: frame has {frame.shape[0]} images, aligned has "
+                                 f"{aligned.shape[0]}")
+        want_skips = self.has_fusion if skips is None else skips
+        device, dtype = self._device_dtype()
+        frame = frame.to(device, dtype)
+        with self._batch_stats(batch_stats):
+            if aligned is None:
+                taps = self.encoder.run_body(frame)
+                codes = self.encoder.styles_from_taps(taps)
+                feats = self.encoder.features_from_taps(taps)
+            else:
+                codes = self.encoder.codes(aligned.to(device, dtype))
+                feats = self.encoder.features(frame)
+        return Latent(wplus=self.add_latent_avg(codes), f=feats.f,
+                      skips=list(feats.skips) if want_skips else None)
+
+    @torch.no_grad()
+    def encode_features(self, frame: torch.Tensor, batch_stats: bool | None = None):
+        """Only f and the skip features of a frame (no style heads): the video path."""
+        frame = self._check_frame(frame)
+        device, dtype = self._device_dtype()
+        with self._batch_stats(batch_stats):
+            return self.encoder.features(frame.to(device, dtype))
+
+    def _check_frame(self, frame):
+        c = self.config.input_nc
+        if c == 3:
+            return check_image_tensor(frame, "frame", channels=3, multiple=8)
+        if frame.ndim == 4 and frame.shape[1] == 3:
+            raise ValueError(f"this is a {self.variant} model: it takes a {c}-channel "
+                             f"{'sketch in [0,1]' if c == 1 else 'one-hot parsing map'}, not an RGB image")
+        return check_image_tensor(frame, "frame", channels=c, multiple=8, value_range=(0.0, 1.0))
+
+    # ---- decode ------------------------------------------------------------------------------
+    def resolve_editing_w(self, editing_w, batch: int):
+        """A tensor is used as is; a number scales the checkpoint's editing vector (row 0)."""
+        if editing_w is None:
+            return None
+        if isinstance(editing_w, (int, float)):
+            if self.editing_w is None:
+                raise ValueError(f"this {self.variant} model has no editing vector (editing_w); "
+                                 "an edit scale needs an edit_age/edit_hair checkpoint")
+            editing_w = self.editing_w[0:1] * float(editing_w)
+        if editing_w.ndim != 3 or editing_w.shape[1:] != (self.n_latent, self.config.style_dim):
+            raise ValueError(f"editing_w must be [B, {self.n_latent}, {self.config.style_dim}], "
+                             f"got {tuple(editing_w.shape)}")
+        return editing_w.expand(batch, -1, -1)
+
+    @torch.no_grad()
+    def decode(self, latent: Latent, noise="zero", editing_w=None, use_skips: bool = True,
+               generator: torch.Generator | None = None) -> torch.Tensor:
+        """Render a latent: [B, 3, h*size/32, w*size/32] in about [-1, 1] (4H x 4W at 1024).
+
+        noise: "zero" (default, stable for video), "random", "stored", or the latent's own maps
+        when it carries optimised noise and noise is None.
+        """
+        return self.synthesize(latent, noise, editing_w, use_skips, generator)
+
+    def synthesize(self, latent: Latent, noise="zero", editing_w=None, use_skips=True, generator=None):
+        """Differentiable decode (used by inversion)."""
+        latent.check_compatible(self)
+        device, dtype = self._device_dtype()
+        if noise is None:
+            noise = latent.noise if latent.noise is not None else "zero"
+        if not isinstance(noise, str):
+            noise = [n.to(device, dtype) for n in noise]
+        wplus = latent.wplus.to(device, dtype)
+        ew = self.resolve_editing_w(editing_w, wplus.shape[0])
+        skips = None
+        if use_skips and latent.skips is not None and self.has_fusion:
+            skips = [s.to(device, dtype) for s in latent.skips]
+        return self.decoder.synthesize(wplus, latent.f.to(device, dtype), noise, skips,
+                                       self.encoder.fusion if skips else None,
+                                       None if ew is None else ew.to(device, dtype), generator=generator)
+
+    # ---- the official pSp.forward, used by the parity runner ---------------------------------
+    def forward(self, x1, x2=None, resize=True, latent_mask=None, randomize_noise=True,
+                inject_latent=None, return_latents=False, alpha=None, use_feature=True,
+                first_layer_feature_ind=0, use_skip=False, zero_noise=False, editing_w=None,
+                noise=None):
+        codes, feats = self.encoder(x1, return_feat=True, return_full=use_skip)
+        if x2 is not None:
+            codes = self.encoder(x2)
+        codes = self.add_latent_avg(codes)
+        if latent_mask is not None:
+            codes = codes.clone()
+            for i in latent_mask:
+                if inject_latent is None:
+                    codes[:, i] = 0
+                elif alpha is None:
+                    codes[:, i] = inject_latent[:, i]
+                else:
+                    codes[:, i] = alpha * inject_latent[:, i] + (1 - alpha) * codes[:, i]
+        first = skips = fusion = None
+        if use_feature:
+            first = feats[0:2]
+            if use_skip:
+                skips, fusion = feats[2:], getattr(self.encoder, "fusion", None)
+        images, latent = self.decoder([codes], input_is_latent=True, noise=noise,
+                                      randomize_noise=randomize_noise, return_latents=return_latents,
+                                      first_layer_feature=first, first_layer_feature_ind=first_layer_feature_ind,
+                                      skip_layer_feature=skips, fusion_block=fusion,
+                                      zero_noise=zero_noise, editing_w=editing_w)
+        if resize:
+            images = self.resize_output(images)
+        return (images, latent) if return_latents else images
+
+    def resize_output(self, images):
+        """Official ``resize=True``: 1024 models pool by 4 to the input size, others to 256x256."""
+        if self.config.size == 1024:
+            return F.adaptive_avg_pool2d(images, (images.shape[2] // 4, images.shape[3] // 4))
+        return F.adaptive_avg_pool2d(images, (256, 256))
+
+    def mixing_styles(self, n: int, scale: float = 0.7, generator: torch.Generator | None = None):
+        """Mapped random styles [n, n_latent, S] * scale, as the release injects for multi-modal
+        sketch/mask outputs and style mixing."""
+        device, dtype = self._device_dtype()
+        z = torch.randn(n, self.config.style_dim, generator=generator).to(device, dtype)
+        with torch.no_grad():
+            w = self.decoder.style(z)
+        return w.unsqueeze(1).repeat(1, self.n_latent, 1) * scale
