@@ -1,0 +1,89 @@
+"""Small random models and official-format files for tests, demos and benchmarks (no download).
+
+``random_model`` builds a model with random weights at any width (``ModelConfig``); ``reduced_config``
+gives the reduced widths of the shared parity fixtures; ``save_official_pt`` writes a model in the
+layout of the released ``styleganex_*.pt`` files, so loaders can be tested on the real format.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from .config import ModelConfig
+from .model import StyleGANEX
+
+REDUCED_WIDTHS = {
+    "style_dim": 16,
+    "gen_channels": {4: 32, 8: 32, 16: 32, 32: 32, 64: 32, 128: 16, 256: 8, 512: 4, 1024: 2},
+    "enc_stage_widths": (16, 20, 24, 32),
+    "enc_input_width": 16,
+    "fpn_width": 32,
+}
+
+# the official training options of each released family (README commands of the release)
+OFFICIAL_OPTS = {
+    "inversion": dict(dataset_type="ffhq_encode"),
+    "sr": dict(dataset_type="ffhq_super_resolution", use_skip=True, skip_max_layer=2, resize_factors="1,2,4,8,16"),
+    "sr32": dict(dataset_type="ffhq_super_resolution", use_skip=True, skip_max_layer=4, resize_factors="8"),
+    "sketch2face": dict(dataset_type="ffhq_sketch_to_face", input_nc=1, label_nc=1, use_skip=True,
+                        skip_max_layer=1, use_latent_mask=True, latent_mask="8,9,10,11,12,13,14,15,16,17"),
+    "mask2face": dict(dataset_type="ffhq_seg_to_face", input_nc=19, label_nc=19, use_skip=True,
+                      skip_max_layer=2, use_latent_mask=True, latent_mask="8,9,10,11,12,13,14,15,16,17"),
+    "edit_age": dict(dataset_type="ffhq_edit", use_skip=True, skip_max_layer=7, use_att=1),
+    "edit_hair": dict(dataset_type="ffhq_edit", use_skip=True, skip_max_layer=7, use_att=1),
+    "toonify": dict(dataset_type="toonify", use_skip=True, skip_max_layer=7),
+}
+BASE_OPTS = dict(output_size=1024, encoder_type="GradualStyleEncoder", input_nc=3, label_nc=0, res_num=2,
+                 use_skip=False, skip_max_layer=7, use_skip_torgb=False, use_att=0, max_pooling=False,
+                 start_from_latent_avg=True, learn_in_w=False, feat_ind=0)
+
+
+def official_opts(family: str, **overrides) -> dict:
+    if family not in OFFICIAL_OPTS:
+        raise ValueError(f"unknown family {family!r}; one of {sorted(OFFICIAL_OPTS)}")
+    return {**BASE_OPTS, **OFFICIAL_OPTS[family], **overrides}
+
+
+def random_model(family: str = "inversion", reduced: bool = True, size: int = 1024, seed: int = 0,
+                 editing_vectors: int = 0) -> StyleGANEX:
+    """A model of ``family`` with random (but non-degenerate) weights, in eval mode.
+
+    ``reduced`` uses the fixtures' reduced widths (fast); otherwise the official widths.
+    Noise strengths and biases are made non-zero so that every path has an effect.
+    """
+    opts = official_opts(family, output_size=size)
+    config = ModelConfig.from_opts(opts, REDUCED_WIDTHS if reduced else None)
+    g = torch.Generator().manual_seed(seed)
+    model = StyleGANEX(config, opts, family)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("noise.weight") or (name.endswith("bias") and p.abs().sum() == 0):
+                p.copy_(torch.randn(p.shape, generator=g) * 0.1)
+        model.latent_avg.copy_(torch.randn(model.latent_avg.shape, generator=g) * 0.5)
+        for m in model.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_var.uniform_(0.5, 2.0, generator=g)
+                m.running_mean.normal_(0, 0.1, generator=g)
+    if editing_vectors or family.startswith("edit"):
+        model.editing_w = torch.randn(max(1, editing_vectors), config.n_latent, config.style_dim, generator=g) * 0.3
+    return model.eval().requires_grad_(False)
+
+
+def save_official_pt(model: StyleGANEX, path) -> Path:
+    """Write ``model`` in the layout of a released ``styleganex_*.pt`` file."""
+    path = Path(path)
+    sd = {k: v for k, v in model.state_dict().items() if k != "latent_avg"}
+    ckpt = {"state_dict": sd, "opts": dict(model.opts), "latent_avg": model.latent_avg.clone()}
+    if model.editing_w is not None:
+        ckpt["editing_w"] = model.editing_w.clone()
+    torch.save(ckpt, path)
+    return path
+
+
+def save_stylegan2_pt(model: StyleGANEX, path) -> Path:
+    """Write the generator of ``model`` as a rosinality StyleGAN2 checkpoint (g_ema + latent_avg)."""
+    path = Path(path)
+    torch.save({"g_ema": model.decoder.state_dict(), "latent_avg": model.latent_avg[0].clone()}, path)
+    return path

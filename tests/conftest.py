@@ -1,0 +1,42 @@
+"""Shared test fixtures: the shared/ folder beside the checkout and small random models."""
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = Path(os.environ.get("STYLEGANEX_SHARED", ROOT.parent / "shared"))
+FIXTURES = SHARED / "fixtures"
+PARITY = FIXTURES / "parity"
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
+
+
+@pytest.fixture(scope="session")
+def parity_dir():
+    if not (PARITY / "index.json").is_file():
+        pytest.fail(f"parity fixtures not found at {PARITY} (set STYLEGANEX_SHARED)")
+    return PARITY
+
+
+@pytest.fixture(scope="session")
+def manifest_path():
+    return FIXTURES / "official_manifest.json"
+
+
+@pytest.fixture(scope="session")
+def tiny_inversion():
+    from styleganex.testing import random_model
+    return random_model("inversion", seed=1)
+
+
+@pytest.fixture(scope="session")
+def astronaut():
+    """scikit-image's astronaut as [3, 512, 512] float in [0, 1]."""
+    from skimage import data
+    return torch.from_numpy(data.astronaut()).permute(2, 0, 1).float() / 255.0
