@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
+
 from dataclasses import dataclass, field
 
 RESOLUTIONS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
@@ -45,12 +46,16 @@ class ModelConfig:
     learn_in_w: bool = False
 
     def __post_init__(self):
-        self.gen_channels = {int(k): int(v) for k, v in self.gen_channels.items()}
+        # only the resolutions the generator has (4 .. size) are kept
+        self.gen_channels = {int(k): int(v) for k, v in self.gen_channels.items() if int(k) <= self.size}
         self.blur_kernel = tuple(self.blur_kernel)
         self.enc_stage_widths = tuple(self.enc_stage_widths)
         self.enc_units_per_stage = tuple(self.enc_units_per_stage)
-        if self.size not in RESOLUTIONS[3:] or 2 ** int(math.log2(self.size)) != self.size:
+        if self.size not in RESOLUTIONS[3:]:
             raise ValueError(f"output size must be a power of two from 32 to 1024, got {self.size}")
+        missing = [r for r in RESOLUTIONS if r <= self.size and r not in self.gen_channels]
+        if missing:
+            raise ValueError(f"gen_channels lacks resolutions {missing}")
 
     # ---- derived quantities -------------------------------------------------------------
     @property
@@ -149,8 +154,6 @@ def infer_widths(state_dict: dict) -> dict:
     while f"decoder.convs.{2 * k}.conv.weight" in sd:
         ch[2 ** (k + 3)] = sd[f"decoder.convs.{2 * k}.conv.weight"].shape[1]
         k += 1
-    for r in RESOLUTIONS:  # resolutions above the model's size keep the official value
-        ch.setdefault(r, OFFICIAL_GEN_CHANNELS[r])
     w["gen_channels"] = ch
     if "encoder.input_layer.0.weight" in sd:
         w["enc_input_width"] = sd["encoder.input_layer.0.weight"].shape[0]

@@ -226,7 +226,8 @@ def compare(case: dict, ours: dict, reference: dict) -> CaseResult:
     return CaseResult(case["name"], worst, atol, ok, "; ".join(notes))
 
 
-def run(root, verbose: bool = True, out=sys.stdout) -> list[CaseResult]:
+def run(root, verbose: bool = True, out=None) -> list[CaseResult]:
+    out = out or sys.stdout
     fx = Fixtures(root)
     results = []
     for case in fx.cases:

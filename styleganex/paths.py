@@ -1,0 +1,51 @@
+"""Where model files live, and how to get the official ones.
+
+Search order for a file name: an explicit path; ``$STYLEGANEX_MODELS``; ``./models/styleganex``.
+In ComfyUI the pack registers ``ComfyUI/models/styleganex`` instead.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HUB_REPO = "PKUWilliamYang/StyleGANEX"
+HUB_FOLDER = "pretrained_models"
+OFFICIAL_FILES = (
+    "styleganex_inversion.pt", "styleganex_sr.pt", "styleganex_sr32.pt", "styleganex_sketch2face.pt",
+    "styleganex_mask2face.pt", "styleganex_edit_age.pt", "styleganex_edit_hair.pt",
+    "styleganex_toonify_cartoon.pt", "styleganex_toonify_arcane.pt", "styleganex_toonify_pixar.pt",
+    "faceparsing.pth",
+)
+
+
+def models_dir() -> Path:
+    return Path(os.environ.get("STYLEGANEX_MODELS", Path.cwd() / "models" / "styleganex"))
+
+
+def find_model_file(name_or_path) -> Path | None:
+    """An existing path, or the file of that name in the models folder; None when absent."""
+    p = Path(name_or_path)
+    if p.is_file():
+        return p
+    q = models_dir() / p.name
+    return q if q.is_file() else None
+
+
+def download_official(name: str, dest: Path | None = None) -> Path:
+    """Fetch an official file from the Hugging Face hub (needs ``huggingface_hub``; shows progress).
+
+    Only on explicit request; tests never call this.
+    """
+    if name not in OFFICIAL_FILES:
+        raise ValueError(f"{name} is not an official StyleGANEX file; one of {OFFICIAL_FILES}")
+    try:
+        from huggingface_hub import hf_hub_download
+    except ImportError as e:
+        raise RuntimeError("downloading needs the huggingface_hub package: pip install huggingface_hub") from e
+    dest = dest or models_dir()
+    dest.mkdir(parents=True, exist_ok=True)
+    got = hf_hub_download(HUB_REPO, f"{HUB_FOLDER}/{name}", local_dir=str(dest / ".hub"))
+    target = dest / name
+    os.replace(got, target)
+    return target
