@@ -1,0 +1,67 @@
+"""The end-to-end demo behind ``make demo``: a real photo in, its StyleGANEX reconstruction out.
+
+Steps: scikit-image's astronaut photo -> dlib face detection -> StyleGANEX crop + FFHQ alignment ->
+encode (w+ from the aligned face, f from the crop) -> decode (4x the crop) -> paste back into the
+photo. Outputs go to ``out_dir``: crop.png, aligned.png, decoded.png, pasted.png.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import torch
+
+from .checkpoints import load_model, missing_weights_message
+from .paths import download_official, find_model_file, models_dir
+
+
+def astronaut() -> torch.Tensor:
+    """The astronaut photo that ships with scikit-image, [3, 512, 512] in 0..1."""
+    from skimage import data
+    return torch.from_numpy(data.astronaut()).permute(2, 0, 1).float() / 255.0
+
+
+def reconstruct(model, photo: torch.Tensor) -> dict:
+    """Crop, align, encode, decode and paste back one photo [3, H, W] in 0..1; all outputs in 0..1."""
+    from .faces import align_face, detect_face, paste_back, styleganex_crop
+    face = detect_face(photo)
+    crop, record = styleganex_crop(photo, face)
+    aligned = align_face(photo, face)
+    latent = model.encode(crop[None] * 2 - 1, aligned[None] * 2 - 1)
+    decoded = ((model.decode(latent)[0].float() + 1) / 2).clamp(0, 1)
+    pasted = paste_back(photo, decoded, record)
+    return {"crop": crop, "aligned": aligned, "decoded": decoded, "pasted": pasted}
+
+
+def save_png(image: torch.Tensor, path: Path) -> None:
+    from PIL import Image
+
+    from .images import to_uint8_hwc
+    tmp = path.with_name(path.name + ".partial")
+    Image.fromarray(to_uint8_hwc(image)).save(tmp, format="PNG")
+    tmp.replace(path)
+
+
+def run_demo(model_name: str, out_dir: Path, download: bool = False, random_weights: bool = False) -> int:
+    path = None if random_weights else find_model_file(model_name)
+    if path is None and download and not random_weights:
+        path = download_official(Path(model_name).name)
+    if path is None and not random_weights:
+        print(missing_weights_message(models_dir() / Path(model_name).name), file=sys.stderr)
+        print("\nRunning the same pipeline with small random weights instead (the result is not a face).",
+              file=sys.stderr)
+        random_weights = True
+    if random_weights:
+        from .testing import random_model
+        model = random_model("inversion")
+        label = "random-weights"
+    else:
+        model = load_model(path)
+        label = Path(path).stem
+    outputs = reconstruct(model, astronaut())
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name, image in outputs.items():
+        save_png(image, out_dir / f"{name}.png")
+    print(f"{label}: wrote {', '.join(f'{n}.png' for n in outputs)} to {out_dir}")
+    return 0
