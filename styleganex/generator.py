@@ -117,6 +117,9 @@ class Generator(nn.Module):
             out = F.adaptive_avg_pool2d(self.input(latent.shape[0]), 32)
         else:
             out = f
+        if out.device.type == "cpu" and out.shape[0] == 1:
+            # oneDNN's depthwise and transposed convolutions are several times faster in NHWC
+            out = out.contiguous(memory_format=torch.channels_last)
         if f is None or rgb_skip is None:
             out = self.conv1(out, latent[:, 0], noise[0], generator)
             skip = self.to_rgb1(out, latent[:, 1])
@@ -131,7 +134,7 @@ class Generator(nn.Module):
             out = conv(out, latent[:, i + 1], noise[i + 1], generator)
             skip = to_rgb(out, latent[:, i + 2], skip)
             i += 2
-        return skip
+        return skip.contiguous()
 
     def forward(self, styles, input_is_latent=False, noise=None, randomize_noise=True,
                 first_layer_feature=None, first_layer_feature_ind=0, skip_layer_feature=None,

@@ -93,11 +93,14 @@ class Blur(nn.Module):
         self.register_buffer("kernel", make_kernel(taps) * upsample_factor ** 2)
         self.pad = pad
 
-    def forward(self, x):
+    def forward(self, x, bias=None):
         p0, p1 = self.pad
-        x = F.pad(x, (p0, p1, p0, p1))
+        if p0 == p1:
+            pad = p0
+        else:
+            x, pad = F.pad(x, (p0, p1, p0, p1)), 0
         w = depthwise(self.kernel.flip(0, 1), x.shape[1], x)
-        return F.conv2d(x, w, groups=x.shape[1])
+        return F.conv2d(x, w, bias, padding=pad, groups=x.shape[1])
 
 
 class Upsample(nn.Module):
@@ -139,8 +142,9 @@ class ModulatedConv2d(nn.Module):
         binomial 3x3 blur (buffer ``blur_weight``) at dilation d/2 growing the map by d, then the
         transposed conv at dilation d/2 with padding d. Both are written as ordinary convolutions.
 
-    Modulation is applied to the input activations and demodulation to the outputs; this equals the
-    per-sample weight formulation exactly in real arithmetic.
+    Each sample's style scales the weight (never the activations, which are far larger at high
+    resolution) and demodulation normalises it; samples run as groups of one convolution.
+    ``bias`` [out], when given, is added inside the last convolution (free).
     """
 
     def __init__(self, in_channel, out_channel, kernel_size, style_dim, demodulate=True,
@@ -158,31 +162,46 @@ class ModulatedConv2d(nn.Module):
             if dilation > 1:
                 self.register_buffer("blur_weight", binomial3x3())
 
-    def forward(self, x: torch.Tensor, style: torch.Tensor) -> torch.Tensor:
-        s = self.modulation(style)  # [B, in]
-        w = self.weight[0] * self.scale  # [out, in, k, k]
-        x = x * s[:, :, None, None].to(x.dtype)
-        w = w.to(x.dtype)
+    def modulated_weight(self, style: torch.Tensor) -> torch.Tensor:
+        """Per-sample weights [B, out, in, k, k] (scaled, modulated, demodulated), in float32.
+
+        w[b,o,i] = W[o,i] * scale * s[b,i] * d[b,o] with d = rsqrt(sum_i,k (W scale s)^2 + 1e-8);
+        the demodulation sum is taken as a small matrix product, so the full weight is touched
+        twice (W^2 and the final product) instead of once per factor.
+        """
+        s = self.modulation(style.to(self.modulation.weight.dtype)).float() * self.scale  # [B, in]
+        weight = self.weight[0].float()  # [out, in, k, k]
+        factor = s[:, None, :]  # [B, 1, in]
+        if self.demodulate:
+            wsq = weight.square().sum((2, 3))  # [out, in]
+            d = torch.rsqrt(s.square() @ wsq.t() + 1e-8)  # [B, out]
+            factor = factor * d[:, :, None]  # [B, out, in]
+        return weight[None] * factor[..., None, None]
+
+    def forward(self, x: torch.Tensor, style: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
+        b, c, h, wd = x.shape
+        k = self.kernel_size
+        w = self.modulated_weight(style).to(x.dtype)  # [B, out, in, k, k]
+        # samples as groups of one convolution; with one sample this is a plain convolution and
+        # keeps the input's memory format (channels_last on CPU)
+        xg = x if b == 1 else x.reshape(1, b * c, h, wd)
+        bias_g = None if bias is None else bias.to(x.dtype).repeat(b)
         if not self.upsample:
-            out = F.conv2d(x, w, padding=self.padding, dilation=self.dilation)
+            out = F.conv2d(xg, w.reshape(b * self.out_channel, c, k, k), bias_g, padding=self.padding,
+                           dilation=self.dilation, groups=b)
         elif self.dilation > 1:
             half = self.dilation // 2
-            c = x.shape[1]
-            x = F.conv2d(x, depthwise(self.blur_weight.flip(2, 3), c, x), padding=2 * half,
-                         dilation=half, groups=c)
+            xg = F.conv2d(xg, depthwise(self.blur_weight.flip(2, 3), b * c, x), padding=2 * half,
+                          dilation=half, groups=b * c)
             # transposed conv (stride 1, padding d, dilation d/2) == conv with the flipped kernel,
             # padding dilation*(k-1) - d = 0
-            out = F.conv2d(x, w.flip(2, 3), padding=half * (self.kernel_size - 1) - self.dilation,
-                           dilation=half)
+            out = F.conv2d(xg, w.flip(3, 4).reshape(b * self.out_channel, c, k, k), bias_g,
+                           padding=half * (k - 1) - self.dilation, dilation=half, groups=b)
         else:
-            out = F.conv_transpose2d(x, w.transpose(0, 1), stride=2)
-        if self.demodulate:
-            wsq = (self.weight[0] * self.scale).square().sum((2, 3))  # [out, in]
-            demod = torch.rsqrt(s.square() @ wsq.t() + 1e-8)  # [B, out]
-            out = out * demod[:, :, None, None].to(out.dtype)
-        if self.upsample and self.dilation == 1:
-            out = self.blur(out)
-        return out
+            wt = w.transpose(1, 2).reshape(b * c, self.out_channel, k, k)
+            out = F.conv_transpose2d(xg, wt, stride=2, groups=b)
+            out = self.blur(out, bias_g)
+        return out.reshape(b, self.out_channel, *out.shape[2:])
 
 
 class NoiseInjection(nn.Module):
@@ -213,10 +232,12 @@ class StyledConv(nn.Module):
         self.activate = FusedLeakyReLU(out_channel)
 
     def forward(self, x, style, noise=None, generator=None):
-        out = self.conv(x, style)
+        # conv + bias (fused), + weight * noise, leaky ReLU * sqrt(2): the official order up to
+        # the (exact in real arithmetic) swap of the two additions; in place, autograd-safe.
+        out = self.conv(x, style, bias=self.activate.bias)
         if noise is not False:
             out = self.noise(out, noise, generator)
-        return self.activate(out)
+        return F.leaky_relu_(out, 0.2).mul_(SQRT2)
 
 
 class ToRGB(nn.Module):
@@ -237,7 +258,7 @@ class ToRGB(nn.Module):
             self.register_buffer("blur_weight", binomial3x3())
 
     def forward(self, x, style, skip=None):
-        out = self.conv(x, style) + self.bias.to(x.dtype)
+        out = self.conv(x, style, bias=self.bias.view(3))
         if skip is not None:
             if self.dilation == 1:
                 skip = self.upsample(skip)

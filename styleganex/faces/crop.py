@@ -1,0 +1,166 @@
+"""The StyleGANEX crop: rescale the frame so the eyes are 64 px apart, cut a box around them.
+
+Official recipe (``get_video_crop_parameter`` in the release's ``utils/inference_utils.py``):
+
+1. ``scale = 64 / (x of the right eye centre - x of the left eye centre)`` (horizontal distance);
+2. the frame is resized to ``(round(H * scale), round(W * scale))``;
+3. around the eye midpoint ``c`` (in the resized frame) the box is
+   ``left = max(round(c.x - pad_left), 0) // 8 * 8``, ``right = min(round(c.x + pad_right), w) // 8 * 8``,
+   and the same for top/bottom, so both sides are multiples of 8 (512 x 512 at most with the default
+   padding of 256 on every side).
+
+Here the resize is antialiased (the official code uses plain bilinear ``cv2.resize``) and only the
+box is computed when enlarging. ``CropRecord`` remembers the geometry so points and images can go
+back and forth between frame and crop; it serialises to JSON.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..images import check_image
+from .face import Face
+from .resample import apply_affine, as_3x3, resize_matrix, resize_then_cut
+
+EYE_DISTANCE = 64.0
+"""Horizontal eye distance (pixels) in the rescaled frame, as in the official release."""
+
+DEFAULT_PADDING = (256, 256, 256, 256)
+"""Pixels kept around the eye midpoint in the rescaled frame: ``(left, right, top, bottom)``, the
+official order."""
+
+MULTIPLE = 8
+
+
+@dataclass(frozen=True)
+class CropRecord:
+    """Where a crop came from.
+
+    frame_size: ``(H, W)`` of the original frame.
+    scale: the requested rescale factor (official: 64 / horizontal eye distance).
+    resized_size: ``(h, w)`` of the rescaled frame, ``round(H * scale), round(W * scale)``; the exact
+        per-axis factors are ``w / W`` and ``h / H`` (``scale_xy``).
+    box: ``(x0, y0, x1, y1)`` pixel edges of the crop in the rescaled frame.
+    """
+
+    frame_size: tuple[int, int]
+    scale: float
+    resized_size: tuple[int, int]
+    box: tuple[int, int, int, int]
+
+    @property
+    def crop_size(self) -> tuple[int, int]:
+        """``(h, w)`` of the crop."""
+        x0, y0, x1, y1 = self.box
+        return (y1 - y0, x1 - x0)
+
+    @property
+    def scale_xy(self) -> tuple[float, float]:
+        """The exact factors ``(w / W, h / H)`` from frame to rescaled frame."""
+        return (self.resized_size[1] / self.frame_size[1], self.resized_size[0] / self.frame_size[0])
+
+    def frame_to_crop_matrix(self) -> np.ndarray:
+        """2x3 affine map from frame pixel coordinates to crop pixel coordinates."""
+        x0, y0 = self.box[:2]
+        return resize_matrix(self.frame_size, self.resized_size)[:2] - [[0.0, 0.0, x0], [0.0, 0.0, y0]]
+
+    def frame_to_crop(self, points) -> np.ndarray:
+        """``(N, 2)`` points ``(x, y)`` in the frame -> the same points in the crop."""
+        return apply_affine(self.frame_to_crop_matrix(), points)
+
+    def crop_to_frame(self, points) -> np.ndarray:
+        """``(N, 2)`` points ``(x, y)`` in the crop -> the same points in the frame."""
+        return apply_affine(np.linalg.inv(as_3x3(self.frame_to_crop_matrix())), points)
+
+    def face_in_crop(self, face: Face) -> Face:
+        """A face of the frame in crop coordinates (e.g. to align the crop without detecting again)."""
+        return face.mapped(self.frame_to_crop)
+
+    def edges_at_frame_border(self) -> tuple[bool, bool, bool, bool]:
+        """For ``(left, top, right, bottom)``: does that side of the box end within 8 px of the
+        rescaled frame's edge (where the official box is clipped and floored)?"""
+        x0, y0, x1, y1 = self.box
+        h, w = self.resized_size
+        return (x0 < MULTIPLE, y0 < MULTIPLE, w - x1 < MULTIPLE, h - y1 < MULTIPLE)
+
+    def to_dict(self) -> dict:
+        """Plain JSON-serialisable dict."""
+        return {"frame_size": list(self.frame_size), "scale": float(self.scale),
+                "resized_size": list(self.resized_size), "box": list(self.box)}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> CropRecord:
+        return cls(tuple(int(v) for v in data["frame_size"]), float(data["scale"]),
+                   tuple(int(v) for v in data["resized_size"]), tuple(int(v) for v in data["box"]))
+
+
+def crop_record(frame_size: tuple[int, int], face: Face, padding=DEFAULT_PADDING) -> CropRecord:
+    """The official crop parameters for ``face`` in a frame of ``frame_size`` ``(H, W)``.
+
+    padding: ``(left, right, top, bottom)`` in rescaled pixels, or one number for all four.
+    Raises ``FaceTooSmallError`` for eyes closer than ``MIN_EYE_DISTANCE``, ``ValueError`` if the
+    eyes are not left-to-right or the box comes out empty (a frame of a few pixels).
+    """
+    face.require_alignable()
+    left_eye, right_eye = face.eyes()
+    if right_eye[0] - left_eye[0] <= 0:
+        raise ValueError("the eyes are not left-to-right in the image (is the face turned over 90 degrees?)")
+    scale = EYE_DISTANCE / float(right_eye[0] - left_eye[0])
+    middle = (left_eye + right_eye) / 2.0 * scale
+    return _record_around(frame_size, scale, middle, _four(padding))
+
+
+def _four(padding) -> tuple[float, float, float, float]:
+    if np.isscalar(padding):
+        return (padding,) * 4
+    if len(padding) != 4:
+        raise ValueError(f"padding is (left, right, top, bottom) or one number, got {padding!r}")
+    return tuple(padding)
+
+
+def _record_around(frame_size, scale: float, center, padding) -> CropRecord:
+    """The box ``center`` (in the rescaled frame) +- ``padding``, clipped and floored to multiples of 8."""
+    height, width = (int(v) for v in frame_size)
+    h, w = round(height * scale), round(width * scale)
+    cx, cy = float(center[0]), float(center[1])
+    pad_left, pad_right, pad_top, pad_bottom = padding
+    x0 = max(round(cx - pad_left), 0) // MULTIPLE * MULTIPLE
+    x1 = min(round(cx + pad_right), w) // MULTIPLE * MULTIPLE
+    y0 = max(round(cy - pad_top), 0) // MULTIPLE * MULTIPLE
+    y1 = min(round(cy + pad_bottom), h) // MULTIPLE * MULTIPLE
+    if x1 <= x0 or y1 <= y0:
+        raise ValueError(f"the crop around the face is empty: a {width}x{height} frame rescaled by {scale:.3g} "
+                         f"leaves no {MULTIPLE}-pixel-aligned box around the eyes")
+    return CropRecord((height, width), scale, (h, w), (x0, y0, x1, y1))
+
+
+def apply_crop(image: torch.Tensor, record: CropRecord) -> torch.Tensor:
+    """Cut the crop described by ``record`` out of ``image`` (``[3, H, W]`` or ``[B, 3, H, W]``,
+    ``(H, W) == record.frame_size``). Returns ``[.., 3, h, w]`` with ``(h, w) == record.crop_size``."""
+    check_image(image)
+    if tuple(image.shape[-2:]) != tuple(record.frame_size):
+        raise ValueError(f"image is {tuple(image.shape[-2:])} but the crop record is for a frame {record.frame_size}")
+    return resize_then_cut(image, record.resized_size, record.box).clamp(0.0, 1.0)
+
+
+def styleganex_crop(image: torch.Tensor, face: Face, padding=DEFAULT_PADDING) -> tuple[torch.Tensor, CropRecord]:
+    """The official StyleGANEX crop of ``face`` in ``image`` ``[3, H, W]`` (0..1).
+
+    Returns the crop ``[3, h, w]`` (``h``, ``w`` multiples of 8) and its ``CropRecord``.
+    """
+    record = crop_record(tuple(image.shape[-2:]), face, padding)
+    return apply_crop(image, record), record
+
+
+def center_crop(image: torch.Tensor, size: int = 512) -> tuple[torch.Tensor, CropRecord]:
+    """A crop without a face: shrink so the shorter side is at most ``size``, then cut the central
+    ``size x size`` (or less) box with sides floored to multiples of 8. Same ``CropRecord`` as above."""
+    height, width = image.shape[-2:]
+    scale = min(1.0, size / min(height, width))
+    h, w = round(height * scale), round(width * scale)
+    half = size / 2.0
+    record = _record_around((height, width), scale, (w / 2.0, h / 2.0), (half, half, half, half))
+    return apply_crop(image, record), record

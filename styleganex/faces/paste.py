@@ -1,0 +1,88 @@
+"""Paste-back: put a processed crop (any size, e.g. the model's 4x output) back into the original frame.
+
+The output is resampled straight onto the frame's pixel grid with the crop's exact geometry (no
+rounding to whole pixels, so nothing shifts), then blended in with a mask that fades out over
+``feather`` of the crop's shorter side. Sides of the crop that end at the frame's edge are not
+faded (there is nothing to blend with there). Colours are not touched.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from ..images import check_image
+from .crop import CropRecord
+from .resample import warp
+
+
+def paste_back(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, feather: float = 0.1,
+               mask: torch.Tensor | None = None) -> torch.Tensor:
+    """Composite ``output`` into ``frame`` where ``record``'s crop came from; returns a new frame.
+
+    frame: ``[3, H, W]`` in 0..1, ``(H, W) == record.frame_size``.
+    output: ``[3, oh, ow]`` in 0..1 showing the crop, at any size (``4 * crop_size`` for the model).
+    feather: width of the fade at the crop's inner edges, as a fraction of the crop's shorter side
+        (0 = hard edge).
+    mask: optional ``[oh, ow]`` or ``[1, oh, ow]`` weights in 0..1 at the output's size (e.g. a face
+        mask), multiplied with the feathered mask.
+    Frame pixels whose centres lie outside the crop's footprint are returned unchanged.
+    """
+    check_image(frame, "frame")
+    check_image(output, "output")
+    if frame.ndim != 3 or output.ndim != 3:
+        raise ValueError("paste_back takes one frame [3, H, W] and one output [3, h, w]")
+    if tuple(frame.shape[-2:]) != tuple(record.frame_size):
+        raise ValueError(f"frame is {tuple(frame.shape[-2:])} but the crop record is for {record.frame_size}")
+    if not 0.0 <= feather <= 0.5:
+        raise ValueError(f"feather is a fraction of the crop size in 0..0.5, got {feather}")
+
+    sx, sy = record.scale_xy
+    x0, y0, x1, y1 = record.box
+    crop_h, crop_w = record.crop_size
+    out_h, out_w = output.shape[-2:]
+    kx, ky = out_w / crop_w, out_h / crop_h
+    height, width = record.frame_size
+    # frame pixels whose centres fall inside the crop's footprint [x0 / sx, x1 / sx) x [y0 / sy, y1 / sy)
+    rx0, rx1 = (min(max(math.ceil(e - 0.5), 0), width) for e in (x0 / sx, x1 / sx))
+    ry0, ry1 = (min(max(math.ceil(e - 0.5), 0), height) for e in (y0 / sy, y1 / sy))
+    if rx1 <= rx0 or ry1 <= ry0:
+        return frame.clone()
+
+    # region pixel (X, Y) -> output pixel (u, v); warp wants the opposite direction
+    region_to_output = np.array([[sx * kx, 0.0, ((rx0 + 0.5) * sx - x0) * kx - 0.5],
+                                 [0.0, sy * ky, ((ry0 + 0.5) * sy - y0) * ky - 0.5],
+                                 [0.0, 0.0, 1.0]])
+    output_to_region = np.linalg.inv(region_to_output)
+    region_size = (ry1 - ry0, rx1 - rx0)
+    pasted = warp(output, output_to_region, region_size)
+
+    # the feathered mask, computed in crop pixels at each region pixel centre
+    at_left, at_top, at_right, at_bottom = record.edges_at_frame_border()
+    ramp = feather * min(crop_h, crop_w)
+    u = (torch.arange(rx0, rx1, dtype=torch.float64) + 0.5) * sx - x0
+    v = (torch.arange(ry0, ry1, dtype=torch.float64) + 0.5) * sy - y0
+    alpha = (_fade(v, crop_h, ramp, not at_top, not at_bottom)[:, None]
+             * _fade(u, crop_w, ramp, not at_left, not at_right)[None, :]).to(frame.dtype)[None]
+    if mask is not None:
+        mask = mask if mask.ndim == 3 else mask[None]
+        if tuple(mask.shape) != (1, out_h, out_w):
+            raise ValueError(f"mask must be [{out_h}, {out_w}] or [1, {out_h}, {out_w}], got {tuple(mask.shape)}")
+        alpha = alpha * warp(mask.to(frame.dtype), output_to_region, region_size).clamp(0.0, 1.0)
+
+    result = frame.clone()
+    region = result[:, ry0:ry1, rx0:rx1]
+    result[:, ry0:ry1, rx0:rx1] = (region + (pasted - region) * alpha).clamp(0.0, 1.0)
+    return result
+
+
+def _fade(position: torch.Tensor, length: int, ramp: float, fade_start: bool, fade_end: bool) -> torch.Tensor:
+    """1 inside ``[0, length)``, falling linearly to 0 over ``ramp`` pixels at the ends that fade."""
+    weight = torch.ones_like(position)
+    if ramp > 0 and fade_start:
+        weight = torch.minimum(weight, position / ramp)
+    if ramp > 0 and fade_end:
+        weight = torch.minimum(weight, (length - position) / ramp)
+    return weight.clamp(0.0, 1.0)

@@ -1,0 +1,114 @@
+"""Preparing images for the model: sizes that are multiples of 8, and blurring before downsampling.
+
+The encoder needs both sides to be multiples of 8. ``make_size_valid`` pads or crops to get there
+and returns a ``SizeRecord``; ``undo_size_valid`` removes exactly that padding again, also from a
+model output that is ``scale`` times larger (4x for the 1024 models).
+
+All functions take ``[3, H, W]`` or ``[B, 3, H, W]`` tensors.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from kornia.filters import gaussian_blur2d
+
+
+def preblur_sigma(target_scale: float) -> float:
+    """Gaussian sigma (in input pixels) that removes what a ``target_scale`` (< 1) resize cannot hold.
+
+    ``sigma = (1 / target_scale - 1) / 2``, the rule scikit-image's ``rescale(anti_aliasing=True)``
+    uses: 0 for no downsampling, 0.5 for halving, 1.5 for a quarter.
+    """
+    return max(0.0, (1.0 / target_scale - 1.0) / 2.0)
+
+
+def gaussian_preblur(image: torch.Tensor, target_scale: float) -> torch.Tensor:
+    """Blur ``image`` before it is resampled to ``target_scale`` times its size (no-op if >= 1).
+
+    Sigma from ``preblur_sigma``; the kernel covers +-3 sigma; edges are replicated.
+    """
+    sigma = preblur_sigma(target_scale)
+    if sigma < 0.3:  # a kernel this narrow barely changes the image
+        return image
+    radius = math.ceil(3.0 * sigma)
+    batch = image if image.ndim == 4 else image[None]
+    blurred = gaussian_blur2d(batch, (2 * radius + 1, 2 * radius + 1), (sigma, sigma), border_type="replicate")
+    return blurred if image.ndim == 4 else blurred[0]
+
+
+@dataclass(frozen=True)
+class SizeRecord:
+    """What ``make_size_valid`` did: ``mode`` 'pad' or 'crop', the original ``(H, W)``, and the
+    rows/columns added (pad) or removed (crop) on each side."""
+
+    mode: str
+    original_size: tuple[int, int]
+    top: int
+    bottom: int
+    left: int
+    right: int
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> SizeRecord:
+        return cls(data["mode"], tuple(data["original_size"]), data["top"], data["bottom"], data["left"], data["right"])
+
+
+def make_size_valid(image: torch.Tensor, multiple: int = 8, mode: str = "pad") -> tuple[torch.Tensor, SizeRecord]:
+    """Make both sides of ``image`` multiples of ``multiple``.
+
+    mode ``"pad"``: grow to the next multiple, replicating the edge pixels, split evenly between the
+        two sides (the extra row/column goes bottom/right).
+    mode ``"crop"``: shrink to the previous multiple, cutting evenly from both sides; a side shorter
+        than ``multiple`` raises ``ValueError``.
+    Returns the new image and the ``SizeRecord`` that ``undo_size_valid`` needs.
+    """
+    if mode not in ("pad", "crop"):
+        raise ValueError(f"mode must be 'pad' or 'crop', got {mode!r}")
+    height, width = image.shape[-2:]
+    if mode == "pad":
+        extra_h, extra_w = -height % multiple, -width % multiple
+    else:
+        if height < multiple or width < multiple:
+            raise ValueError(f"cannot crop a {width}x{height} image to multiples of {multiple}: it is too small")
+        extra_h, extra_w = height % multiple, width % multiple
+    top, left = extra_h // 2, extra_w // 2
+    record = SizeRecord(mode, (height, width), top, extra_h - top, left, extra_w - left)
+    if mode == "pad":
+        batch = image if image.ndim == 4 else image[None]
+        padded = F.pad(batch, (record.left, record.right, record.top, record.bottom), mode="replicate")
+        return (padded if image.ndim == 4 else padded[0]), record
+    return image[..., top:height - record.bottom, left:width - record.right], record
+
+
+def undo_size_valid(image: torch.Tensor, record: SizeRecord, scale: int = 1,
+                    original: torch.Tensor | None = None) -> torch.Tensor:
+    """Reverse ``make_size_valid`` on ``image``, which may be ``scale`` times the padded/cropped size.
+
+    pad: removes ``scale`` times the added rows/columns; exact.
+    crop: puts back ``scale`` times the removed rows/columns, taken from ``original`` (an image of
+        ``scale`` times the original size) when given, else by repeating the edge pixels.
+    """
+    height, width = record.original_size
+    expected = (scale * (height + record.top + record.bottom), scale * (width + record.left + record.right))
+    if record.mode == "crop":
+        expected = (scale * (height - record.top - record.bottom), scale * (width - record.left - record.right))
+    if tuple(image.shape[-2:]) != expected:
+        raise ValueError(f"image is {tuple(image.shape[-2:])}, expected {expected} for this record at scale {scale}")
+    top, bottom, left, right = (scale * v for v in (record.top, record.bottom, record.left, record.right))
+    if record.mode == "pad":
+        return image[..., top:expected[0] - bottom, left:expected[1] - right]
+    if original is not None:
+        restored = original.clone()
+        restored[..., top:top + expected[0], left:left + expected[1]] = image
+        return restored
+    batch = image if image.ndim == 4 else image[None]
+    padded = F.pad(batch, (left, right, top, bottom), mode="replicate")
+    return padded if image.ndim == 4 else padded[0]
