@@ -1,0 +1,433 @@
+"""Image translation pipelines of the release: face super-resolution, sketch-to-face, mask-to-face.
+
+    from styleganex.translation import super_resolve, sketch_to_face, mask_to_face
+    hi = super_resolve(sr_model, low, factor=32)              # low [B,3,h,w] in [-1,1] -> [B,3,32h,32w]
+    faces = sketch_to_face(s2f_model, sketch, number=4)       # sketch [B,1,H,W] in [0,1] -> [4B,3,4H,4W]
+    faces = mask_to_face(m2f_model, labels, number=4)         # labels [B,H,W] ints (or one-hot [B,19,H,W])
+
+What the official ``image_translation.py`` does, and what these functions reproduce:
+
+* Super-resolution (``styleganex_sr.pt``: factors 4-48, ``styleganex_sr32.pt``: 32 only). The low-
+  resolution face is resized up by ``factor / 4`` with PIL's bicubic filter (a = -0.5, 8-bit output),
+  the aligned face x̃ is the FFHQ alignment *of that upsampled image*, and the model encodes the
+  upsampled image (w+ from x̃, f and the fusion skip features from the image) and decodes it 4x larger,
+  so the output is ``factor`` times the low-resolution input. With ``degrade_factor`` the input is a
+  high-resolution face that is first degraded as the release does: the official bicubic downsampling
+  (:func:`styleganex.degradation.bicubic_downsample`) by ``degrade_factor`` (the release uses
+  ``resize_factor // 4``), clipped to [0, 1] and truncated to 8 bits (``ToPILImage``), then resized
+  back up; the output is then 4x the high-resolution input.
+* Sketch / mask to face: the encoder runs with BatchNorm on the statistics of the input itself
+  (the release calls ``pspex.train()``; here :func:`styleganex.encoder.batch_statistics`, which leaves
+  the model untouched), one input at a time as the release does (batch statistics depend on the
+  batch), and w+ rows 8..n_latent-1 (``opts['latent_mask']``) are replaced by 0.7 x a mapped random
+  style, one per sample.
+
+Noise: the release decodes these with fresh random noise (``randomize_noise=True``). Here
+``noise="random"`` draws it from a generator seeded by ``seed``, so a call is reproducible and never
+touches the global RNG; ``"zero"`` and ``"stored"`` are also accepted.
+
+Outputs are clamped to [-1, 1] as in the release.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Callable, Sequence
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .degradation import bicubic_downsample, bicubic_weight
+from .errors import check_cancel
+from .latent import Latent
+from .validation import check_image_tensor
+
+__all__ = ["super_resolve", "sr_factors", "sketch_to_face", "mask_to_face", "sr_lowres",
+           "pil_bicubic_resize", "latent_mask_rows", "styles_from_z", "MIXING_SCALE", "SR_FACTOR_RANGE"]
+
+SR_FACTOR_RANGE = (4, 48)
+"""Factors of the multi-factor SR model (``styleganex_sr.pt``), as stated in the release README."""
+
+MIXING_SCALE = 0.7
+"""Scale of the mapped random style injected into the masked w+ rows (release value)."""
+
+NUM_CLASSES = 19
+
+
+# ---- model kinds ---------------------------------------------------------------------------------
+def _kind(model) -> str:
+    """'sr', 'sketch', 'mask' or 'other' from the model's opts / variant."""
+    opts = getattr(model, "opts", {}) or {}
+    nc = int(model.config.input_nc)
+    ds = str(opts.get("dataset_type", ""))
+    variant = str(getattr(model, "variant", ""))
+    if nc == 1:
+        return "sketch"
+    if nc != 3:
+        return "mask"
+    if ds == "ffhq_super_resolution" or variant in ("sr", "sr32"):
+        return "sr"
+    return "other"
+
+
+def _describe(model) -> str:
+    return f"a {getattr(model, 'variant', 'custom')} model (input_nc={model.config.input_nc}, " \
+           f"dataset_type={model.opts.get('dataset_type', '?')!r})"
+
+
+def _parse_int_list(value) -> list[int]:
+    if value is None or value == "":
+        return []
+    if isinstance(value, (int, float)):
+        return [int(value)]
+    if isinstance(value, str):
+        return [int(v) for v in value.replace(" ", "").split(",") if v]
+    return [int(v) for v in value]
+
+
+def sr_factors(model) -> tuple[int, int]:
+    """The inclusive range ``(lo, hi)`` of super-resolution factors ``model`` supports.
+
+    From ``opts['resize_factors']`` (the training downsampling factors; the output is 4x the
+    upsampled input): a single factor ``k`` allows ``4k`` only (sr32: ``"8"`` -> 32); several allow
+    the release's 4-48. Without that option: 32 for the ``sr32`` variant, else 4-48.
+    Raises ``ValueError`` for a model that is not a super-resolution model.
+    """
+    if _kind(model) != "sr":
+        raise ValueError(f"super-resolution needs the sr or sr32 model, got {_describe(model)}")
+    factors = _parse_int_list(model.opts.get("resize_factors"))
+    if len(factors) == 1:
+        return (4 * factors[0], 4 * factors[0])
+    if not factors and getattr(model, "variant", "") == "sr32":
+        return (32, 32)
+    return SR_FACTOR_RANGE
+
+
+def _check_factor(model, factor) -> int:
+    lo, hi = sr_factors(model)
+    if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer)) or int(factor) != factor:
+        raise ValueError(f"the super-resolution factor must be a whole number, got {factor!r}")
+    factor = int(factor)
+    if not lo <= factor <= hi:
+        allowed = f"only {lo}" if lo == hi else f"{lo} to {hi}"
+        raise ValueError(f"this {getattr(model, 'variant', 'sr')} model supports super-resolution factors "
+                         f"{allowed}, got {factor}")
+    return factor
+
+
+# ---- resampling as the release does it -----------------------------------------------------------
+def _pil_weights(in_size: int, out_size: int, a: float = -0.5) -> torch.Tensor:
+    """Resampling matrix [out, in] of PIL's bicubic ``Image.resize`` along one axis (a = -0.5,
+    support 2 scaled by the shrink factor, window clipped to the image and renormalised)."""
+    scale = in_size / out_size
+    filterscale = max(scale, 1.0)
+    support = 2.0 * filterscale
+    centers = (torch.arange(out_size, dtype=torch.float64) + 0.5) * scale
+    w = torch.zeros(out_size, in_size, dtype=torch.float64)
+    for i in range(out_size):
+        c = float(centers[i])
+        lo = max(int(c - support + 0.5), 0)
+        hi = min(int(c + support + 0.5), in_size)
+        x = torch.arange(lo, hi, dtype=torch.float64)
+        k = bicubic_weight((x - c + 0.5) / filterscale, a)
+        total = float(k.sum())
+        w[i, lo:hi] = k / total if total != 0 else k
+    return w
+
+
+def pil_bicubic_resize(image01: torch.Tensor, size: tuple[int, int], quantize: bool = True) -> torch.Tensor:
+    """Resize ``[B, C, H, W]`` (values in 0..1) to ``size`` ``(h, w)`` as PIL's bicubic resize does:
+    the horizontal pass, then the vertical one; with ``quantize`` each pass rounds to 8 bits as PIL
+    does on uint8 images (so the result matches PIL to within one level)."""
+    h, w = int(size[0]), int(size[1])
+    x = image01
+    dtype = x.dtype
+    if quantize:
+        x = torch.round(x.clamp(0, 1) * 255.0)
+    if x.shape[-1] != w:
+        wx = _pil_weights(x.shape[-1], w).to(x.device, torch.float64)
+        x = torch.matmul(x.double(), wx.t()).to(dtype)
+        if quantize:
+            x = torch.floor(x + 0.5).clamp(0, 255)
+    if x.shape[-2] != h:
+        wy = _pil_weights(x.shape[-2], h).to(x.device, torch.float64)
+        x = torch.matmul(wy, x.double()).to(dtype)
+        if quantize:
+            x = torch.floor(x + 0.5).clamp(0, 255)
+    return x / 255.0 if quantize else x
+
+
+def sr_lowres(image01: torch.Tensor, degrade_factor: int, quantize: bool = True) -> torch.Tensor:
+    """The release's low-resolution input from a high-resolution face ``[B, 3, H, W]`` in 0..1:
+    official bicubic downsampling by ``degrade_factor``, clipped to [0, 1], and (``quantize``)
+    truncated to 8 bits as ``ToPILImage`` does."""
+    low = bicubic_downsample(image01, int(degrade_factor)).clamp(0.0, 1.0)
+    if quantize:
+        low = torch.floor(low * 255.0) / 255.0
+    return low
+
+
+def _make_valid(x: torch.Tensor, multiple: int = 8):
+    """Pad to multiples of ``multiple`` (replicating edges); returns (padded, undo(out, scale))."""
+    try:
+        from .faces import make_size_valid, undo_size_valid
+    except ImportError:  # the face front end is optional here: a local equivalent
+        make_size_valid = undo_size_valid = None
+    if make_size_valid is not None:
+        padded, record = make_size_valid(x, multiple, "pad")
+        return padded, (lambda out, scale: undo_size_valid(out, record, scale))
+    h, w = x.shape[-2:]
+    eh, ew = -h % multiple, -w % multiple
+    t, lft = eh // 2, ew // 2
+    padded = F.pad(x, (lft, ew - lft, t, eh - t), mode="replicate") if eh or ew else x
+
+    def undo(out, scale):
+        return out[..., scale * t:scale * (t + h), scale * lft:scale * (lft + w)]
+    return padded, undo
+
+
+# ---- super-resolution ----------------------------------------------------------------------------
+def _faces_for_batch(face, batch: int) -> list:
+    if face is None:
+        return [None] * batch
+    from .faces import Face
+    per_image = isinstance(face, (list, tuple)) and all(
+        f is None or isinstance(f, Face) or np.asarray(f).shape == (68, 2) for f in face)
+    if per_image:
+        if len(face) != batch:
+            raise ValueError(f"face lists {len(face)} faces for {batch} images")
+        return list(face)
+    return [face] * batch
+
+
+def _as_face(face):
+    from .faces import Face
+    if isinstance(face, Face):
+        return face
+    return Face.from_landmarks(np.asarray(face, dtype=np.float64))
+
+
+def _aligned_from(up01: torch.Tensor, faces: list, detector) -> torch.Tensor:
+    """x̃ for each image of ``up01`` [B,3,H,W] (0..1): FFHQ alignment, landmarks given or detected."""
+    from .faces import align_face, detect_face
+    out = []
+    for b in range(up01.shape[0]):
+        face = faces[b] if faces[b] is not None else detect_face(up01[b], detector)
+        out.append(align_face(up01[b], face, 256))
+    return torch.stack(out) * 2 - 1
+
+
+def _scale_face(face, from_size, to_size):
+    """A face given in an image of ``from_size`` (H, W) in the coordinates of its resize to ``to_size``."""
+    face = _as_face(face)
+    if tuple(from_size) == tuple(to_size):
+        return face
+    sx, sy = to_size[1] / from_size[1], to_size[0] / from_size[0]
+    return face.mapped(lambda p: (np.asarray(p) + 0.5) * [sx, sy] - 0.5)
+
+
+def _noise_generator(model, seed: int):
+    device = model.decoder.input.input.device
+    return torch.Generator(device=device).manual_seed(int(seed))
+
+
+def _sr_render(model, x1: torch.Tensor, aligned: torch.Tensor, noise="random", generator=None) -> torch.Tensor:
+    """The release's SR forward: w+ from the aligned face, f and skip features from the upsampled
+    input ``x1`` [B,3,H,W] in [-1,1] (multiples of 8), decoded (4x at 1024). Not clamped."""
+    latent = model.encode(x1, aligned, skips=True)
+    return model.decode(latent, noise=noise, generator=generator)
+
+
+@torch.no_grad()
+def super_resolve(model, image: torch.Tensor, factor: int | None = None, degrade_factor: int | None = None,
+                  *, aligned: torch.Tensor | None = None, face=None, detector=None, noise: str = "random",
+                  seed: int = 0, quantize: bool = True,
+                  progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
+    """Super-resolve faces as the release does. Returns [B, 3, factor*h, factor*w] in [-1, 1].
+
+    image: [B, 3, h, w] in [-1, 1]: the low-resolution face(s); or, with ``degrade_factor``, a high-
+        resolution face that is degraded first (official bicubic downsampling by ``degrade_factor``;
+        the release uses ``resize_factor // 4``), giving an output 4x the high-resolution size.
+    factor: output / low-resolution size. sr model: 4..48 (default 32); sr32: 32 only. With
+        ``degrade_factor`` it defaults to ``4 * degrade_factor`` (back to 4x the given image).
+    aligned: optional x̃ [B, 3, h', w'] in [-1, 1]; by default the FFHQ alignment of the upsampled
+        image, with landmarks from ``face`` (a ``faces.Face`` or (68, 2) points in ``image``'s pixel
+        coordinates, or a list of them, one per image) or found by ``detector`` (default: dlib).
+    noise, seed: decoder noise ("random" from a generator seeded by ``seed``, "zero", "stored").
+    quantize: round the resampled inputs to 8 bits as the release's PIL images are.
+    Sizes whose upsampled input is not a multiple of 8 are padded (edges replicated) and the padding
+    is removed from the output again.
+    """
+    if _kind(model) != "sr":
+        raise ValueError(f"super_resolve needs the sr or sr32 model, got {_describe(model)}; "
+                         "use sketch_to_face / mask_to_face / process_video for the other models")
+    check_image_tensor(image, "image", channels=3)
+    b, _, h, w = image.shape
+    img01 = ((image.float() + 1) / 2).clamp(0, 1)
+    if degrade_factor is not None:
+        if isinstance(degrade_factor, bool) or int(degrade_factor) != degrade_factor or degrade_factor < 1:
+            raise ValueError(f"degrade_factor must be a positive whole number, got {degrade_factor!r}")
+        degrade_factor = int(degrade_factor)
+        factor = _check_factor(model, 4 * degrade_factor if factor is None else factor)
+        low = sr_lowres(img01, degrade_factor, quantize)
+        target = (h, w) if factor == 4 * degrade_factor else (low.shape[-2] * factor // 4, low.shape[-1] * factor // 4)
+    else:
+        lo, hi = sr_factors(model)
+        factor = _check_factor(model, factor if factor is not None else (32 if lo <= 32 <= hi else lo))
+        low = torch.round(img01 * 255) / 255 if quantize else img01
+        target = (h * factor // 4, w * factor // 4)
+    if min(target) < 8:
+        raise ValueError(f"image {h}x{w} is too small: its upsampled input would be {target[0]}x{target[1]}")
+    up01 = pil_bicubic_resize(low, target, quantize)
+
+    if aligned is None:
+        faces = [None if f is None else _scale_face(f, (h, w), target) for f in _faces_for_batch(face, b)]
+        aligned = _aligned_from(up01, faces, detector)
+    else:
+        check_image_tensor(aligned, "aligned", channels=3)
+        if aligned.shape[0] != b:
+            raise ValueError(f"aligned has {aligned.shape[0]} images, image has {b}")
+
+    x1, undo = _make_valid(up01 * 2 - 1)
+    generator = _noise_generator(model, seed) if noise == "random" else None
+    outs = []
+    for i in range(b):  # one image at a time: memory stays at one output
+        check_cancel(cancel)
+        y = _sr_render(model, x1[i:i + 1], aligned[i:i + 1], noise, generator).clamp(-1, 1)
+        outs.append(undo(y, y.shape[-1] // x1.shape[-1]).to(image.device))
+        if progress is not None:
+            progress(i + 1, b, {"stage": "super_resolve"})
+    return torch.cat(outs)
+
+
+# ---- sketch / mask to face ------------------------------------------------------------------------
+def latent_mask_rows(model) -> list[int]:
+    """The w+ rows replaced by random styles: ``opts['latent_mask']`` (those below n_latent), else 8.."""
+    rows = _parse_int_list(model.opts.get("latent_mask"))
+    rows = [r for r in rows if 0 <= r < model.n_latent] if rows else list(range(8, model.n_latent))
+    return rows
+
+
+def styles_from_z(model, z: torch.Tensor) -> torch.Tensor:
+    """The release's injected w+ for random z [n, S]: ``style(z)`` repeated on every row x 0.7."""
+    device, dtype = model._device_dtype()
+    w = model.decoder.style(z.to(device, dtype))
+    return w.unsqueeze(1).repeat(1, model.n_latent, 1) * MIXING_SCALE
+
+
+def _inject(wplus: torch.Tensor, inject: torch.Tensor, rows: Sequence[int]) -> torch.Tensor:
+    out = wplus.clone()
+    idx = torch.as_tensor(list(rows), dtype=torch.long, device=out.device)
+    out[:, idx] = inject.to(out)[:, idx]
+    return out
+
+
+def _translate_render(model, x: torch.Tensor, inject: torch.Tensor, rows: Sequence[int], noise="random",
+                      generator=None) -> torch.Tensor:
+    """The release's sketch/mask forward for ONE input ``x`` [1, C, H, W] and ``n`` injected w+
+    ``inject`` [n, n_latent, S]: encoder on batch statistics, masked rows replaced, decoded.
+    Returns [n, 3, ...] (not clamped)."""
+    latent = model.encode(x, batch_stats=True, skips=True)  # batch_statistics(), model untouched
+    n = inject.shape[0]
+    rep = lambda t: t.expand(n, *t.shape[1:])  # noqa: E731
+    latent = Latent(wplus=_inject(rep(latent.wplus), inject, rows), f=rep(latent.f),
+                    skips=None if latent.skips is None else [rep(s) for s in latent.skips])
+    return model.decode(latent, noise=noise, generator=generator)
+
+
+def _multimodal(model, x: torch.Tensor, number: int, seed: int, noise, progress, cancel, what: str):
+    if isinstance(number, bool) or int(number) != number or number < 1:
+        raise ValueError(f"number must be a positive whole number, got {number!r}")
+    number = int(number)
+    x, undo = _make_valid(x)
+    h, w = x.shape[-2:]
+    if math.ceil(h / 16) * math.ceil(w / 16) < 2:
+        raise ValueError(f"the {what.split('_')[0]} is too small ({h}x{w} after padding to multiples of 8): "
+                         "the encoder's batch statistics need at least 16x32 pixels")
+    rows = latent_mask_rows(model)
+    g = torch.Generator().manual_seed(int(seed))  # a CPU generator: same styles on every device
+    styles = styles_from_z(model, torch.randn(number, model.config.style_dim, generator=g))
+    noise_gen = _noise_generator(model, int(seed) + 1) if noise == "random" else None
+    outs, total, done = [], x.shape[0] * number, 0
+    for b in range(x.shape[0]):  # one input at a time: BatchNorm statistics of that input alone
+        for s in range(0, number, 4):
+            check_cancel(cancel)
+            y = _translate_render(model, x[b:b + 1], styles[s:s + 4], rows, noise, noise_gen).clamp(-1, 1)
+            outs.append(undo(y, y.shape[-1] // x.shape[-1]))
+            done += y.shape[0]
+            if progress is not None:
+                progress(done, total, {"stage": what})
+    return torch.cat(outs)
+
+
+@torch.no_grad()
+def sketch_to_face(model, sketch: torch.Tensor, number: int = 1, seed: int = 0, *, noise: str = "random",
+                   progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
+    """Faces from sketches with the sketch2face model: ``number`` samples per sketch.
+
+    sketch: [B, 1, H, W] in [0, 1] (not normalised, as released). Returns [B*number, 3, 4H, 4W]
+    (at 1024) in [-1, 1], ordered input-major (sample k of input b at ``b*number + k``). Sample k
+    uses the k-th style drawn from ``seed`` for every input, so a seed reproduces its results.
+    """
+    if _kind(model) != "sketch":
+        raise ValueError(f"sketch_to_face needs the sketch2face model (1-channel input), got {_describe(model)}")
+    if isinstance(sketch, torch.Tensor) and sketch.ndim == 4 and sketch.shape[1] in (3, 4):
+        raise ValueError(f"the sketch must be one channel [B, 1, H, W] in [0, 1], got an RGB image "
+                         f"{tuple(sketch.shape)}; take one channel (sketch[:, :1]) or its mean")
+    if isinstance(sketch, torch.Tensor) and sketch.ndim == 3:
+        raise ValueError(f"the sketch must be [B, 1, H, W], got {tuple(sketch.shape)}; add the channel "
+                         "dimension with sketch.unsqueeze(1)")
+    check_image_tensor(sketch, "sketch", channels=1, value_range=(0.0, 1.0))
+    return _multimodal(model, sketch.float(), number, seed, noise, progress, cancel, "sketch_to_face")
+
+
+def _mask_onehot(mask: torch.Tensor) -> torch.Tensor:
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"mask must be a torch.Tensor (label map [B, H, W] or one-hot [B, 19, H, W]), "
+                        f"got {type(mask).__name__}")
+    if mask.ndim == 4 and mask.shape[1] == NUM_CLASSES and mask.is_floating_point():
+        check_image_tensor(mask, "mask", channels=NUM_CLASSES, value_range=(0.0, 1.0))
+        return mask.float()
+    if mask.ndim == 4 and mask.shape[1] in (3, 4):
+        raise ValueError(f"mask_to_face takes a label map [B, H, W] of class ids 0..18 or a one-hot map "
+                         f"[B, 19, H, W], not an RGB image {tuple(mask.shape)}: parse a photo with "
+                         "styleganex.parsing.FaceParser, or read a colour mask with "
+                         "styleganex.parsing.label_image_to_labels")
+    if mask.ndim == 4 and mask.shape[1] != 1:
+        raise ValueError(f"mask must be a label map [B, H, W] or a one-hot map [B, 19, H, W], got "
+                         f"{tuple(mask.shape)}")
+    try:
+        from .parsing import labels_to_onehot
+    except ImportError:
+        labels_to_onehot = None
+    if labels_to_onehot is not None:
+        return labels_to_onehot(mask, NUM_CLASSES)
+    labels = mask[:, 0] if mask.ndim == 4 else mask
+    if labels.ndim != 3:
+        raise ValueError(f"mask must be a label map [B, H, W], got {tuple(mask.shape)}")
+    if labels.is_floating_point() and not torch.equal(labels, labels.round()):
+        raise ValueError("mask labels must be whole class ids")
+    labels = labels.long()
+    if labels.min() < 0 or labels.max() >= NUM_CLASSES:
+        raise ValueError(f"mask labels must be class ids 0..{NUM_CLASSES - 1}, got {int(labels.min())}.."
+                         f"{int(labels.max())}")
+    return F.one_hot(labels, NUM_CLASSES).permute(0, 3, 1, 2).float()
+
+
+@torch.no_grad()
+def mask_to_face(model, mask: torch.Tensor, number: int = 1, seed: int = 0, *, noise: str = "random",
+                 progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
+    """Faces from face-parsing maps with the mask2face model: ``number`` samples per map.
+
+    mask: class ids [B, H, W] (or [B, 1, H, W]; integers 0..18, the BiSeNet classes of
+    ``styleganex.parsing``) or a one-hot map [B, 19, H, W]. Returns [B*number, 3, 4H, 4W] (at 1024)
+    in [-1, 1], ordered as :func:`sketch_to_face`.
+    """
+    if _kind(model) != "mask":
+        raise ValueError(f"mask_to_face needs the mask2face model (19-channel input), got {_describe(model)}")
+    if model.config.input_nc != NUM_CLASSES:
+        raise ValueError(f"this model takes {model.config.input_nc}-channel label maps, not the "
+                         f"{NUM_CLASSES}-class parsing maps of the release")
+    onehot = _mask_onehot(mask)
+    return _multimodal(model, onehot, number, seed, noise, progress, cancel, "mask_to_face")

@@ -1,0 +1,328 @@
+"""Video facial attribute editing and video toonification, frame by frame in bounded memory.
+
+    from styleganex.video import process_video
+    for frame in process_video(edit_model, frames, editing_scale=1.0):   # frames: [3,H,W] in 0..1
+        ...                                                              # [3, 4h, 4w] in 0..1
+
+As the official ``video_editing.py``: the crop parameters and the aligned face x̃ come from the first
+frame; every frame is cropped with those parameters, encoded for f and the fusion skip features, and
+decoded with w+ = E(x̃) + latent_avg, zero noise and ``editing_w[0] x scale`` (edit models). There is
+no temporal smoothing.
+
+Different from the official loop, which runs the whole ``pSp.forward`` on every frame: x̃ is encoded
+once and its w+ reused (the official per-frame result is the same, since x̃ never changes); frames go
+through ``model.encode_features`` only (the encoder body up to the last H/8 tap, no style heads);
+frames are processed in chunks of ``chunk_size``, so memory does not grow with the video length.
+
+Options beyond the release: ``crop="track"`` moves a fixed-size crop with the face
+(``faces.VideoCropper(track=True)``); ``paste_back=True`` blends every output back into its full frame.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+
+from .errors import Cancelled, check_cancel
+from .latent import Latent
+from .validation import check_image_tensor
+
+__all__ = ["process_video", "VideoRenderer", "editing_vector"]
+
+CROP_MODES = ("first", "track", "none")
+
+
+def editing_vector(model, editing_scale) -> torch.Tensor | None:
+    """``editing_w[0:1] * scale`` of an edit model (as ``video_editing.py``), or None for no scale.
+
+    A negative scale edits the other way. Raises ``ValueError`` for a scale on a model without an
+    editing vector (toonify / inversion models)."""
+    if editing_scale is None:
+        return None
+    if isinstance(editing_scale, bool) or not isinstance(editing_scale, (int, float)):
+        raise ValueError(f"editing_scale must be a number, got {editing_scale!r}")
+    if not np.isfinite(float(editing_scale)):
+        raise ValueError(f"editing_scale must be finite, got {editing_scale!r}")
+    if getattr(model, "editing_w", None) is None:
+        raise ValueError(f"this {getattr(model, 'variant', 'custom')} model has no editing vector "
+                         "(editing_w): an editing scale needs the edit_age or edit_hair model; leave "
+                         "the scale out for toonify models")
+    return model.editing_w[0:1] * float(editing_scale)
+
+
+class VideoRenderer:
+    """The per-frame computation of the video path: w+ of the aligned face encoded once, then
+    ``render(crops)`` for any number of crops [n, 3, h, w] in [-1, 1] (h, w multiples of 8):
+    f and skip features from ``model.encode_features``, zero noise, ``editing_w`` added.
+    Returns the raw decoder output [n, 3, ...] (not clamped)."""
+
+    def __init__(self, model, aligned: torch.Tensor, editing_w: torch.Tensor | None = None):
+        if model.config.input_nc != 3:
+            raise ValueError(f"video editing needs a model with RGB input, got the "
+                             f"{getattr(model, 'variant', 'custom')} model ({model.config.input_nc}-channel input)")
+        check_image_tensor(aligned, "aligned", channels=3)
+        if aligned.shape[0] != 1:
+            raise ValueError(f"aligned must be one face [1, 3, h, w], got {tuple(aligned.shape)}")
+        self.model = model
+        device, dtype = model._device_dtype()
+        with torch.no_grad():
+            codes = model.encoder.codes(aligned.to(device, dtype))
+            self.wplus = model.add_latent_avg(codes)
+        self.editing_w = None if editing_w is None else model.resolve_editing_w(editing_w.to(device, dtype), 1)
+
+    @torch.no_grad()
+    def render(self, crops: torch.Tensor) -> torch.Tensor:
+        feats = self.model.encode_features(crops)
+        n = crops.shape[0]
+        latent = Latent(wplus=self.wplus.expand(n, -1, -1), f=feats.f,
+                        skips=list(feats.skips) if self.model.has_fusion else None)
+        ew = None if self.editing_w is None else self.editing_w.expand(n, -1, -1)
+        return self.model.decode(latent, noise="zero", editing_w=ew)
+
+
+class _FirstFace:
+    """A detector that answers the first call with a given face, later calls with ``detector``."""
+
+    def __init__(self, face, detector):
+        self.face, self.detector, self.used = face, detector, False
+
+    def detect(self, image):
+        if not self.used:
+            self.used = True
+            return [self.face]
+        if self.detector is None:
+            from .faces import default_detector
+            self.detector = default_detector()
+        return self.detector.detect(image)
+
+
+def _with_frame_index(exc: BaseException, index: int, last: int | None = None) -> BaseException:
+    where = f"frame {index}" if last is None or last == index else f"frames {index}-{last}"
+    msg = f"{where}: {exc}"
+    try:
+        new = type(exc)(msg)
+    except Exception:  # noqa: BLE001 - exception types with other constructors
+        new = RuntimeError(msg)
+    try:
+        new.frame_index = index
+    except AttributeError:
+        pass
+    return new
+
+
+def _check_frame(frame, size) -> torch.Tensor:
+    if not isinstance(frame, torch.Tensor):
+        raise TypeError(f"a frame must be a torch.Tensor [3, H, W] in 0..1, got {type(frame).__name__}")
+    if frame.ndim != 3 or frame.shape[0] != 3:
+        raise ValueError(f"a frame must be [3, H, W] (RGB), got {tuple(frame.shape)}")
+    if not frame.is_floating_point():
+        raise ValueError(f"a frame must be a float tensor in 0..1, got {frame.dtype}")
+    if size is not None and tuple(frame.shape[-2:]) != tuple(size):
+        raise ValueError(f"size {tuple(frame.shape[-2:])} differs from frame 0, {tuple(size)}; "
+                         "all frames of a video must have the same size")
+    if not torch.isfinite(frame).all():
+        raise ValueError("the frame contains NaN or infinite values")
+    lo, hi = float(frame.min()), float(frame.max())
+    if lo < -1e-3 or hi > 1 + 1e-3:
+        raise ValueError(f"frame values must lie in 0..1, got {lo:.3g}..{hi:.3g}")
+    return frame.clamp(0, 1)
+
+
+def _crop_mode(crop):
+    if crop is None or crop is True:
+        return "first", None
+    if crop is False:
+        return "none", None
+    if isinstance(crop, str):
+        if crop not in CROP_MODES:
+            raise ValueError(f"crop must be one of {CROP_MODES}, a faces.CropRecord, or None, got {crop!r}")
+        return crop, None
+    from .faces import CropRecord
+    if isinstance(crop, CropRecord):
+        return "record", crop
+    if isinstance(crop, dict):
+        return "record", CropRecord.from_dict(crop)
+    raise ValueError(f"crop must be one of {CROP_MODES}, a faces.CropRecord, or None, got {type(crop).__name__}")
+
+
+def process_video(model, frames: torch.Tensor | Iterable[torch.Tensor], editing_scale: float | None = None,
+                  crop=None, chunk_size: int = 8, paste_back: bool = False,
+                  progress: Callable | None = None, cancel: Callable | None = None, *,
+                  face=None, aligned: torch.Tensor | None = None, detector=None, total: int | None = None,
+                  feather: float = 0.1) -> Iterator[torch.Tensor]:
+    """Edit or toonify a video; yields the output frames [3, H', W'] in 0..1, in order, lazily.
+
+    model: an edit model (``editing_scale`` times its ``editing_w`` is added; negative scales edit the
+        other way) or a toonify model (no scale); any RGB StyleGANEX model works (no scale: reconstruction).
+    frames: a tensor [T, 3, H, W] or an iterable of [3, H, W], float in 0..1.
+    crop: None / "first" (default, official): the face of the first frame gives the crop used for every
+        frame; "track": a crop of the first frame's size that follows the face (``faces.VideoCropper``);
+        "none": frames are used whole (padded to multiples of 8; x̃ still from the first frame's face);
+        or an explicit ``faces.CropRecord`` (or its dict) for every frame.
+    face: the face of the first frame (``faces.Face`` or (68, 2) landmarks, frame pixels) instead of
+        running ``detector`` (default: dlib) on it. aligned: x̃ itself, [3, h, w] or [1, 3, h, w] in 0..1.
+    chunk_size: frames encoded/decoded together; memory is bounded by it, not by the video length.
+    paste_back: blend each output into its full frame (output = frame size); needs a crop.
+    progress(done, total, info) after each output frame (total None when unknown), cancel() checked
+        before each frame: True raises ``errors.Cancelled``.
+    Output size: 4x the crop at 1024 (the frame size with ``paste_back``).
+    Errors: no face in the first frame -> ``faces.NoFaceError``; a failure while reading or computing
+    frame i is re-raised (same type where possible) with "frame i" in the message and ``frame_index``.
+    """
+    mode, record = _crop_mode(crop)
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    if model.config.input_nc != 3:
+        raise ValueError(f"process_video needs an RGB model (edit or toonify), got the "
+                         f"{getattr(model, 'variant', 'custom')} model ({model.config.input_nc}-channel input)")
+    if paste_back and mode == "none":
+        raise ValueError("paste_back needs a crop: with crop='none' the output already covers the whole frame")
+    editing_w = editing_vector(model, editing_scale)
+    if total is None and hasattr(frames, "__len__"):
+        total = len(frames)
+    if isinstance(frames, torch.Tensor) and frames.ndim != 4:
+        raise ValueError(f"frames must be [T, 3, H, W] or an iterable of [3, H, W], got {tuple(frames.shape)}")
+    return _run(model, iter(frames), editing_w, mode, record, chunk_size, paste_back, progress, cancel,
+                face, aligned, detector, total, feather)
+
+
+_PASS = (Cancelled, KeyboardInterrupt, GeneratorExit)
+
+
+def _run(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel, face, aligned,
+         detector, total, feather) -> Iterator[torch.Tensor]:
+    try:
+        yield from _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel,
+                               face, aligned, detector, total, feather)
+    finally:
+        close = getattr(it, "close", None)  # e.g. release the video file of read_video_frames
+        if close is not None:
+            close()
+
+
+def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel, face, aligned,
+                detector, total, feather) -> Iterator[torch.Tensor]:
+    fc = None
+    if mode != "none" or aligned is None or face is not None:  # the face front end, only when needed
+        from . import faces as fc
+
+    index = 0  # index of the next frame to read
+
+    def next_frame(size):
+        check_cancel(cancel)
+        try:
+            frame = next(it)
+        except StopIteration:
+            return None
+        except _PASS:
+            raise
+        except Exception as e:
+            raise _with_frame_index(e, index) from e
+        try:
+            return _check_frame(frame, size)
+        except Exception as e:
+            raise _with_frame_index(e, index) from e
+
+    first = next_frame(None)
+    if first is None:
+        raise ValueError("the video has no frames")
+    size = tuple(first.shape[-2:])
+    if face is not None and not isinstance(face, fc.Face):
+        face = fc.Face.from_landmarks(face)
+
+    # the crop and the face of the first frame
+    cropper, first_face = None, face
+    if mode == "first" and face is not None:
+        record = fc.crop_record(size, face)
+    elif mode in ("first", "track"):
+        det = detector if face is None else _FirstFace(face, detector)
+        cropper = fc.VideoCropper(det, track=(mode == "track"))
+        _, record = cropper(first)  # NoFaceError when the first frame has no face
+        first_face = cropper.first_face
+        if mode == "first":
+            cropper = None  # the official fixed crop: apply_crop with the first frame's record
+    elif aligned is None and first_face is None:
+        first_face = fc.detect_face(first, detector)
+
+    # x̃: the FFHQ alignment of the first frame's crop (official), encoded once
+    if aligned is None:
+        if mode == "none":
+            x_tilde = fc.align_face(first, first_face)
+        else:
+            x_tilde = fc.align_face(fc.apply_crop(first, record), record.face_in_crop(first_face))
+    else:
+        if aligned.ndim == 4 and aligned.shape[0] != 1:
+            raise ValueError(f"aligned must be one face [3, h, w] or [1, 3, h, w], got {tuple(aligned.shape)}")
+        x_tilde = aligned if aligned.ndim == 3 else aligned[0]
+        check_image_tensor(x_tilde[None], "aligned", channels=3, value_range=(0.0, 1.0))
+    renderer = VideoRenderer(model, x_tilde[None] * 2 - 1, editing_w)
+
+    def crop_frame(frame):
+        if mode == "none":
+            return frame, None
+        if cropper is not None:
+            out, rec = cropper(frame)
+            return out, rec
+        return fc.apply_crop(frame, record), record
+
+    def run_chunk(crops, start):
+        padded, undo = _make_valid(torch.stack(crops) * 2 - 1)
+        try:
+            out = renderer.render(padded)
+        except _PASS:
+            raise
+        except Exception as e:
+            if len(crops) > 1:  # find the frame that fails on its own
+                for k in range(len(crops)):
+                    try:
+                        renderer.render(padded[k:k + 1])
+                    except _PASS:
+                        raise
+                    except Exception as e2:  # noqa: BLE001
+                        raise _with_frame_index(e2, start + k) from e2
+            raise _with_frame_index(e, start, start + len(crops) - 1) from e
+        out = undo(out.clamp(-1, 1), out.shape[-1] // padded.shape[-1])
+        return ((out + 1) / 2).clamp(0, 1)
+
+    done, frame = 0, first
+    while frame is not None:
+        start, crops, fulls, records = index, [], [], []
+        while frame is not None and len(crops) < chunk_size:
+            try:
+                c, rec = crop_frame(frame)
+            except _PASS:
+                raise
+            except Exception as e:
+                raise _with_frame_index(e, index) from e
+            crops.append(c)
+            records.append(rec)
+            fulls.append(frame if paste_back else None)
+            index += 1
+            frame = next_frame(size)
+        outs = run_chunk(crops, start)
+        for k in range(outs.shape[0]):
+            full = fulls[k]
+            if paste_back:
+                try:
+                    out = fc.paste_back(full, outs[k].to(full.device, full.dtype), records[k], feather)
+                except _PASS:
+                    raise
+                except Exception as e:
+                    raise _with_frame_index(e, start + k) from e
+            else:
+                out = outs[k].to(crops[k].device).clone()
+            fulls[k] = None
+            done += 1
+            if progress is not None:
+                progress(done, total, {"frame": start + k})
+            yield out
+            if k + 1 < outs.shape[0]:
+                check_cancel(cancel)
+        del outs, crops, fulls, records
+
+
+def _make_valid(x: torch.Tensor):
+    from .translation import _make_valid as mv
+    return mv(x)
