@@ -117,9 +117,6 @@ class Generator(nn.Module):
             out = F.adaptive_avg_pool2d(self.input(latent.shape[0]), 32)
         else:
             out = f
-        if out.device.type == "cpu" and out.shape[0] == 1:
-            # oneDNN's depthwise and transposed convolutions are several times faster in NHWC
-            out = out.contiguous(memory_format=torch.channels_last)
         if f is None or rgb_skip is None:
             out = self.conv1(out, latent[:, 0], noise[0], generator)
             skip = self.to_rgb1(out, latent[:, 1])
