@@ -177,14 +177,15 @@ class ModulatedConv2d(nn.Module):
                 self.register_buffer("blur_weight", binomial3x3())
 
     def modulated_weight(self, style: torch.Tensor) -> torch.Tensor:
-        """Per-sample weights [B, out, in, k, k] (scaled, modulated, demodulated), in float32.
+        """Per-sample weights [B, out, in, k, k] (scaled, modulated, demodulated), at least float32.
 
         w[b,o,i] = W[o,i] * scale * s[b,i] * d[b,o] with d = rsqrt(sum_i,k (W scale s)^2 + 1e-8);
         the demodulation sum is taken as a small matrix product, so the full weight is touched
         twice (W^2 and the final product) instead of once per factor.
         """
-        s = self.modulation(style.to(self.modulation.weight.dtype)).float() * self.scale  # [B, in]
-        weight = self.weight[0].float()  # [out, in, k, k]
+        dt = torch.promote_types(self.weight.dtype, torch.float32)  # low precision -> float32
+        s = self.modulation(style.to(self.modulation.weight.dtype)).to(dt) * self.scale  # [B, in]
+        weight = self.weight[0].to(dt)  # [out, in, k, k]
         factor = s[:, None, :]  # [B, 1, in]
         if self.demodulate:
             wsq = weight.square().sum((2, 3))  # [out, in]
@@ -246,10 +247,13 @@ class StyledConv(nn.Module):
 
     def forward(self, x, style, noise=None, generator=None):
         # conv + bias (fused), + weight * noise, leaky ReLU * sqrt(2): the official order up to
-        # the (exact in real arithmetic) swap of the two additions; in place, autograd-safe.
+        # the (exact in real arithmetic) swap of the two additions. In place unless autograd
+        # needs the intermediate (inversion).
         out = self.conv(x, style, bias=self.activate.bias)
         if noise is not False:
             out = self.noise(out, noise, generator)
+        if out.requires_grad:
+            return F.leaky_relu(out, 0.2) * SQRT2
         return F.leaky_relu_(out, 0.2).mul_(SQRT2)
 
 
