@@ -191,6 +191,46 @@ class StyleGANEX(nn.Module):
             return F.adaptive_avg_pool2d(images, (images.shape[2] // 4, images.shape[3] // 4))
         return F.adaptive_avg_pool2d(images, (256, 256))
 
+    def swap_generator(self, generator) -> StyleGANEX:
+        """Domain transfer: a new model that shares this encoder (and latent_avg) but decodes with
+        another generator, e.g. a toonify / StyleGAN-NADA fine-tune, so the same w+ and f render
+        in its domain. ``generator``: a rosinality StyleGAN2 checkpoint path (``g_ema``), a
+        StyleGANEX checkpoint path (its decoder), a ``Generator``, or a ``StyleGANEX``.
+        This model is not changed."""
+        import dataclasses
+        import os
+
+        if isinstance(generator, (str, os.PathLike)):
+            from .checkpoints import load_generator
+            generator, _ = load_generator(generator)
+        elif isinstance(generator, StyleGANEX):
+            generator = generator.decoder
+        if not isinstance(generator, Generator):
+            raise TypeError(f"swap_generator takes a checkpoint path, a Generator or a StyleGANEX, "
+                            f"got {type(generator).__name__}")
+        gc, c = generator.config, self.config
+        if (gc.size, gc.style_dim) != (c.size, c.style_dim) or gc.gen_channels[4] != c.gen_channels[4]:
+            raise ValueError(f"this generator (size {gc.size}, style_dim {gc.style_dim}, first-layer "
+                             f"channels {gc.gen_channels[4]}) cannot decode this model's latents (size "
+                             f"{c.size}, style_dim {c.style_dim}, channels {c.gen_channels[4]})")
+        for k in range(c.n_fusion):
+            r = 2 ** (k + 2)
+            if gc.gen_channels[r] != c.gen_channels[r]:
+                raise ValueError(f"the generator has {gc.gen_channels[r]} channels at level {r} where "
+                                 f"this model's fusion layers need {c.gen_channels[r]}")
+        config = dataclasses.replace(c, gen_channels=dict(gc.gen_channels), n_mlp=gc.n_mlp,
+                                     lr_mlp=gc.lr_mlp, blur_kernel=gc.blur_kernel)
+        with torch.device("meta"):
+            new = StyleGANEX(config, self.opts, self.variant)
+        device, dtype = self._device_dtype()
+        new.encoder = self.encoder
+        new.decoder = generator.to(device, dtype).eval()
+        new.latent_avg = self.latent_avg
+        new.editing_w = self.editing_w
+        new.source = getattr(self, "source", None)
+        new.training = self.training
+        return new
+
     def mixing_styles(self, n: int, scale: float = 0.7, generator: torch.Generator | None = None):
         """Mapped random styles [n, n_latent, S] * scale, as the release injects for multi-modal
         sketch/mask outputs and style mixing."""
