@@ -158,6 +158,8 @@ def official_opt_step(net, y, aligned, percept):
 def worker(job: dict) -> dict:
     torch.set_num_threads(job["threads"]) if job.get("threads") else None
     device, dtype = job["device"], DTYPES[job["dtype"]]
+    if device.startswith("cuda"):  # fp32 means fp32 unless --tf32 is given (both implementations)
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = bool(job.get("tf32"))
     ckpt_path, workload = job["ckpt"], job["workload"]
     size = job["size"]
     frame, aligned = inputs(size, job["batch"])
@@ -209,7 +211,8 @@ def worker(job: dict) -> dict:
 
 # ---- orchestration ---------------------------------------------------------------------------
 def run_job(job: dict) -> dict:
-    env = dict(os.environ, PYTHONPATH=str(Path(__file__).resolve().parents[1]))
+    root = str(Path(__file__).resolve().parents[1])
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")])))
     proc = subprocess.run([sys.executable, "-m", "benchmarks.run", "--worker", json.dumps(job)],
                           capture_output=True, text=True, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
@@ -241,6 +244,7 @@ def main(argv=None) -> int:
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--tiny", action="store_true", help="reduced widths and small frames (smoke run)")
+    p.add_argument("--tf32", action="store_true", help="allow TF32 for fp32 work on CUDA")
     p.add_argument("--inversion-steps", type=int, default=INVERSION_STEPS,
                    help="steps of the inversion256 workload")
     p.add_argument("--json", default="benchmarks/results/latest.json")
@@ -260,7 +264,7 @@ def main(argv=None) -> int:
                 for dt in a.dtype:
                     job = dict(workload=wl, size=size, batch=batch, dtype=dt, device=a.device,
                                ckpt=ckpts[spec["family"]], reps=a.reps, warmup=a.warmup,
-                               threads=a.threads, impl="ours",
+                               threads=a.threads, impl="ours", tf32=a.tf32,
                                steps=a.inversion_steps)
                     compare = bool(a.reference) and dt == "fp32" and not a.tiny and wl != "inversion256"
                     if compare:
@@ -291,10 +295,10 @@ def main(argv=None) -> int:
 
 def agreement(ours_path, theirs_path, workload) -> dict:
     a, b = torch.load(ours_path), torch.load(theirs_path)
+    if workload.startswith("opt"):  # steps draw their own noise: nothing to compare value for value
+        return {"max_abs": float("nan"), "pass": None}
     err = (a - b).abs()
-    ok = bool((err <= 5e-4 + 1e-4 * b.abs()).all())
-    # optimisation steps draw their own noise: only the shapes must agree there
-    return {"max_abs": float(err.max()), "pass": ok if not workload.startswith("opt") else a.shape == b.shape}
+    return {"max_abs": float(err.max()), "pass": bool((err <= 5e-4 + 1e-4 * b.abs()).all())}
 
 
 def print_row(r: dict):
