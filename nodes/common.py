@@ -1,0 +1,332 @@
+"""What every node shares: socket types, the objects that travel on them, image conversion, the
+models folders, and the progress/cancel adapters. No model math lives here (that is ``styleganex``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..styleganex.checkpoints import LICENSE_NOTE, WEIGHTS_URL
+from ..styleganex.errors import Cancelled
+from .compat import (
+    Interrupted,
+    ProgressBar,
+    compute_device,
+    folder_paths,
+    interrupted,
+    io,
+    offload_device,
+    soft_empty_cache,
+    throw_if_interrupted,
+)
+
+CATEGORY = "StyleGANEX"
+
+# ---- socket types (matched by name; never ComfyUI's LATENT) ---------------------------------------
+ModelType = io.Custom("STYLEGANEX_MODEL")
+LatentType = io.Custom("STYLEGANEX_LATENT")
+CropType = io.Custom("STYLEGANEX_CROP")
+ParserType = io.Custom("STYLEGANEX_PARSER")
+
+# ---- models folders --------------------------------------------------------------------------------
+MODELS_FOLDER = "styleganex"
+DIRECTIONS_FOLDER = "styleganex_directions"
+EXTENSIONS = {".pt", ".pth", ".safetensors", ".bin"}
+DIRECTION_EXTENSIONS = {".pt", ".pth", ".npy", ".safetensors", ".json"}
+VGG_FILE = "vgg16-397923af.pth"
+PARSER_FILE = "faceparsing.pth"
+_NOT_A_GENERATOR = ("faceparsing", "vgg16", "model_ir_se50")
+
+
+def register_folders() -> None:
+    """Register ``models/styleganex`` (and ``models/styleganex/directions``) with ComfyUI.
+
+    Appends to what ``extra_model_paths.yaml`` already gave (a user's ``styleganex:`` entries are kept,
+    and stay first); the file extensions are added to the existing entry rather than replacing it.
+    """
+    default = os.path.join(folder_paths.models_dir, MODELS_FOLDER)
+    folder_paths.add_model_folder_path(MODELS_FOLDER, default)
+    _add_extensions(MODELS_FOLDER, EXTENSIONS)
+    for path in folder_paths.get_folder_paths(MODELS_FOLDER):
+        folder_paths.add_model_folder_path(DIRECTIONS_FOLDER, os.path.join(path, "directions"))
+    _add_extensions(DIRECTIONS_FOLDER, DIRECTION_EXTENSIONS)
+
+
+def _add_extensions(name: str, extensions: set) -> None:
+    paths, exts = folder_paths.folder_names_and_paths[name]
+    if isinstance(exts, set):
+        exts.update(extensions)
+    else:  # pragma: no cover - a list or tuple from elsewhere
+        folder_paths.folder_names_and_paths[name] = (paths, set(exts) | set(extensions))
+
+
+def model_folders() -> list[str]:
+    return folder_paths.get_folder_paths(MODELS_FOLDER)
+
+
+def _files(name: str) -> list[str]:
+    try:
+        return list(folder_paths.get_filename_list(name))
+    except KeyError:  # not registered (tests that skip register_folders)
+        return []
+
+
+def checkpoint_files() -> list[str]:
+    """StyleGANEX / StyleGAN2 checkpoints in the models folders (not directions, parser or VGG files)."""
+    out = []
+    for f in _files(MODELS_FOLDER):
+        norm = f.replace("\\", "/")
+        base = os.path.basename(norm).lower()
+        if norm.startswith("directions/") or any(base.startswith(p) for p in _NOT_A_GENERATOR):
+            continue
+        out.append(f)
+    return out
+
+
+def parser_files() -> list[str]:
+    files = [f for f in _files(MODELS_FOLDER) if "pars" in os.path.basename(f).lower()]
+    return files or [PARSER_FILE]
+
+
+def vgg_files() -> list[str]:
+    found = [f for f in _files(MODELS_FOLDER) if os.path.basename(f).lower().startswith("vgg")]
+    return sorted(set(found) | {VGG_FILE})
+
+
+def direction_files() -> list[str]:
+    return _files(DIRECTIONS_FOLDER)
+
+
+def find_model_file(name: str) -> str | None:
+    if not name:
+        return None
+    if os.path.isabs(name) and os.path.isfile(name):
+        return name
+    return folder_paths.get_full_path(MODELS_FOLDER, name)
+
+
+def missing_file_message(name: str, what: str = "model file") -> str:
+    folders = model_folders()
+    where = folders[0] if folders else "ComfyUI/models/styleganex"
+    extra = f" (also searched: {', '.join(folders[1:])})" if len(folders) > 1 else ""
+    return (f"StyleGANEX {what} '{name}' not found. Download {os.path.basename(name)} from {WEIGHTS_URL} "
+            f"({LICENSE_NOTE}) and put it in {where}{extra}; then press R in ComfyUI to refresh the list.")
+
+
+def require_model_file(name: str, what: str = "model file") -> str:
+    path = find_model_file(name)
+    if path is None:
+        raise FileNotFoundError(missing_file_message(name, what))
+    return path
+
+
+# ---- the objects on the sockets --------------------------------------------------------------------
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+KIND_FILES = {
+    "rgb": "styleganex_inversion.pt (or an edit / toonify / sr model)",
+    "sr": "styleganex_sr.pt or styleganex_sr32.pt",
+    "sketch": "styleganex_sketch2face.pt",
+    "mask": "styleganex_mask2face.pt",
+}
+KIND_NODES = {"sr": "Super-Resolve", "sketch": "Sketch/Mask to Face", "mask": "Sketch/Mask to Face",
+              "other": "Encode / Optimize Inversion / Video Edit"}
+
+
+@dataclass(eq=False)
+class StyleGANEXModel:
+    """A loaded model plus where it computes. The weights wait on the offload device (the CPU)
+    and move to ``device`` only inside :meth:`on_device`."""
+
+    model: Any
+    name: str
+    device: torch.device
+    dtype: torch.dtype
+
+    @property
+    def variant(self) -> str:
+        return str(getattr(self.model, "variant", "custom"))
+
+    @property
+    def kind(self) -> str:
+        """'sr', 'sketch', 'mask' or 'other' (an RGB inversion / edit / toonify model)."""
+        nc = int(self.model.config.input_nc)
+        if nc == 1:
+            return "sketch"
+        if nc != 3:
+            return "mask"
+        ds = str((getattr(self.model, "opts", None) or {}).get("dataset_type", ""))
+        return "sr" if ds == "ffhq_super_resolution" or self.variant in ("sr", "sr32") else "other"
+
+    def describe(self) -> str:
+        return f"'{self.name}' (a {self.variant} model)"
+
+    def require(self, node: str, kinds: tuple[str, ...]) -> None:
+        """Raise a message naming the right checkpoint and node when the model is of another kind."""
+        if self.kind in kinds:
+            return
+        want = " or ".join(KIND_FILES["rgb" if k == "other" else k] for k in kinds)
+        raise ValueError(f"{node} needs {want}, but the connected model is {self.describe()}. "
+                         f"Load the right checkpoint, or connect this model to the "
+                         f"'{KIND_NODES.get(self.kind, 'matching')}' node instead.")
+
+    @contextlib.contextmanager
+    def on_device(self, dtype: torch.dtype | None = None):
+        """Move the model to its compute device (and ``dtype`` if given) for the block, then back.
+
+        A dtype change is undone exactly (fp16/bf16 -> fp32 -> same type is lossless)."""
+        model = self.model
+        target_dtype = dtype or self.dtype
+        moved = self.device.type != "cpu"
+        cast = target_dtype != self.dtype
+        try:
+            if moved or cast:
+                _move(model, self.device, target_dtype)
+            yield model
+        finally:
+            if moved or cast:
+                _move(model, offload_device() if moved else self.device, self.dtype)
+                if moved:
+                    soft_empty_cache()
+
+
+def _move(model, device, dtype) -> None:
+    """Move/cast in place, outside ComfyUI's inference mode: weights made inside it could not take part
+    in the inversion's autograd graph later."""
+    with torch.inference_mode(False):
+        model.to(device=device, dtype=dtype)
+        if getattr(model, "editing_w", None) is not None:
+            model.editing_w = model.editing_w.to(device, dtype)
+
+
+@dataclass(eq=False)
+class CropInfo:
+    """What FaceCrop found, per image of the batch: the crop geometry (``CropRecord``), the face
+    (frame coordinates) and the original frames (for paste-back), [B, 3, H, W] in 0..1 on the CPU."""
+
+    records: list
+    faces: list
+    frames: torch.Tensor
+    padding: int = 256
+    mode: str = "each image"
+
+    @property
+    def batch(self) -> int:
+        return len(self.records)
+
+    def to_dict(self) -> dict:
+        return {"records": [r.to_dict() for r in self.records], "padding": self.padding, "mode": self.mode}
+
+
+@dataclass(eq=False)
+class FaceParserHandle:
+    parser: Any
+    name: str
+    device: torch.device
+
+    @contextlib.contextmanager
+    def on_device(self):
+        moved = self.device.type != "cpu"
+        try:
+            if moved:
+                with torch.inference_mode(False):
+                    self.parser.to(self.device)
+            yield self.parser
+        finally:
+            if moved:
+                with torch.inference_mode(False):
+                    self.parser.to(offload_device())
+                soft_empty_cache()
+
+
+# ---- images ----------------------------------------------------------------------------------------
+def image_to_core(image: torch.Tensor, name: str = "image") -> torch.Tensor:
+    """ComfyUI IMAGE [B, H, W, C] (0..1) -> the core's [B, 3, H, W] float32 0..1 on the CPU.
+    Grey images are repeated to RGB; an alpha channel is dropped."""
+    if not isinstance(image, torch.Tensor):
+        raise TypeError(f"{name} must be an IMAGE tensor, got {type(image).__name__}")
+    if image.ndim == 3:
+        image = image[None]
+    if image.ndim != 4 or image.shape[-1] not in (1, 3, 4):
+        raise ValueError(f"{name} must be an IMAGE [batch, height, width, channels], got {tuple(image.shape)}")
+    if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
+        raise ValueError(f"{name} is empty: {tuple(image.shape)}")
+    x = image.detach().to("cpu", torch.float32)
+    x = x[..., :3] if x.shape[-1] >= 3 else x.expand(-1, -1, -1, 3)
+    return x.permute(0, 3, 1, 2).clamp(0.0, 1.0).contiguous()
+
+
+def core_to_image(x: torch.Tensor, signed: bool = True) -> torch.Tensor:
+    """The core's [B, 3, H, W] ([-1, 1] when ``signed``, else 0..1) -> IMAGE [B, H, W, 3] 0..1 on the CPU."""
+    x = x.detach().to("cpu", torch.float32)
+    if signed:
+        x = (x + 1.0) / 2.0
+    return x.clamp(0.0, 1.0).permute(0, 2, 3, 1).contiguous()
+
+
+def mask_to_core(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
+    """ComfyUI MASK [B, H, W] (or [H, W]) -> [B, 1, H, W] float32 on the CPU."""
+    if not isinstance(mask, torch.Tensor):
+        raise TypeError(f"{name} must be a MASK tensor, got {type(mask).__name__}")
+    if mask.ndim == 2:
+        mask = mask[None]
+    if mask.ndim == 4 and mask.shape[1] == 1:
+        mask = mask[:, 0]
+    if mask.ndim != 3:
+        raise ValueError(f"{name} must be a MASK [batch, height, width], got {tuple(mask.shape)}")
+    return mask.detach().to("cpu", torch.float32)[:, None].contiguous()
+
+
+def signed(x01: torch.Tensor) -> torch.Tensor:
+    """0..1 -> the model's [-1, 1]."""
+    return x01 * 2.0 - 1.0
+
+
+# ---- progress and cancel ---------------------------------------------------------------------------
+class Progress:
+    """ComfyUI's progress bar as the core's ``progress(done, total, info)`` and ``cancel()``."""
+
+    def __init__(self, total: int):
+        self.total = max(1, int(total or 1))
+        self.bar = ProgressBar(self.total)
+
+    def __call__(self, done, total=None, info=None) -> None:
+        if total:
+            self.total = int(total)
+        self.bar.update_absolute(min(int(done), self.total), self.total)
+
+    def step(self, done: int) -> None:
+        """For the nodes' own loops: report and stop here if the user cancelled."""
+        throw_if_interrupted()
+        self(done)
+
+    @staticmethod
+    def cancel() -> bool:
+        return interrupted()
+
+
+@contextlib.contextmanager
+def cancellable():
+    """Turn the core's ``Cancelled`` into ComfyUI's interrupt (so the queue shows 'interrupted')."""
+    try:
+        yield
+    except Cancelled:
+        throw_if_interrupted()
+        raise Interrupted()
+    throw_if_interrupted()
+
+
+def device_choice(choice: str) -> torch.device:
+    if choice == "cpu":
+        return torch.device("cpu")
+    return torch.device(compute_device())
+
+
+def dtype_choice(choice: str, device: torch.device) -> torch.dtype:
+    if choice == "auto":
+        return torch.float32
+    return PRECISIONS[choice]

@@ -1,0 +1,124 @@
+"""Saving latents to ComfyUI's output folder and loading them back (``.safetensors``, with the crop record)."""
+
+from __future__ import annotations
+
+import os
+
+from .common import CATEGORY, CropInfo, CropType, LatentType, ModelType, image_to_core
+from .compat import folder_paths, io
+
+EXTENSIONS = (".safetensors", ".pt")
+OUTPUT_TAG = " [output]"
+
+
+def latent_files() -> list[str]:
+    """Latent files in the input folder, and those under the output folder (annotated ' [output]')."""
+    found = []
+    for base, tag in ((folder_paths.get_input_directory(), ""), (folder_paths.get_output_directory(), OUTPUT_TAG)):
+        if not os.path.isdir(base):
+            continue
+        for root, _dirs, files in os.walk(base):
+            for f in files:
+                if f.lower().endswith(EXTENSIONS) and not f.startswith("."):
+                    rel = os.path.relpath(os.path.join(root, f), base).replace(os.sep, "/")
+                    found.append(rel + tag)
+    return sorted(found)
+
+
+class SaveLatent(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="StyleGANEXSaveLatent",
+            display_name="Save Latent (StyleGANEX)",
+            category=f"{CATEGORY}/latent",
+            description="Save a StyleGANEX latent (w+, f, optimised noise, crop record) as .safetensors in the "
+                        "output folder. Load it with Load Latent (StyleGANEX) or styleganex.latent_io.load_latent.",
+            inputs=[
+                LatentType.Input("latent"),
+                io.String.Input("filename_prefix", default="styleganex/latent"),
+            ],
+            outputs=[],
+            is_output_node=True,
+        )
+
+    @classmethod
+    def execute(cls, latent, filename_prefix="styleganex/latent") -> io.NodeOutput:
+        from ..styleganex.latent_io import save_latent
+
+        out_dir = folder_paths.get_output_directory()
+        full_folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, out_dir)
+        name = f"{filename}_{counter:05}_.safetensors"
+        save_latent(latent, os.path.join(full_folder, name))
+        return io.NodeOutput(ui={"latents": [{"filename": name, "subfolder": subfolder, "type": "output"}]})
+
+
+class LoadLatent(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="StyleGANEXLoadLatent",
+            display_name="Load Latent (StyleGANEX)",
+            category=f"{CATEGORY}/latent",
+            description="Load a StyleGANEX latent (.safetensors written by Save Latent, or the official inversion "
+                        ".pt) from the input folder or the output folder. With the original photo connected, the "
+                        "stored crop record gives crop_info for pasting back.",
+            inputs=[
+                io.Combo.Input("latent_file", options=latent_files()),
+                ModelType.Input("model", optional=True, tooltip="check that the latent fits this model"),
+                io.Image.Input("frame", optional=True, tooltip="the original photo(s), for crop_info"),
+            ],
+            outputs=[LatentType.Output(display_name="latent"), CropType.Output(display_name="crop_info")],
+        )
+
+    @classmethod
+    def _path(cls, latent_file: str) -> str:
+        name = latent_file
+        if name.endswith(OUTPUT_TAG):
+            return os.path.join(folder_paths.get_output_directory(), name[:-len(OUTPUT_TAG)])
+        return os.path.join(folder_paths.get_input_directory(), name)
+
+    @classmethod
+    def validate_inputs(cls, latent_file):
+        if not os.path.isfile(cls._path(latent_file)):
+            return (f"latent file '{latent_file}' not found: put it in ComfyUI's input folder "
+                    f"({folder_paths.get_input_directory()}) or save it with Save Latent (StyleGANEX)")
+        return True
+
+    @classmethod
+    def fingerprint_inputs(cls, latent_file, model=None, frame=None):
+        path = cls._path(latent_file)
+        return os.path.getmtime(path) if os.path.isfile(path) else latent_file
+
+    @classmethod
+    def execute(cls, latent_file, model=None, frame=None) -> io.NodeOutput:
+        from ..styleganex.latent_io import load_latent
+
+        path = cls._path(latent_file)
+        if not os.path.isfile(path):
+            raise FileNotFoundError(cls.validate_inputs(latent_file))
+        latent = load_latent(path, None if model is None else model.model)
+        crop = None
+        if frame is not None:
+            if not latent.crop or not latent.crop.get("records"):
+                raise ValueError(f"Load Latent: {latent_file} has no crop record, so it cannot be pasted back; "
+                                 "disconnect 'frame'")
+            from ..styleganex.faces import CropRecord
+            records = [CropRecord.from_dict(r) for r in latent.crop["records"]]
+            frames = image_to_core(frame, "frame")
+            if frames.shape[0] == 1 and len(records) > 1:
+                frames = frames.expand(len(records), -1, -1, -1)
+            if frames.shape[0] != len(records):
+                raise ValueError(f"Load Latent: the latent has crop records for {len(records)} images, 'frame' "
+                                 f"holds {frames.shape[0]}")
+            for k, r in enumerate(records):
+                if tuple(frames.shape[-2:]) != tuple(r.frame_size):
+                    raise ValueError(f"Load Latent: the latent was cropped from a {r.frame_size[1]}x{r.frame_size[0]}"
+                                     f" photo but 'frame' is {frames.shape[-1]}x{frames.shape[-2]}: connect the "
+                                     "original photo")
+            crop = CropInfo(records=records, faces=[None] * len(records), frames=frames,
+                            padding=int(latent.crop.get("padding", 256)), mode=str(latent.crop.get("mode", "")))
+        return io.NodeOutput(latent, crop)
+
+
+NODES = [SaveLatent, LoadLatent]

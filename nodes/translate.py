@@ -1,0 +1,155 @@
+"""Image translation nodes: face super-resolution and sketch / parsing-mask to face."""
+
+from __future__ import annotations
+
+import torch
+
+from .common import (
+    CATEGORY,
+    CropType,
+    ModelType,
+    Progress,
+    cancellable,
+    core_to_image,
+    image_to_core,
+    mask_to_core,
+    signed,
+)
+from .compat import io
+
+MIN_SIDE = 32
+
+
+class SuperResolve(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="StyleGANEXSuperResolve",
+            display_name="Super-Resolve Face (StyleGANEX)",
+            category=f"{CATEGORY}/translation",
+            description="Face super-resolution with styleganex_sr.pt (factors 4-48) or styleganex_sr32.pt (32 only): "
+                        "the low-resolution face is upsampled by factor/4, aligned, encoded and decoded 4x larger, "
+                        "so the output is factor times the input.",
+            inputs=[
+                ModelType.Input("model"),
+                io.Image.Input("image", tooltip="low-resolution face crop(s)"),
+                io.Int.Input("factor", default=32, min=4, max=48, step=1),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True),
+                CropType.Input("crop_info", optional=True,
+                               tooltip="Face Crop's crop info of the (high-resolution) crop this image was made "
+                                       "from: its landmarks are used instead of detecting the face again"),
+            ],
+            outputs=[io.Image.Output(display_name="image")],
+        )
+
+    @classmethod
+    def execute(cls, model, image, factor=32, seed=0, crop_info=None) -> io.NodeOutput:
+        from ..styleganex.translation import super_resolve
+
+        model.require("Super-Resolve", ("sr",))
+        x01 = image_to_core(image)
+        h, w = x01.shape[-2:]
+        if min(h, w) < 8:
+            raise ValueError(f"Super-Resolve: the image is {w}x{h} px; it needs at least 8 px per side")
+        faces = None
+        if crop_info is not None:
+            if crop_info.batch not in (1, x01.shape[0]):
+                raise ValueError(f"Super-Resolve: the crop info is for {crop_info.batch} images, the batch has "
+                                 f"{x01.shape[0]}")
+            faces = []
+            for b in range(x01.shape[0]):
+                k = b if crop_info.batch > 1 else 0
+                face, record = crop_info.faces[k], crop_info.records[k]
+                if face is None:
+                    faces = None
+                    break
+                ch, cw = record.crop_size
+                sx, sy = w / cw, h / ch
+                faces.append(record.face_in_crop(face).mapped(lambda p, sx=sx, sy=sy: (p + 0.5) * [sx, sy] - 0.5))
+        progress = Progress(x01.shape[0])
+        with model.on_device() as m, cancellable():
+            try:
+                out = super_resolve(m, signed(x01), factor=int(factor), face=faces, seed=int(seed),
+                                    progress=progress, cancel=progress.cancel)
+            except ValueError as e:
+                if "no face" in str(e).lower():
+                    raise ValueError(f"Super-Resolve: {e}. Connect the crop_info of the Face Crop that made this "
+                                     "image, so its landmarks are used.") from e
+                raise
+        return io.NodeOutput(core_to_image(out))
+
+
+class TranslateSketch(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="StyleGANEXTranslateSketch",
+            display_name="Sketch/Mask to Face (StyleGANEX)",
+            category=f"{CATEGORY}/translation",
+            description="Faces from a sketch (styleganex_sketch2face.pt) or a face-parsing mask "
+                        "(styleganex_mask2face.pt): `number` samples per input, each with its own random style "
+                        "for the upper layers. Sketch: IMAGE (grey, white background) or MASK in 0..1. Parsing "
+                        "mask: Face Parse's labels MASK, a label image (pixel = class id) or a CelebAMask-HQ colour "
+                        "mask IMAGE. Output: number x batch images, 4x the input size.",
+            inputs=[
+                ModelType.Input("model"),
+                io.Image.Input("image", optional=True, tooltip="sketch, label image or colour parsing mask"),
+                io.Mask.Input("mask", optional=True, tooltip="sketch in 0..1, or parsing labels (class id / 255)"),
+                io.Int.Input("number", default=1, min=1, max=64, tooltip="samples per input"),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True),
+            ],
+            outputs=[io.Image.Output(display_name="images")],
+        )
+
+    @classmethod
+    def execute(cls, model, image=None, mask=None, number=1, seed=0) -> io.NodeOutput:
+        from ..styleganex.translation import mask_to_face, sketch_to_face
+
+        model.require("Sketch/Mask to Face", ("sketch", "mask"))
+        if image is None and mask is None:
+            raise ValueError("Sketch/Mask to Face: connect a sketch or a parsing mask to 'image' or 'mask'")
+        if image is not None and mask is not None:
+            raise ValueError("Sketch/Mask to Face: connect either 'image' or 'mask', not both")
+        x = _sketch(image, mask) if model.kind == "sketch" else _labels(image, mask)
+        h, w = x.shape[-2:]
+        if min(h, w) < MIN_SIDE:
+            what = "sketch" if model.kind == "sketch" else "mask"
+            raise ValueError(f"Sketch/Mask to Face: the {what} is {w}x{h} px; it must be at least "
+                             f"{MIN_SIDE}x{MIN_SIDE} px (the release uses 512x512 face crops)")
+        progress = Progress(x.shape[0] * int(number))
+        run = sketch_to_face if model.kind == "sketch" else mask_to_face
+        with model.on_device() as m, cancellable():
+            out = run(m, x, number=int(number), seed=int(seed), progress=progress, cancel=progress.cancel)
+        return io.NodeOutput(core_to_image(out))
+
+
+def _sketch(image, mask) -> torch.Tensor:
+    if mask is not None:
+        s = mask_to_core(mask)
+    else:
+        s = image_to_core(image).mean(dim=1, keepdim=True)
+    return s.clamp(0.0, 1.0)
+
+
+def _labels(image, mask) -> torch.Tensor:
+    from ..styleganex.parsing import NUM_CLASSES, label_image_to_labels
+
+    if mask is not None:
+        m = mask_to_core(mask)[:, 0]
+        labels = torch.round(m * 255.0)
+        top = int(labels.max()) if labels.numel() else 0
+        if top >= NUM_CLASSES or float(m.min()) < 0:
+            raise ValueError(
+                f"Sketch/Mask to Face: this MASK is not a parsing label mask (its values go up to "
+                f"{float(m.max()):.3g}, i.e. class {top}; labels are class id / 255 with ids 0..{NUM_CLASSES - 1}, "
+                f"as Face Parse outputs). "
+                "Connect Face Parse's labels output, or connect a colour parsing mask to 'image'.")
+        return labels.long()
+    try:
+        return label_image_to_labels(image_to_core(image))
+    except ValueError as e:
+        raise ValueError(f"Sketch/Mask to Face: the image is not a parsing mask: {e}. Use Face Parse's outputs, a "
+                         "label PNG (pixel = class id) or a CelebAMask-HQ colour mask.") from e
+
+
+NODES = [SuperResolve, TranslateSketch]

@@ -1,0 +1,110 @@
+"""Video editing and toonification of an IMAGE batch (the frames, in order)."""
+
+from __future__ import annotations
+
+import torch
+
+from .common import CATEGORY, ModelType, Progress, cancellable, core_to_image, image_to_core
+from .compat import io
+
+CROP_MODES = ["first", "track", "none"]
+
+
+def _run(node: str, model, frames, editing_scale, crop, padding, chunk_size, paste_back, feather):
+    from ..styleganex import faces as fc
+    from ..styleganex.video import process_video
+
+    x01 = image_to_core(frames, "frames")
+    if crop == "none" and paste_back:
+        raise ValueError(f"{node}: paste_back needs a crop; with crop 'none' the output already covers the frame")
+    face, record = None, crop
+    if crop == "first" and int(padding) != fc.DEFAULT_PADDING[0]:
+        try:
+            face = fc.detect_face(x01[0])
+        except fc.NoFaceError as e:
+            raise fc.NoFaceError(f"{node}: no face in the first frame, which gives the crop for the whole video. "
+                                 "Trim the video to start on a visible face, or set crop to 'none'.") from e
+        record = fc.crop_record(tuple(x01.shape[-2:]), face, int(padding))
+    total = x01.shape[0]
+    progress = Progress(total)
+    outs = []
+    with model.on_device() as m, cancellable():
+        try:
+            it = process_video(m, x01, editing_scale=editing_scale, crop=record, chunk_size=int(chunk_size),
+                               paste_back=bool(paste_back), progress=progress, cancel=progress.cancel, face=face,
+                               total=total, feather=float(feather))
+            for frame in it:
+                outs.append(frame.to("cpu", torch.float32))
+        except fc.NoFaceError as e:
+            raise fc.NoFaceError(f"{node}: {e}. The first frame gives the crop for the whole video: trim the video "
+                                 "to start on a visible face, or set crop to 'none'.") from e
+    return io.NodeOutput(core_to_image(torch.stack(outs), signed=False))
+
+
+def _common_inputs():
+    return [
+        io.Combo.Input("crop", options=CROP_MODES, default="first",
+                       tooltip="first: the face of frame 0 gives one crop for all frames (official); track: a crop of "
+                               "that size follows the face; none: whole frames"),
+        io.Int.Input("padding", default=256, min=32, max=1024, step=8,
+                     tooltip="pixels kept around the eyes (official 256); crop 'first' only"),
+        io.Int.Input("chunk_size", default=4, min=1, max=64, tooltip="frames computed together (memory)"),
+        io.Boolean.Input("paste_back", default=False, tooltip="blend each result back into its full frame"),
+        io.Float.Input("feather", default=0.1, min=0.0, max=0.5, step=0.01),
+    ]
+
+
+class VideoEdit(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="StyleGANEXVideoEdit",
+            display_name="Video Edit (StyleGANEX)",
+            category=f"{CATEGORY}/video",
+            description="Facial attribute editing of a video (an IMAGE batch, frames in order) with "
+                        "styleganex_edit_age.pt or styleganex_edit_hair.pt: each frame is encoded and decoded with the "
+                        "model's editing vector x editing_scale (negative edits the other way). Output: 4x the crop.",
+            inputs=[
+                ModelType.Input("model"),
+                io.Image.Input("frames"),
+                io.Float.Input("editing_scale", default=1.0, min=-10.0, max=10.0, step=0.05),
+                *_common_inputs(),
+            ],
+            outputs=[io.Image.Output(display_name="frames")],
+        )
+
+    @classmethod
+    def execute(cls, model, frames, editing_scale=1.0, crop="first", padding=256, chunk_size=4, paste_back=False,
+                feather=0.1) -> io.NodeOutput:
+        model.require("Video Edit", ("other",))
+        if getattr(model.model, "editing_w", None) is None:
+            raise ValueError(f"Video Edit needs styleganex_edit_age.pt or styleganex_edit_hair.pt (a model with an "
+                             f"editing vector); {model.describe()} has none. For toonify models use Video Toonify.")
+        return _run("Video Edit", model, frames, float(editing_scale), crop, padding, chunk_size, paste_back, feather)
+
+
+class VideoToonify(io.ComfyNode):
+    @classmethod
+    def define_schema(cls):
+        return io.Schema(
+            node_id="StyleGANEXVideoToonify",
+            display_name="Video Toonify (StyleGANEX)",
+            category=f"{CATEGORY}/video",
+            description="Toonify a video (an IMAGE batch, frames in order) with styleganex_toonify_cartoon/arcane/"
+                        "pixar.pt: every frame is encoded and decoded with zero noise. Output: 4x the crop.",
+            inputs=[
+                ModelType.Input("model"),
+                io.Image.Input("frames"),
+                *_common_inputs(),
+            ],
+            outputs=[io.Image.Output(display_name="frames")],
+        )
+
+    @classmethod
+    def execute(cls, model, frames, crop="first", padding=256, chunk_size=4, paste_back=False,
+                feather=0.1) -> io.NodeOutput:
+        model.require("Video Toonify", ("other",))
+        return _run("Video Toonify", model, frames, None, crop, padding, chunk_size, paste_back, feather)
+
+
+NODES = [VideoEdit, VideoToonify]

@@ -1,0 +1,447 @@
+"""Fast tests of the ComfyUI nodes without a server: the node classes are called directly.
+
+They use the real ``comfy_api`` (and ``comfy.utils``, ``comfy.model_management``, ``folder_paths``)
+of the ComfyUI that the ``comfyui`` tier unpacks into ``.scratch/comfyui``; where it cannot be
+prepared or imported, they are skipped. The entry-point and workflow-file checks need no ComfyUI.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import importlib.util
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = "comfyui_styleganex_pack"
+WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
+
+_spec = importlib.util.spec_from_file_location("styleganex_comfyui_harness_unit",
+                                               Path(__file__).parent / "comfyui" / "harness.py")
+harness = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(harness)
+
+
+# ---- no ComfyUI needed ------------------------------------------------------------------------
+def test_entry_point_imports_without_comfyui():
+    code = (
+        "import importlib.util, sys\n"
+        f"spec = importlib.util.spec_from_file_location('pack', {str(ROOT / '__init__.py')!r}, "
+        f"submodule_search_locations=[{str(ROOT)!r}])\n"
+        "m = importlib.util.module_from_spec(spec); sys.modules['pack'] = m; spec.loader.exec_module(m)\n"
+        "assert callable(m.comfy_entrypoint)\n"
+        "assert not hasattr(m, 'NODE_CLASS_MAPPINGS'), 'NODE_CLASS_MAPPINGS would hide comfy_entrypoint'\n"
+        "assert not [k for k in sys.modules if k == 'comfy' or k.startswith(('comfy.', 'comfy_api', 'torch'))]\n"
+        "import styleganex\n"
+        "print('ok')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(ROOT))
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_requirements_leave_torch_to_comfyui():
+    reqs = [line.split("#")[0].strip().lower() for line in (ROOT / "requirements.txt").read_text().splitlines()]
+    names = {r.split("=")[0].split(">")[0].split("<")[0].split("[")[0].strip() for r in reqs if r}
+    assert not names & {"torch", "torchvision", "torchaudio"}, names
+    assert {"lpips", "dlib-bin", "face-recognition-models", "kornia", "safetensors"} <= names, names
+
+
+def test_comfyignore_keeps_tests_out():
+    ignored = (ROOT / ".comfyignore").read_text().split()
+    assert "tests/" in ignored and ".scratch/" in ignored
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=[p.stem for p in WORKFLOWS])
+def test_workflow_file_is_valid_ui_format(path):
+    wf = json.loads(path.read_text())
+    assert wf["version"] == 0.4 and isinstance(wf["nodes"], list) and isinstance(wf["links"], list)
+    nodes = {n["id"]: n for n in wf["nodes"]}
+    assert len(nodes) == len(wf["nodes"]) and wf["last_node_id"] >= max(nodes)
+    link_ids = [link[0] for link in wf["links"]]
+    assert len(set(link_ids)) == len(link_ids) and wf["last_link_id"] >= max(link_ids)
+    for link_id, src, src_slot, dst, dst_slot, typ in wf["links"]:
+        out = nodes[src]["outputs"][src_slot]
+        inp = nodes[dst]["inputs"][dst_slot]
+        assert link_id in out["links"] and inp["link"] == link_id, link_id
+        assert out["type"] == inp["type"] == typ, (link_id, out["type"], inp["type"], typ)
+    for node in wf["nodes"]:
+        for inp in node.get("inputs", []):
+            assert inp["link"] is None or inp["link"] in link_ids
+        for out in node.get("outputs", []):
+            assert all(lid in link_ids for lid in out["links"] or [])
+    loaders = [n for n in wf["nodes"] if n["type"] == "StyleGANEXLoader"]
+    assert loaders, "every workflow loads a StyleGANEX checkpoint"
+    note = next(n for n in wf["nodes"] if n["type"] == "Note")["widgets_values"][0]
+    for n in loaders:
+        assert n["widgets_values"][0] in note and n["widgets_values"][0] in wf["extra"]["styleganex"]["models"]
+    assert "non-commercial" in note
+
+
+# ---- with ComfyUI's modules ---------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def comfy():
+    """ComfyUI's python modules from the scratch ComfyUI (prepared by the harness, cached)."""
+    try:
+        comfy_dir = harness.ensure_comfyui()
+    except Exception as e:  # noqa: BLE001 - no registry, no cache: nothing to test against
+        pytest.skip(f"ComfyUI could not be prepared: {e}")
+    if not harness.comfy_importable(comfy_dir):
+        try:  # the same light requirements the comfyui tier installs (never torch)
+            harness.ensure_requirements()
+        except Exception as e:  # noqa: BLE001
+            pytest.skip(f"ComfyUI's requirements could not be installed: {e}")
+        if not harness.comfy_importable(comfy_dir):
+            pytest.skip(f"ComfyUI's requirements are missing: {harness.missing_modules(harness.REQUIREMENTS)}")
+    if str(comfy_dir) not in sys.path:
+        sys.path.insert(0, str(comfy_dir))
+    try:
+        from comfy.cli_args import args
+
+        args.cpu = True
+        import comfy.model_management  # noqa: F401
+        import comfy.utils  # noqa: F401
+        from comfy_api.latest import ComfyExtension, io  # noqa: F401
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"ComfyUI's modules do not import here: {e}")
+    return sys.modules
+
+
+@pytest.fixture(scope="module")
+def pack(comfy, tmp_path_factory):
+    """The pack imported as ComfyUI imports it (a package from its folder), with a user models
+    folder that stands for an extra_model_paths.yaml entry."""
+    import folder_paths
+
+    user_models = tmp_path_factory.mktemp("user-models")
+    folder_paths.add_model_folder_path("styleganex", str(user_models))  # as extra_model_paths.yaml does
+    spec = importlib.util.spec_from_file_location(PACKAGE, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[PACKAGE] = module
+    spec.loader.exec_module(module)
+    extension = asyncio.run(module.comfy_entrypoint())
+    nodes = {cls.GET_SCHEMA().node_id: cls for cls in asyncio.run(extension.get_node_list())}
+    module.test_nodes = nodes
+    module.user_models = user_models
+    return module
+
+
+def _core(pack, name):
+    return importlib.import_module(f"{PACKAGE}.styleganex.{name}")
+
+
+def _nodes(pack, name):
+    return importlib.import_module(f"{PACKAGE}.nodes.{name}")
+
+
+@pytest.fixture(scope="module")
+def handles(pack):
+    testing = _core(pack, "testing")
+    common = _nodes(pack, "common")
+    cpu = torch.device("cpu")
+    out = {}
+    for family in ("inversion", "sr", "sketch2face", "mask2face", "toonify", "edit_age"):
+        model = testing.random_model(family, seed=3)
+        out[family] = common.StyleGANEXModel(model, f"styleganex_{family}.pt", cpu, torch.float32)
+    return out
+
+
+def _img(h, w, b=1, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.rand(b, h, w, 3, generator=g)
+
+
+def _astronaut(size=None):
+    from PIL import Image
+    from skimage import data
+
+    im = Image.fromarray(data.astronaut())
+    if size:
+        im = im.resize((size, size), Image.LANCZOS)
+    return torch.from_numpy(np.array(im)).float()[None] / 255.0
+
+
+def test_extension_lists_v3_nodes(pack):
+    from comfy_api.latest import io
+
+    nodes = pack.test_nodes
+    assert set(nodes) == {
+        "StyleGANEXLoader", "StyleGANEXFaceParserLoader", "StyleGANEXFaceCrop", "StyleGANEXFaceParse",
+        "StyleGANEXEncode", "StyleGANEXOptimizeInversion", "StyleGANEXDecode", "StyleGANEXApplyEdit",
+        "StyleGANEXSwapGenerator", "StyleGANEXSaveLatent", "StyleGANEXLoadLatent", "StyleGANEXSuperResolve",
+        "StyleGANEXTranslateSketch", "StyleGANEXVideoEdit", "StyleGANEXVideoToonify"}, sorted(nodes)
+    for node_id, cls in nodes.items():
+        assert node_id.startswith("StyleGANEX") and issubclass(cls, io.ComfyNode)
+        schema = cls.GET_SCHEMA()
+        assert schema.category.startswith("StyleGANEX"), node_id
+        types = [i.get_io_type() for i in schema.inputs] + [o.get_io_type() for o in schema.outputs]
+        assert "LATENT" not in types, node_id
+
+
+def test_models_folder_registration_keeps_user_entries(pack):
+    import folder_paths
+
+    paths = folder_paths.get_folder_paths("styleganex")
+    assert paths[0] == str(pack.user_models), paths
+    assert paths[1] == str(Path(folder_paths.models_dir) / "styleganex"), paths
+    assert ".pt" in folder_paths.folder_names_and_paths["styleganex"][1]
+    dirs = folder_paths.get_folder_paths("styleganex_directions")
+    assert str(pack.user_models / "directions") in dirs
+
+
+def test_image_conversion_helpers(pack):
+    common = _nodes(pack, "common")
+    img = _img(10, 12, b=2)
+    core = common.image_to_core(img)
+    assert core.shape == (2, 3, 10, 12) and core.dtype == torch.float32
+    assert torch.equal(common.core_to_image(core, signed=False), img)
+    assert torch.allclose(common.core_to_image(common.signed(core)), img, atol=1e-6)
+    assert common.image_to_core(torch.rand(1, 4, 4, 1)).shape == (1, 3, 4, 4)
+    assert common.image_to_core(torch.rand(1, 4, 4, 4)).shape == (1, 3, 4, 4)
+    with pytest.raises(ValueError, match="IMAGE"):
+        common.image_to_core(torch.rand(3, 4, 4, 5))
+    assert common.mask_to_core(torch.rand(2, 5, 6)).shape == (2, 1, 5, 6)
+
+
+def test_loader_missing_file_says_where_to_get_it(pack, tmp_path):
+    loader = pack.test_nodes["StyleGANEXLoader"]
+    msg = loader.validate_inputs("styleganex_sr32.pt")
+    assert "huggingface.co/PKUWilliamYang/StyleGANEX" in msg and "non-commercial" in msg
+    assert str(pack.user_models) in msg
+    with pytest.raises(FileNotFoundError, match="styleganex_sr32.pt"):
+        loader.execute("styleganex_sr32.pt")
+
+
+def test_loader_loads_from_the_user_folder(pack):
+    testing = _core(pack, "testing")
+    testing.save_official_pt(testing.random_model("inversion", seed=5), pack.user_models / "styleganex_inversion.pt")
+    loader = pack.test_nodes["StyleGANEXLoader"]
+    info = loader.GET_SCHEMA()
+    assert "styleganex_inversion.pt" in info.inputs[0].options
+    assert loader.validate_inputs("styleganex_inversion.pt") is True
+    with torch.inference_mode():  # as ComfyUI runs nodes
+        handle = loader.execute("styleganex_inversion.pt", "cpu", "auto").result[0]
+    assert handle.variant == "inversion" and handle.kind == "other"
+    assert not next(handle.model.parameters()).is_inference()
+
+
+def test_encode_decode_batch_and_odd_sizes(pack, handles):
+    enc, dec = pack.test_nodes["StyleGANEXEncode"], pack.test_nodes["StyleGANEXDecode"]
+    model = handles["inversion"]
+    with torch.inference_mode():
+        latent = enc.execute(model, _img(60, 68, b=2), _img(256, 256, b=1)).result[0]
+        assert latent.batch == 2 and latent.f.shape[-2:] == (8, 9)
+        out = dec.execute(model, latent, "auto", 0, False, 0.1).result[0]
+    assert out.shape == (2, 240, 272, 3)  # 4x, padding to multiples of 8 removed again
+    assert out.min() >= 0 and out.max() <= 1
+
+
+def test_decode_pastes_back(pack, handles):
+    faces = _core(pack, "faces")
+    common = _nodes(pack, "common")
+    frame = _img(100, 140)
+    crop, record = faces.center_crop(common.image_to_core(frame)[0], 64)
+    info = common.CropInfo(records=[record], faces=[None], frames=common.image_to_core(frame))
+    enc, dec = pack.test_nodes["StyleGANEXEncode"], pack.test_nodes["StyleGANEXDecode"]
+    with torch.inference_mode():
+        latent = enc.execute(handles["inversion"], common.core_to_image(crop[None], signed=False),
+                             crop_info=info).result[0]
+        assert latent.crop["records"][0] == record.to_dict()
+        out = dec.execute(handles["inversion"], latent, "zero", 0, True, 0.1, info).result[0]
+    assert out.shape == (1, 100, 140, 3)
+    # outside the crop the photo is untouched
+    x0 = round(record.box[0] / record.scale_xy[0])
+    assert torch.equal(out[0, :, : max(0, x0 - 2)], frame[0, :, : max(0, x0 - 2)])
+
+
+def test_optimize_inversion_in_inference_mode_with_progress(pack, handles, comfy):
+    import comfy.utils
+
+    calls = []
+    old = comfy.utils.PROGRESS_BAR_HOOK
+    comfy.utils.PROGRESS_BAR_HOOK = lambda value, total, preview, node_id=None: calls.append((value, total))
+    try:
+        node = pack.test_nodes["StyleGANEXOptimizeInversion"]
+        with torch.inference_mode():
+            latent = node.execute(handles["inversion"], _img(64, 64), None, _img(256, 256), steps=3, lr=0.05,
+                                  lpips_weight=0.0, mse_weight=1.0, noise_reg_weight=1000.0, seed=0).result[0]
+    finally:
+        comfy.utils.PROGRESS_BAR_HOOK = old
+    assert latent.noise is not None and latent.meta["inversion"]["steps"] == 3
+    assert calls[-1] == (3, 3) and len(calls) >= 3
+
+
+def test_optimize_inversion_stops_on_interrupt(pack, handles):
+    import comfy.model_management as mm
+
+    node = pack.test_nodes["StyleGANEXOptimizeInversion"]
+    mm.interrupt_current_processing(True)
+    try:
+        with pytest.raises(mm.InterruptProcessingException):
+            node.execute(handles["inversion"], _img(64, 64), steps=50, lpips_weight=0.0, mse_weight=1.0)
+        assert not mm.processing_interrupted()  # the flag is consumed, as ComfyUI expects
+    finally:
+        mm.interrupt_current_processing(False)
+
+
+def test_optimize_inversion_needs_a_loss(pack, handles):
+    node = pack.test_nodes["StyleGANEXOptimizeInversion"]
+    with pytest.raises(ValueError, match="nothing to optimise"):
+        node.execute(handles["inversion"], _img(64, 64), steps=2, lpips_weight=0.0, mse_weight=0.0)
+    msg = node.validate_inputs("no-such-vgg.pth", 1.0)
+    assert msg is True or "vgg16" in msg.lower()
+
+
+def test_wrong_model_kind_is_named(pack, handles):
+    sr, tr = pack.test_nodes["StyleGANEXSuperResolve"], pack.test_nodes["StyleGANEXTranslateSketch"]
+    with pytest.raises(ValueError, match="styleganex_sr.pt or styleganex_sr32.pt.*sketch2face"):
+        sr.execute(handles["sketch2face"], _img(32, 32))
+    with pytest.raises(ValueError, match="sketch2face.pt or styleganex_mask2face.pt.*inversion"):
+        tr.execute(handles["inversion"], image=_img(64, 64))
+    with pytest.raises(ValueError, match="Sketch/Mask to Face"):
+        pack.test_nodes["StyleGANEXEncode"].execute(handles["mask2face"], _img(64, 64))
+
+
+def test_sketch_to_face_samples_and_checks(pack, handles):
+    tr = pack.test_nodes["StyleGANEXTranslateSketch"]
+    with torch.inference_mode():
+        out = tr.execute(handles["sketch2face"], image=_img(64, 64), number=2, seed=1).result[0]
+        assert out.shape == (2, 256, 256, 3)
+        out_mask = tr.execute(handles["sketch2face"], mask=torch.rand(1, 64, 64), number=1).result[0]
+        assert out_mask.shape == (1, 256, 256, 3)
+    with pytest.raises(ValueError, match="16x16.*at least"):
+        tr.execute(handles["sketch2face"], image=_img(16, 16))
+    with pytest.raises(ValueError, match="not both"):
+        tr.execute(handles["sketch2face"], image=_img(64, 64), mask=torch.rand(1, 64, 64))
+
+
+def test_mask_to_face_from_labels(pack, handles):
+    tr = pack.test_nodes["StyleGANEXTranslateSketch"]
+    labels = torch.randint(0, 19, (1, 64, 64)).float() / 255.0
+    with torch.inference_mode():
+        out = tr.execute(handles["mask2face"], mask=labels, number=2, seed=0).result[0]
+    assert out.shape == (2, 256, 256, 3)
+    with pytest.raises(ValueError, match="not a parsing label mask"):
+        tr.execute(handles["mask2face"], mask=torch.rand(1, 64, 64))
+
+
+def test_face_parse_outputs(pack):
+    parsing = _core(pack, "parsing")
+    common = _nodes(pack, "common")
+    handle = common.FaceParserHandle(parsing.FaceParser(), "faceparsing.pth", torch.device("cpu"))
+    node = pack.test_nodes["StyleGANEXFaceParse"]
+    with torch.inference_mode():
+        colour, labels = node.execute(handle, _img(48, 40, b=2), "official (2x)").result
+    assert colour.shape == (2, 48, 40, 3) and labels.shape == (2, 48, 40)
+    ids = labels * 255
+    assert torch.equal(ids, ids.round()) and int(ids.max()) < 19
+
+
+def test_face_crop_on_a_real_photo(pack):
+    pytest.importorskip("dlib")
+    node = pack.test_nodes["StyleGANEXFaceCrop"]
+    photo = _astronaut()
+    with torch.inference_mode():
+        crop, aligned, info = node.execute(torch.cat([photo, photo]), 64).result
+    assert crop.shape[0] == 2 and crop.shape[1] % 8 == 0 and crop.shape[2] % 8 == 0
+    assert aligned.shape == (2, 256, 256, 3) and info.batch == 2 and info.faces[0] is not None
+    with pytest.raises(ValueError, match="no face.*if_no_face"):
+        node.execute(torch.full((1, 96, 96, 3), 0.5))
+    crop, aligned, info = node.execute(torch.full((1, 96, 96, 3), 0.5), 32, if_no_face="center crop").result
+    assert crop.shape == (1, 64, 64, 3) and aligned.shape == (1, 256, 256, 3)
+
+
+def test_video_toonify_and_edit(pack, handles, comfy):
+    pytest.importorskip("dlib")
+    frames = _astronaut(256).repeat(3, 1, 1, 1)
+    toon = pack.test_nodes["StyleGANEXVideoToonify"]
+    with torch.inference_mode():
+        out = toon.execute(handles["toonify"], frames, "first", 64, 2).result[0]
+    assert out.shape[0] == 3 and out.shape[1] % 32 == 0
+    edit = pack.test_nodes["StyleGANEXVideoEdit"]
+    with torch.inference_mode():
+        pasted = edit.execute(handles["edit_age"], frames, 1.0, "first", 64, 2, True).result[0]
+    assert pasted.shape == (3, 256, 256, 3)
+    with pytest.raises(ValueError, match="edit_age.*Video Toonify"):
+        edit.execute(handles["toonify"], frames)
+
+
+def test_apply_edit_direction_and_style_mix(pack, handles, tmp_path):
+    import folder_paths
+
+    directions = pack.user_models / "directions"
+    directions.mkdir(exist_ok=True)
+    np.save(directions / "smile.npy", np.ones(16, np.float32))
+    torch.save({"age": torch.ones(18, 16), "pose": torch.zeros(16)}, directions / "several.pt")
+    node = pack.test_nodes["StyleGANEXApplyEdit"]
+    options = node.GET_SCHEMA().inputs[1].options
+    assert {"smile.npy", "several.pt [age]", "several.pt [pose]"} <= set(options), options
+    enc = pack.test_nodes["StyleGANEXEncode"]
+    with torch.inference_mode():
+        latent = enc.execute(handles["inversion"], _img(64, 64)).result[0]
+        edited = node.execute(latent, "smile.npy", 2.0, 0, 7).result[0]
+        diff = (edited.wplus - latent.wplus)[0]
+        assert torch.allclose(diff[:8], torch.full((8, 16), 2.0)) and torch.equal(diff[8:], torch.zeros(10, 16))
+        aged = node.execute(latent, "several.pt [age]", 1.0, 0, 17).result[0]
+        assert torch.allclose(aged.wplus - latent.wplus, torch.ones(1, 18, 16))
+        mixed = node.execute(latent, "none", 1.0, 0, 17, "random style", 3, 8, 0.7,
+                             model=handles["inversion"]).result[0]
+        assert torch.equal(mixed.wplus[:, :8], latent.wplus[:, :8]) and not torch.equal(mixed.wplus, latent.wplus)
+        vec = node.execute(latent, "model editing vector (edit_age / edit_hair)", 1.0, 0, 17,
+                           model=handles["edit_age"]).result[0]
+        assert torch.allclose(vec.wplus - latent.wplus, handles["edit_age"].model.editing_w[0:1])
+    assert "not found" in node.validate_inputs("missing.npy")
+    with pytest.raises(ValueError, match="edit_age"):
+        node.execute(latent, "model editing vector (edit_age / edit_hair)", 1.0, 0, 17, model=handles["inversion"])
+    assert folder_paths.get_full_path("styleganex_directions", "smile.npy")
+
+
+def test_swap_generator(pack, handles):
+    testing = _core(pack, "testing")
+    testing.save_stylegan2_pt(testing.random_model("toonify", seed=8), pack.user_models / "toon_g_ema.pt")
+    node = pack.test_nodes["StyleGANEXSwapGenerator"]
+    with torch.inference_mode():
+        swapped = node.execute(handles["inversion"], "toon_g_ema.pt").result[0]
+    assert swapped.model.encoder is handles["inversion"].model.encoder
+    assert swapped.model.decoder is not handles["inversion"].model.decoder
+    assert "not found" in node.validate_inputs("nope.pt")
+
+
+def test_save_and_load_latent(pack, handles, tmp_path):
+    import folder_paths
+
+    folder_paths.set_output_directory(str(tmp_path / "output"))
+    folder_paths.set_input_directory(str(tmp_path / "input"))
+    (tmp_path / "input").mkdir()
+    faces = _core(pack, "faces")
+    common = _nodes(pack, "common")
+    frame = _img(80, 80)
+    crop, record = faces.center_crop(common.image_to_core(frame)[0], 64)
+    info = common.CropInfo(records=[record], faces=[None], frames=common.image_to_core(frame))
+    with torch.inference_mode():
+        latent = pack.test_nodes["StyleGANEXEncode"].execute(
+            handles["inversion"], common.core_to_image(crop[None], signed=False), crop_info=info).result[0]
+    saved = pack.test_nodes["StyleGANEXSaveLatent"].execute(latent, "styleganex/t").ui["latents"][0]
+    name = f"{saved['subfolder']}/{saved['filename']} [output]"
+    loader = pack.test_nodes["StyleGANEXLoadLatent"]
+    assert name in loader.GET_SCHEMA().inputs[0].options
+    assert loader.validate_inputs(name) is True and "not found" in loader.validate_inputs("x.safetensors")
+    loaded, crop_info = loader.execute(name, handles["inversion"], frame).result
+    assert torch.equal(loaded.wplus, latent.wplus) and crop_info.records[0] == record
+    with pytest.raises(ValueError, match="original photo"):
+        loader.execute(name, None, _img(50, 50))
+    with pytest.raises(ValueError, match="another size|another width"):
+        loader.execute(name, _small_model(pack))
+
+
+def _small_model(pack):
+    testing = _core(pack, "testing")
+    common = _nodes(pack, "common")
+    return common.StyleGANEXModel(testing.random_model("inversion", size=256), "small.pt", torch.device("cpu"),
+                                  torch.float32)
