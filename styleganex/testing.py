@@ -56,7 +56,9 @@ def random_model(family: str = "inversion", reduced: bool = True, size: int = 10
     opts = official_opts(family, output_size=size)
     config = ModelConfig.from_opts(opts, REDUCED_WIDTHS if reduced else None)
     g = torch.Generator().manual_seed(seed)
-    model = StyleGANEX(config, opts, family)
+    with torch.random.fork_rng(devices=[]):  # the same weights for the same seed, whatever ran before
+        torch.manual_seed(seed)
+        model = StyleGANEX(config, opts, family)
     with torch.no_grad():
         for name, p in model.named_parameters():
             if name.endswith("noise.weight") or (name.endswith("bias") and p.abs().sum() == 0):

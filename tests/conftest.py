@@ -17,6 +17,16 @@ def _seed():
     torch.manual_seed(0)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_thread():
+    """One intra-op thread: two threads on two (often shared) cores oversubscribe badly, and
+    results stay bit-identical across machines with different core counts."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture(scope="session")
 def parity_dir():
     if not (PARITY / "index.json").is_file():

@@ -20,15 +20,6 @@ from styleganex import translation as T
 from styleganex.testing import random_model, save_official_pt
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """The CPUs are shared: one intra-op thread avoids OpenMP contention (results are the same)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def fx(parity_dir):
     from styleganex.parity import Fixtures

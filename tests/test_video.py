@@ -28,15 +28,6 @@ from styleganex.video import VideoRenderer, editing_vector, process_video
 ROOT = Path(__file__).resolve().parents[1]
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    """The CPUs are shared: one intra-op thread avoids OpenMP contention (results are the same)."""
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 def landmarks(cx, cy, d):
     """68 synthetic dlib-order landmarks: eyes ``d`` px apart at height ``cy``, mouth below."""
     p = np.tile([[cx, cy + 0.4 * d]], (68, 1)).astype(np.float64)
