@@ -91,7 +91,7 @@ def ours_step(model, workload, frame, aligned, device, dtype):
     return None  # inversion steps are timed inside optimize() (see timed_optimize)
 
 
-def timed_optimize(model, frame, aligned, device, n_steps):
+def timed_optimize(model, frame, aligned, device, n_steps, autocast=False):
     """Run our optimize() for n_steps; per-step wall times from its progress callback."""
     from styleganex.inversion import optimize
     stamps = [time.perf_counter()]
@@ -100,7 +100,7 @@ def timed_optimize(model, frame, aligned, device, n_steps):
         sync(device)
         stamps.append(time.perf_counter())
     result = optimize(model, frame, aligned, steps=n_steps, lpips=make_lpips(device), seed=0,
-                      progress=progress)
+                      progress=progress, autocast=autocast)
     steps = [b - a for a, b in zip(stamps[1:], stamps[2:])]  # the first step also encodes: dropped
     out = model.decode(result.latent, noise=None)
     return steps, out
@@ -187,10 +187,12 @@ def worker(job: dict) -> dict:
     if fn is None and workload == "inversion256":  # the whole inversion, timed once
         sync(device)
         t0 = time.perf_counter()
-        _, out = timed_optimize(model, frame, aligned, device, job.get("steps", INVERSION_STEPS))
+        _, out = timed_optimize(model, frame, aligned, device, job.get("steps", INVERSION_STEPS),
+                                job.get("autocast", False))
         times = [time.perf_counter() - t0]
     elif fn is None:  # our inversion step
-        times, out = timed_optimize(model, frame, aligned, device, 1 + job["warmup"] + job["reps"])
+        times, out = timed_optimize(model, frame, aligned, device, 1 + job["warmup"] + job["reps"],
+                                    job.get("autocast", False))
         times = times[job["warmup"]:]
     with ctx:
         for i in range(job["warmup"] + job["reps"] if fn is not None else 0):
@@ -217,7 +219,11 @@ def run_job(job: dict) -> dict:
                           capture_output=True, text=True, env=env)
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("RESULT ")]
     if proc.returncode or not lines:
-        return {"error": (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["failed"]}
+        if proc.returncode < 0:  # killed by a signal: SIGKILL is the kernel's out-of-memory killer
+            return {"error": [f"killed by signal {-proc.returncode}"
+                              + (" (out of memory)" if proc.returncode == -9 else "")]}
+        errors = [ln for ln in (proc.stderr or proc.stdout).splitlines() if "Error" in ln]
+        return {"error": errors[-1:] or (proc.stderr or proc.stdout).strip().splitlines()[-1:] or ["failed"]}
     return json.loads(lines[-1][len("RESULT "):])
 
 
@@ -245,6 +251,8 @@ def main(argv=None) -> int:
     p.add_argument("--threads", type=int, default=None)
     p.add_argument("--tiny", action="store_true", help="reduced widths and small frames (smoke run)")
     p.add_argument("--tf32", action="store_true", help="allow TF32 for fp32 work on CUDA")
+    p.add_argument("--autocast", action="store_true",
+                   help="our inversion steps with bf16 autocast (optimize(autocast=True))")
     p.add_argument("--inversion-steps", type=int, default=INVERSION_STEPS,
                    help="steps of the inversion256 workload")
     p.add_argument("--json", default="benchmarks/results/latest.json")
@@ -264,13 +272,14 @@ def main(argv=None) -> int:
                 for dt in a.dtype:
                     job = dict(workload=wl, size=size, batch=batch, dtype=dt, device=a.device,
                                ckpt=ckpts[spec["family"]], reps=a.reps, warmup=a.warmup,
-                               threads=a.threads, impl="ours", tf32=a.tf32,
+                               threads=a.threads, impl="ours", tf32=a.tf32, autocast=a.autocast,
                                steps=a.inversion_steps)
                     compare = bool(a.reference) and dt == "fp32" and not a.tiny and wl != "inversion256"
                     if compare:
                         job["save_output"] = str(tmp / f"ours_{wl}_{batch}.pt")
                     ours = run_job(job)
-                    row = dict(workload=wl, size=size, batch=batch, dtype=dt, device=a.device, ours=ours)
+                    row = dict(workload=wl, size=size, batch=batch, dtype=dt, device=a.device,
+                               autocast=a.autocast, tf32=a.tf32, ours=ours)
                     if compare:
                         theirs = run_job(dict(job, impl="theirs", reference=a.reference,
                                               save_output=str(tmp / f"theirs_{wl}_{batch}.pt")))

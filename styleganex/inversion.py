@@ -199,7 +199,8 @@ def optimize(model, frame: torch.Tensor, aligned: torch.Tensor | None = None, la
              steps: int = 500, lr: float = 0.05, lpips_weight: float = 1.0, mse_weight: float = 0.0,
              id_weight: float = 0.0, id_loss=None, noise_reg_weight: float = 1e3,
              latent_noise: float = LATENT_NOISE, early_stop_patience: int | None = None,
-             seed: int | None = None, progress=None, cancel=None, lpips=None) -> InversionResult:
+             seed: int | None = None, progress=None, cancel=None, lpips=None,
+             autocast: bool = False) -> InversionResult:
     """Step II inversion of ``frame`` [B, 3, H, W] in [-1, 1] (H, W multiples of 8).
 
     aligned: the FFHQ-aligned faces [B, 3, h, w] giving the starting w+ (Step I); ignored when
@@ -214,6 +215,8 @@ def optimize(model, frame: torch.Tensor, aligned: torch.Tensor | None = None, la
     progress(done, total, info) after each step; cancel() -> True stops before the next step with
         :class:`Cancelled` (nothing is returned; the model is never changed).
     lpips: an ``lpips.LPIPS`` module or ``Perceptual`` (default: ``load_lpips()``, real VGG weights).
+    autocast: run the generator and LPIPS forward in bfloat16 autocast (for CUDA; the optimised
+        latents, the optimiser and the losses stay float32). Off by default: fp32 as released.
 
     Returns an :class:`InversionResult`; decode its latent with ``model.decode(latent, noise=None)``.
     Works inside ``torch.no_grad()`` / ``torch.inference_mode()`` too (e.g. in ComfyUI nodes).
@@ -221,11 +224,12 @@ def optimize(model, frame: torch.Tensor, aligned: torch.Tensor | None = None, la
     with torch.inference_mode(False), torch.enable_grad():
         return _optimize(model, frame, aligned, latent, steps, lr, lpips_weight, mse_weight, id_weight,
                          id_loss, noise_reg_weight, latent_noise, early_stop_patience, seed, progress,
-                         cancel, lpips)
+                         cancel, lpips, autocast)
 
 
 def _optimize(model, frame, aligned, latent, steps, lr, lpips_weight, mse_weight, id_weight, id_loss,
-              noise_reg_weight, latent_noise, early_stop_patience, seed, progress, cancel, lpips):
+              noise_reg_weight, latent_noise, early_stop_patience, seed, progress, cancel, lpips,
+              autocast):
     _check_options(steps, lr, lpips_weight, mse_weight, id_weight, id_loss, noise_reg_weight,
                    latent_noise, early_stop_patience)
     if model.is_label_model:
@@ -244,6 +248,8 @@ def _optimize(model, frame, aligned, latent, steps, lr, lpips_weight, mse_weight
     perceptual = _perceptual(lpips) if lpips_weight > 0 else None
     lp_module = perceptual.net if perceptual is not None else None
     id_module = id_loss if isinstance(id_loss, torch.nn.Module) else None
+    amp = (torch.autocast(device.type, dtype=torch.bfloat16) if autocast
+           else contextlib.nullcontext())
     with _frozen(model, lp_module, id_module):
         # ---- constants, computed once -------------------------------------------------------
         with torch.no_grad():
@@ -285,34 +291,37 @@ def _optimize(model, frame, aligned, latent, steps, lr, lpips_weight, mse_weight
             if strength > 0:
                 w_in = wplus + torch.randn(wplus.shape, generator=generator).to(device, dtype) * strength
 
-            out = model.synthesize(Latent(w_in, f, skips=skips, noise=noises), noise=None)
-            out = box_average(out, (height, width))
-            per_image = torch.zeros(batch, device=device, dtype=out.dtype)
-            info = {"lr": step_lr}
-            if perceptual is not None:
-                p_loss = perceptual(out)
-                per_image = per_image + lpips_weight * p_loss
-                info["lpips"] = float(p_loss.detach().sum())
+            parts = {}  # detached loss terms, read back in one host sync after the step
+            with amp:
+                out = model.synthesize(Latent(w_in, f, skips=skips, noise=noises), noise=None)
+                out = box_average(out, (height, width)).float()
+                per_image = torch.zeros(batch, device=device, dtype=out.dtype)
+                if perceptual is not None:
+                    p_loss = perceptual(out).float()
+                    per_image = per_image + lpips_weight * p_loss
+                    parts["lpips"] = p_loss.detach().sum()
             if mse_weight > 0:
-                mse = (out - frame).pow(2).mean(dim=(1, 2, 3))
+                mse = (out - frame.float()).pow(2).mean(dim=(1, 2, 3))
                 per_image = per_image + mse_weight * mse
-                info["mse"] = float(mse.detach().sum())
+                parts["mse"] = mse.detach().sum()
             if id_weight > 0:
                 i_loss = id_loss(out, frame)
                 per_image = per_image + id_weight * i_loss
-                info["id"] = float(i_loss.detach().sum())
+                parts["id"] = i_loss.detach().sum()
             loss = per_image.sum()
             if noise_reg_weight > 0:
                 n_loss = noise_reg_weight * noise_regularize(_per_frame(noises, batch))
                 loss = loss + n_loss
-                info["noise_reg"] = float(n_loss.detach())
+                parts["noise_reg"] = n_loss.detach()
 
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             noise_normalize_(_per_frame(noises, batch))
 
-            value = float(loss.detach())
+            values = torch.stack([loss.detach(), *parts.values()]).tolist()
+            value = values[0]
+            info = {"lr": step_lr, **dict(zip(parts, values[1:]))}
             if not math.isfinite(value):
                 raise FloatingPointError(f"the inversion loss became {value} at step {i + 1}; "
                                          "try a smaller lr")

@@ -143,7 +143,10 @@ def test_early_stop(model, lp, astronaut):
     # no latent noise, a vanishing lr and no noise regularisation: the loss stops improving at once
     r = optimize(model, frame, steps=40, lr=1e-12, latent_noise=0.0, noise_reg_weight=0.0,
                  early_stop_patience=2, seed=0, lpips=lp)
-    assert r.steps_run == 3 and r.stopped_early and len(r.history) == 3
+    # (the first step renormalises the starting noise maps, which may still move the loss once)
+    assert r.stopped_early and r.steps_run <= 4 and len(r.history) == r.steps_run
+    best_before = min(r.history[:-2])
+    assert all(v >= best_before * (1 - 1e-4) for v in r.history[-2:])
     with torch.inference_mode():  # as ComfyUI runs nodes: the optimisation still gets autograd
         frame_inf = face32(astronaut)
         r2 = optimize(model, frame_inf, steps=1, seed=0, lpips=lp)
@@ -229,3 +232,14 @@ def test_cli_invert_writes_latent_png_and_crop(tmp_path, monkeypatch, vgg_dir, m
     assert (out / "astro_crop.json").is_file()
     assert main(["invert", str(photo), "--model", str(ckpt), "--out", str(out), "--steps", "-1"]) == 2
     assert not [p for p in os.listdir(out) if p.endswith(".partial")]
+
+
+def test_bf16_autocast_stays_close_to_fp32(model, lp, astronaut):
+    frame = face32(astronaut)
+    ref = optimize(model, frame, steps=3, seed=0, lpips=lp)
+    amp = optimize(model, frame, steps=3, seed=0, lpips=lp, autocast=True)
+    assert amp.latent.wplus.dtype == torch.float32 and amp.latent.f.dtype == torch.float32
+    # bf16 forward: same trajectory up to bf16 rounding of the losses and gradients
+    assert abs(amp.history[-1] - ref.history[-1]) < 0.05 * abs(ref.history[-1])
+    moved = (ref.latent.wplus - model.encode(frame).wplus).abs().max()
+    assert (amp.latent.wplus - ref.latent.wplus).abs().max() < 0.5 * moved
