@@ -10,6 +10,10 @@ Accepted files:
 
 Checkpoints are untrusted input. ``.pt`` files are read with ``torch.load(weights_only=True)`` only,
 so pickled code never runs; anything else gets a :class:`CheckpointError` saying what the file is.
+Every tensor is checked before anything is loaded: keys, shapes, dtypes (float16 / bfloat16 / float64
+weights are converted to the requested dtype; integer or bool weights are refused; a float or int32
+BatchNorm ``num_batches_tracked`` becomes int64) and values (NaN or infinite ones are refused).
+A model is either loaded completely or not at all.
 """
 
 from __future__ import annotations
@@ -122,16 +126,28 @@ def _default_buffer(key: str, like: torch.Tensor, blur_kernel) -> torch.Tensor:
     return torch.zeros(like.shape)  # noise buffers
 
 
+def _finite(t: torch.Tensor) -> bool:
+    """No NaN / inf in ``t``. The sum (one pass, no allocation: 0.1 s for the 300M values of a
+    released model) is finite unless a value is not; only then is every value checked (a sum can
+    also overflow)."""
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
+
+
 def load_weights(module: torch.nn.Module, state_dict: dict, what: str, ignorable=()) -> list[str]:
     """Copy ``state_dict`` into ``module`` with every key and shape checked.
 
     Missing noise buffers and fixed blur kernels are filled with their defaults (noise: zeros);
     keys matching ``ignorable`` regexes are skipped (the official loader ignores them too);
-    anything else missing or unexpected, or a wrong shape or dtype, raises CheckpointError.
+    anything else missing or unexpected, a wrong shape or dtype, or a NaN / infinite value raises
+    CheckpointError and nothing is loaded. Dtypes: floating-point tensors of any precision
+    (float16, bfloat16, float64) are taken as they are (``load_model`` then converts the whole model
+    to its ``dtype``); integer tensors (or ``bool``) where the model has floating-point ones are
+    refused; BatchNorm's ``num_batches_tracked`` counter (int64, unused in eval mode) is also
+    accepted as any integer type or as a whole-valued float and converted to int64.
     Returns the warnings issued.
     """
     own = module.state_dict()
-    notes, missing, unexpected, wrong = [], [], [], []
+    notes, missing, unexpected, wrong, not_finite = [], [], [], [], []
     for k in state_dict:
         if k not in own:
             if any(re.search(p, k) for p in ignorable):
@@ -148,8 +164,16 @@ def load_weights(module: torch.nn.Module, state_dict: dict, what: str, ignorable
             missing.append(k)
         elif not isinstance(v, torch.Tensor) or tuple(v.shape) != tuple(ref.shape):
             wrong.append(f"{k}: file {tuple(getattr(v, 'shape', ()))} vs model {tuple(ref.shape)}")
-        elif v.is_floating_point() != ref.is_floating_point():
+        elif k.endswith("num_batches_tracked") and not ref.is_floating_point():
+            if v.dtype == torch.bool or (v.is_floating_point() and not bool((v == v.round()).all())):
+                wrong.append(f"{k}: dtype {v.dtype} with values {v.flatten()[:3].tolist()}, expected a whole "
+                             f"number ({ref.dtype})")
+            elif v.dtype != ref.dtype:
+                state_dict[k] = v.to(ref.dtype)
+        elif v.is_floating_point() != ref.is_floating_point() or v.dtype == torch.bool:
             wrong.append(f"{k}: dtype {v.dtype}, expected {ref.dtype}")
+        elif v.is_floating_point() and not _finite(v):
+            not_finite.append(k)
     problems = []
     if missing:
         problems.append(f"{len(missing)} missing keys (e.g. {missing[:5]})")
@@ -157,9 +181,12 @@ def load_weights(module: torch.nn.Module, state_dict: dict, what: str, ignorable
         problems.append(f"{len(unexpected)} unexpected keys (e.g. {unexpected[:5]})")
     if wrong:
         problems.append(f"{len(wrong)} tensors of the wrong shape/dtype (e.g. {wrong[:3]})")
+    if not_finite:
+        problems.append(f"{len(not_finite)} tensors with NaN or infinite values (e.g. {not_finite[:3]}): "
+                        f"the file is corrupt or was saved from a diverged training run")
     if problems:
-        raise CheckpointError(f"{what} does not match the model its opts describe: " + "; ".join(problems)
-                              + ". Nothing was loaded.")
+        why = "does not match the model its opts describe" if (missing or unexpected or wrong) else "is unusable"
+        raise CheckpointError(f"{what} {why}: " + "; ".join(problems) + ". Nothing was loaded.")
     module.load_state_dict({k: state_dict[k] for k in own}, strict=True, assign=True)
     if notes:
         msg = (f"{what}: {len(notes)} stored noise buffers are absent; they were set to zeros, so "
@@ -172,12 +199,24 @@ def load_weights(module: torch.nn.Module, state_dict: dict, what: str, ignorable
 # ---- variants ------------------------------------------------------------------------------
 def variant_name(opts: dict, has_editing_w: bool, filename: str = "") -> str:
     """Name the released model a checkpoint is: inversion, sr, sr32, sketch2face, mask2face,
-    edit_age, edit_hair, edit, toonify_<style>, toonify, or custom."""
+    edit_age, edit_hair, edit, toonify_<style>, toonify, or custom.
+
+    The name comes from the opts (and editing_w); a released file name (``styleganex_edit_age.pt``)
+    only refines it (edit -> edit_age, toonify -> toonify_pixar) and is ignored where it contradicts
+    the opts, so a renamed file is still recognised as what it is (an inversion model saved as
+    ``styleganex_sr.pt`` stays "inversion" and is refused by ``super_resolve``)."""
+    derived = _variant_from_opts(opts, has_editing_w)
     m = re.search(r"styleganex_([a-z0-9_]+?)(?:\.pt|\.safetensors)?$", os.path.basename(filename))
     known = ("inversion", "sr32", "sr", "sketch2face", "mask2face", "edit_age", "edit_hair",
              "toonify_cartoon", "toonify_arcane", "toonify_pixar")
     if m and m.group(1) in known:
-        return m.group(1)
+        name = m.group(1)
+        if name == derived or derived == "custom" or name.startswith(derived + "_"):
+            return name
+    return derived
+
+
+def _variant_from_opts(opts: dict, has_editing_w: bool) -> str:
     nc = int(opts.get("input_nc", 3))
     ds = str(opts.get("dataset_type", ""))
     if nc == 1:
@@ -219,6 +258,9 @@ def build_model(state_dict: dict, opts: dict, latent_avg=None, editing_w=None, c
         if editing_w.ndim != 3 or tuple(editing_w.shape[1:]) != (config.n_latent, config.style_dim):
             raise CheckpointError(f"{what}: editing_w has shape {tuple(editing_w.shape)}, expected "
                                   f"[K, {config.n_latent}, {config.style_dim}]")
+        if not editing_w.is_floating_point() or not bool(torch.isfinite(editing_w).all()):
+            raise CheckpointError(f"{what}: editing_w must hold finite floating-point values "
+                                  f"(dtype {editing_w.dtype}). Nothing was loaded.")
         model.editing_w = editing_w.float()
     return model.eval().requires_grad_(False)
 

@@ -183,10 +183,18 @@ def _strength(strength) -> float:
     return float(strength)
 
 
+def _check_wplus(latent) -> None:
+    if not isinstance(latent, Latent):
+        raise TypeError(f"expected a styleganex.Latent, got {type(latent).__name__}")
+    if not torch.isfinite(latent.wplus).all():
+        raise DirectionError("the latent's w+ contains NaN or infinite values")
+
+
 def apply_direction(latent: Latent, direction, strength: float, layers=None) -> Latent:
     """A new latent with ``w+[:, l] += strength * direction[l]`` for the rows ``l`` in ``layers``
     (None: all; see :func:`parse_layers`). ``direction`` is ``[S]`` (same vector for every row) or
     ``[n_latent, S]``. Other rows, f, noise and crop are left as they are."""
+    _check_wplus(latent)
     rows = parse_layers(layers, latent.wplus.shape[1])
     d = _direction_rows(direction, latent)
     s = _strength(strength)
@@ -213,6 +221,7 @@ def style_mix(model, latent: Latent, layers=None, seed: int = 0, scale: float = 
     (the same style for every frame of the batch), as the official demo does. With ``source`` (a
     ``Latent`` or a w+ tensor ``[1 or B, n_latent, S]``): with that latent's rows (``scale`` unused).
     """
+    _check_wplus(latent)
     n, s = latent.wplus.shape[1:]
     if (n, s) != (model.n_latent, model.config.style_dim):
         raise DirectionError(f"latent w+ is {(n, s)} but this model needs "

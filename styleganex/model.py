@@ -133,12 +133,28 @@ class StyleGANEX(nn.Module):
 
         noise: "zero" (default, stable for video), "random", "stored", or the latent's own maps
         when it carries optimised noise and noise is None.
+        Raises ValueError for a latent that does not fit this model (``Latent.check_compatible``)
+        and for NaN / infinite noise maps or editing vectors.
         """
+        maps = latent.noise if noise is None else None if isinstance(noise, str) else noise
+        if maps is not None:
+            maps = list(maps)
+            if len(maps) != self.decoder.num_layers:
+                raise ValueError(f"expected {self.decoder.num_layers} noise maps, got {len(maps)}: "
+                                 "they come from another model")
+            for i, n in enumerate(maps):
+                if not isinstance(n, torch.Tensor) or n.ndim != 4:
+                    raise ValueError(f"noise map {i} must be a tensor [B, 1, h, w], got "
+                                     f"{tuple(getattr(n, 'shape', ())) or type(n).__name__}")
+                if not torch.isfinite(n).all():
+                    raise ValueError(f"noise map {i} contains NaN or infinite values")
+        if isinstance(editing_w, torch.Tensor) and not torch.isfinite(editing_w).all():
+            raise ValueError("editing_w contains NaN or infinite values")
         return self.synthesize(latent, noise, editing_w, use_skips, generator)
 
     def synthesize(self, latent: Latent, noise="zero", editing_w=None, use_skips=True, generator=None):
         """Differentiable decode (used by inversion)."""
-        latent.check_compatible(self)
+        latent.check_compatible(self, skips=use_skips)
         device, dtype = self._device_dtype()
         if noise is None:
             noise = latent.noise if latent.noise is not None else "zero"

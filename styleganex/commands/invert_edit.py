@@ -166,20 +166,52 @@ def cmd_invert(args) -> int:
         latent, history = result.latent, result.history
     latent.crop = record
     latent.meta = {**latent.meta, "photo": str(args.photo), "model": str(args.model)}
-
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
-    stem = Path(args.photo).stem
-    latent_path = save_latent(latent, out / f"{stem}_latent.safetensors")
     with torch.no_grad():
         recon = model.decode(latent, noise=None if latent.noise is not None else "zero")
-    _save_png(((recon[0].clamp(-1, 1) + 1) / 2).float().cpu(), out / f"{stem}_inversion.png")
-    _save_png(crop, out / f"{stem}_crop.png")
-    (out / f"{stem}_crop.json").write_text(json.dumps(record, indent=2))
+
+    # all four files appear together at the end, or none (an error or Ctrl-C leaves nothing behind)
+    out = Path(args.out)
+    stem = Path(args.photo).stem
+    latent_path = out / f"{stem}_latent.safetensors"
+    _write_all(out, [
+        (latent_path, lambda tmp: save_latent(latent, tmp)),
+        (out / f"{stem}_inversion.png", lambda tmp: _png(((recon[0].clamp(-1, 1) + 1) / 2).float().cpu(), tmp)),
+        (out / f"{stem}_crop.png", lambda tmp: _png(crop, tmp)),
+        (out / f"{stem}_crop.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2))),
+    ])
     if history:
         print(f"loss {history[0]:.4f} -> {history[-1]:.4f} in {len(history)} steps")
     print(f"wrote {latent_path}, {stem}_inversion.png, {stem}_crop.png, {stem}_crop.json in {out}")
     return 0
+
+
+def _png(image01: torch.Tensor, path: Path) -> None:
+    from PIL import Image
+
+    from ..images import to_uint8_hwc
+    Image.fromarray(to_uint8_hwc(image01)).save(path, format="PNG")
+
+
+def _write_all(folder: Path, items) -> None:
+    """``items``: (path, write(tmp_path)). Each file is written to a hidden temporary name in
+    ``folder``; only when all are written are they renamed into place. On any error the
+    temporary files are removed and no target is touched."""
+    import os
+    import uuid
+
+    folder.mkdir(parents=True, exist_ok=True)
+    done = []
+    try:
+        for path, write in items:
+            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
+            done.append((tmp, path))
+            write(tmp)
+        for tmp, path in done:
+            os.replace(tmp, path)
+    finally:
+        for tmp, _ in done:
+            if tmp.exists():
+                tmp.unlink()
 
 
 def _pick_direction(path, name):

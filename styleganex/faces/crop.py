@@ -16,6 +16,7 @@ back and forth between frame and crop; it serialises to JSON.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,6 +34,11 @@ DEFAULT_PADDING = (256, 256, 256, 256)
 official order."""
 
 MULTIPLE = 8
+
+MAX_TILT = 60.0
+"""Largest angle (degrees) between the line through the eyes and the horizontal that ``crop_record``
+accepts: at 60 degrees the horizontal eye distance is half the real one, so the crop already shows
+the face twice as large as an upright one; at 90 degrees the scale would be unbounded."""
 
 
 @dataclass(frozen=True)
@@ -102,12 +108,18 @@ def crop_record(frame_size: tuple[int, int], face: Face, padding=DEFAULT_PADDING
 
     padding: ``(left, right, top, bottom)`` in rescaled pixels, or one number for all four.
     Raises ``FaceTooSmallError`` for eyes closer than ``MIN_EYE_DISTANCE``, ``ValueError`` if the
-    eyes are not left-to-right or the box comes out empty (a frame of a few pixels).
+    eyes are not left-to-right, if the line through them is tilted more than ``MAX_TILT`` degrees
+    (the official scale uses their horizontal distance only, which goes to zero for a face turned
+    by 90 degrees), or if the box comes out empty (a frame of a few pixels).
     """
     face.require_alignable()
     left_eye, right_eye = face.eyes()
     if right_eye[0] - left_eye[0] <= 0:
         raise ValueError("the eyes are not left-to-right in the image (is the face turned over 90 degrees?)")
+    tilt = math.degrees(math.atan2(abs(right_eye[1] - left_eye[1]), right_eye[0] - left_eye[0]))
+    if tilt > MAX_TILT:
+        raise ValueError(f"the face is turned by {tilt:.0f} degrees (the line through the eyes), more than "
+                         f"the {MAX_TILT:g} the StyleGANEX crop handles; rotate the image upright first")
     scale = EYE_DISTANCE / float(right_eye[0] - left_eye[0])
     middle = (left_eye + right_eye) / 2.0 * scale
     return _record_around(frame_size, scale, middle, _four(padding))

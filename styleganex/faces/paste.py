@@ -70,7 +70,13 @@ def paste_back(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, fe
         mask = mask if mask.ndim == 3 else mask[None]
         if tuple(mask.shape) != (1, out_h, out_w):
             raise ValueError(f"mask must be [{out_h}, {out_w}] or [1, {out_h}, {out_w}], got {tuple(mask.shape)}")
-        alpha = alpha * warp(mask.to(frame.dtype), output_to_region, region_size).clamp(0.0, 1.0)
+        mask = mask.to(frame.dtype)
+        if not bool(torch.isfinite(mask).all()):
+            raise ValueError("mask contains NaN or infinite values")
+        low, high = float(mask.min()), float(mask.max())
+        if low < -1e-3 or high > 1.0 + 1e-3:
+            raise ValueError(f"mask weights must lie in 0..1, found {low:.4g}..{high:.4g}")
+        alpha = alpha * warp(mask, output_to_region, region_size).clamp(0.0, 1.0)
 
     result = frame.clone()
     region = result[:, ry0:ry1, rx0:rx1]
