@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .config import ModelConfig
@@ -89,3 +90,15 @@ def save_stylegan2_pt(model: StyleGANEX, path) -> Path:
     path = Path(path)
     torch.save({"g_ema": model.decoder.state_dict(), "latent_avg": model.latent_avg[0].clone()}, path)
     return path
+
+
+def synthetic_landmarks(cx: float, cy: float, d: float) -> np.ndarray:
+    """68 dlib-order landmarks [68, 2] of a frontal face: eyes ``d`` px apart at height ``cy``
+    around ``cx``, mouth below. Enough for the crop and the FFHQ alignment (no detector needed)."""
+    p = np.tile([[cx, cy + 0.4 * d]], (68, 1)).astype(np.float64)
+    p[0], p[16], p[8] = [cx - d, cy], [cx + d, cy], [cx, cy + 1.3 * d]
+    for i in range(6):
+        p[36 + i] = [cx - d / 2 + (i - 2.5) * d / 16, cy + (i % 2) * d / 16]
+        p[42 + i] = [cx + d / 2 + (i - 2.5) * d / 16, cy + (i % 2) * d / 16]
+    p[48], p[54] = [cx - 0.4 * d, cy + 0.9 * d], [cx + 0.4 * d, cy + 0.9 * d]
+    return p

@@ -25,14 +25,6 @@ from styleganex.translation import mask_to_face, sketch_to_face, super_resolve
 from styleganex.video import VideoRenderer, process_video
 
 
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
-
 @pytest.fixture(scope="module")
 def inv():
     return random_model("inversion", size=256, seed=21)

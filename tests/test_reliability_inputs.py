@@ -39,20 +39,13 @@ from styleganex.inversion import optimize
 from styleganex.latent import Latent
 from styleganex.latent_io import LatentFileError, load_latent, save_latent
 from styleganex.testing import random_model, save_official_pt
+from styleganex.testing import synthetic_landmarks as landmarks
 from styleganex.translation import mask_to_face, sketch_to_face, super_resolve
 from styleganex.video import process_video
 
 ASTRONAUT_EYES = np.array([[203.0, 100.5], [245.5, 103.0]])  # measured by hand (test_faces_photos)
 EYE_TOLERANCE = 2.0
 DETECTOR = DlibDetector()
-
-
-@pytest.fixture(scope="module", autouse=True)
-def _one_thread():
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
 
 
 @pytest.fixture(scope="module")
@@ -79,15 +72,6 @@ def eye_error(face, true_eyes) -> float:
     return float(np.abs(np.stack(face.eyes()) - true_eyes).max())
 
 
-def landmarks(cx, cy, d):
-    """68 synthetic dlib-order landmarks: eyes ``d`` px apart at height ``cy``, mouth below."""
-    p = np.tile([[cx, cy + 0.4 * d]], (68, 1)).astype(np.float64)
-    p[0], p[16], p[8] = [cx - d, cy], [cx + d, cy], [cx, cy + 1.3 * d]
-    for i in range(6):
-        p[36 + i] = [cx - d / 2 + (i - 2.5) * d / 16, cy + (i % 2) * d / 16]
-        p[42 + i] = [cx + d / 2 + (i - 2.5) * d / 16, cy + (i % 2) * d / 16]
-    p[48], p[54] = [cx - 0.4 * d, cy + 0.9 * d], [cx + 0.4 * d, cy + 0.9 * d]
-    return p
 
 
 # =============================================================================== 1. checkpoints

@@ -18,6 +18,7 @@ from safetensors.torch import load_file
 
 from styleganex import translation as T
 from styleganex.testing import random_model, save_official_pt
+from styleganex.testing import synthetic_landmarks as landmarks
 
 
 @pytest.fixture(scope="module")
@@ -39,15 +40,6 @@ def _assert_close(ours, ref, case):
     assert bool((err <= atol + rtol * ref.float().abs()).all()), f"max err {float(err.max()):.3g} > atol {atol:.3g}"
 
 
-def landmarks(cx, cy, d):
-    """68 synthetic dlib-order landmarks: eyes ``d`` px apart at height ``cy``, mouth below."""
-    p = np.tile([[cx, cy + 0.4 * d]], (68, 1)).astype(np.float64)
-    p[0], p[16], p[8] = [cx - d, cy], [cx + d, cy], [cx, cy + 1.3 * d]
-    for i in range(6):
-        p[36 + i] = [cx - d / 2 + (i - 2.5) * d / 16, cy + (i % 2) * d / 16]
-        p[42 + i] = [cx + d / 2 + (i - 2.5) * d / 16, cy + (i % 2) * d / 16]
-    p[48], p[54] = [cx - 0.4 * d, cy + 0.9 * d], [cx + 0.4 * d, cy + 0.9 * d]
-    return p
 
 
 class NoFaces:

@@ -23,20 +23,12 @@ from safetensors.torch import load_file
 from styleganex.errors import Cancelled
 from styleganex.faces import CropRecord, Face, NoFaceError, crop_record
 from styleganex.testing import random_model
+from styleganex.testing import synthetic_landmarks as landmarks
 from styleganex.video import VideoRenderer, editing_vector, process_video
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def landmarks(cx, cy, d):
-    """68 synthetic dlib-order landmarks: eyes ``d`` px apart at height ``cy``, mouth below."""
-    p = np.tile([[cx, cy + 0.4 * d]], (68, 1)).astype(np.float64)
-    p[0], p[16], p[8] = [cx - d, cy], [cx + d, cy], [cx, cy + 1.3 * d]
-    for i in range(6):
-        p[36 + i] = [cx - d / 2 + (i - 2.5) * d / 16, cy + (i % 2) * d / 16]
-        p[42 + i] = [cx + d / 2 + (i - 2.5) * d / 16, cy + (i % 2) * d / 16]
-    p[48], p[54] = [cx - 0.4 * d, cy + 0.9 * d], [cx + 0.4 * d, cy + 0.9 * d]
-    return p
 
 
 class StubDetector:
