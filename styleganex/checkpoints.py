@@ -77,7 +77,8 @@ def read_file(path) -> tuple[dict, dict]:
     if kind == "zip":
         import zipfile
         try:
-            names = zipfile.ZipFile(path).namelist()
+            with zipfile.ZipFile(path) as archive:
+                names = archive.namelist()
         except zipfile.BadZipFile as e:
             raise CheckpointError(f"{path} is a truncated or corrupt zip/PyTorch file: {e}") from e
         if not any(n.endswith("data.pkl") for n in names):

@@ -123,8 +123,9 @@ def run_case(case: dict, fx: Fixtures) -> dict:
                 out["out.latent"] = latent
         elif kind == "enc":
             m = fx.model(case["variant"])
-            codes, feats = m.encoder(**_take(args, {"x", "return_feat", "return_full"}))
+            res = m.encoder(**_take(args, {"x", "return_feat", "return_full"}))
             _no_leftovers(args)
+            codes, feats = res if isinstance(res, tuple) else (res, [])
             out["out.codes"] = codes
             out.update(_list_outputs("out.feats", feats))
             out["out.get_feat"] = m.encoder.get_feat(tensors["in.x"])
