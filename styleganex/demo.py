@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from .checkpoints import load_model, missing_weights_message
+from .outputs import write_images
 from .paths import download_official, find_model_file, models_dir
 
 
@@ -34,15 +35,6 @@ def reconstruct(model, photo: torch.Tensor) -> dict:
     return {"crop": crop, "aligned": aligned, "decoded": decoded, "pasted": pasted}
 
 
-def save_png(image: torch.Tensor, path: Path) -> None:
-    from PIL import Image
-
-    from .images import to_uint8_hwc
-    tmp = path.with_name(path.name + ".partial")
-    Image.fromarray(to_uint8_hwc(image)).save(tmp, format="PNG")
-    tmp.replace(path)
-
-
 def run_demo(model_name: str, out_dir: Path, download: bool = False, random_weights: bool = False) -> int:
     path = None if random_weights else find_model_file(model_name)
     if path is None and download and not random_weights:
@@ -60,8 +52,6 @@ def run_demo(model_name: str, out_dir: Path, download: bool = False, random_weig
         model = load_model(path)
         label = Path(path).stem
     outputs = reconstruct(model, astronaut())
-    out_dir.mkdir(parents=True, exist_ok=True)
-    for name, image in outputs.items():
-        save_png(image, out_dir / f"{name}.png")
+    write_images([(out_dir / f"{name}.png", image) for name, image in outputs.items()])
     print(f"{label}: wrote {', '.join(f'{n}.png' for n in outputs)} to {out_dir}")
     return 0

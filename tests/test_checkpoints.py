@@ -8,7 +8,7 @@ import pytest
 import torch
 
 import styleganex
-from styleganex import CheckpointError, load_generator, load_model, save_safetensors
+from styleganex import CheckpointError, load_generator, load_model
 from styleganex.testing import random_model, save_official_pt, save_stylegan2_pt
 
 

@@ -6,7 +6,6 @@ import json
 from collections import Counter
 from pathlib import Path
 
-import torch
 
 
 def register(sub) -> None:

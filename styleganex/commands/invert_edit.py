@@ -13,6 +13,8 @@ from pathlib import Path
 
 import torch
 
+from ..outputs import image_writer, write_all, write_images
+
 
 def register(sub) -> None:
     p = sub.add_parser("invert", help="invert a photo into a latent (Step I encoder + Step II optimisation)")
@@ -62,21 +64,6 @@ def _load_model(name, device):
             found = None
         path = found or path
     return load_model(path, device=device)
-
-
-def _save_png(image01: torch.Tensor, path: Path) -> None:
-    from PIL import Image
-
-    from ..images import to_uint8_hwc
-
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.partial")
-    try:
-        Image.fromarray(to_uint8_hwc(image01)).save(tmp, format="PNG")
-        tmp.replace(path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
 
 
 def _center_crop8(image: torch.Tensor, size: int = 512):
@@ -173,45 +160,18 @@ def cmd_invert(args) -> int:
     out = Path(args.out)
     stem = Path(args.photo).stem
     latent_path = out / f"{stem}_latent.safetensors"
-    _write_all(out, [
+    recon_path = out / f"{stem}_inversion.png"
+    crop_path = out / f"{stem}_crop.png"
+    write_all([
         (latent_path, lambda tmp: save_latent(latent, tmp)),
-        (out / f"{stem}_inversion.png", lambda tmp: _png(((recon[0].clamp(-1, 1) + 1) / 2).float().cpu(), tmp)),
-        (out / f"{stem}_crop.png", lambda tmp: _png(crop, tmp)),
+        (recon_path, image_writer(((recon[0].clamp(-1, 1) + 1) / 2).float().cpu(), recon_path)),
+        (crop_path, image_writer(crop, crop_path)),
         (out / f"{stem}_crop.json", lambda tmp: tmp.write_text(json.dumps(record, indent=2))),
     ])
     if history:
         print(f"loss {history[0]:.4f} -> {history[-1]:.4f} in {len(history)} steps")
     print(f"wrote {latent_path}, {stem}_inversion.png, {stem}_crop.png, {stem}_crop.json in {out}")
     return 0
-
-
-def _png(image01: torch.Tensor, path: Path) -> None:
-    from PIL import Image
-
-    from ..images import to_uint8_hwc
-    Image.fromarray(to_uint8_hwc(image01)).save(path, format="PNG")
-
-
-def _write_all(folder: Path, items) -> None:
-    """``items``: (path, write(tmp_path)). Each file is written to a hidden temporary name in
-    ``folder``; only when all are written are they renamed into place. On any error the
-    temporary files are removed and no target is touched."""
-    import os
-    import uuid
-
-    folder.mkdir(parents=True, exist_ok=True)
-    done = []
-    try:
-        for path, write in items:
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.partial")
-            done.append((tmp, path))
-            write(tmp)
-        for tmp, path in done:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in done:
-            if tmp.exists():
-                tmp.unlink()
 
 
 def _pick_direction(path, name):
@@ -252,6 +212,6 @@ def cmd_edit(args) -> int:
         from ..images import load_image
 
         result = paste_back(load_image(args.frame), result, CropRecord.from_dict(latent.crop))
-    _save_png(result, Path(args.out))
+    write_images([(Path(args.out), result)])
     print(f"wrote {args.out}")
     return 0

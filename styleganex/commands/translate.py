@@ -7,10 +7,11 @@ renamed at the end): an error or Ctrl-C leaves no partial output behind.
 from __future__ import annotations
 
 import os
-import uuid
 from pathlib import Path
 
 import torch
+
+from ..outputs import write_images
 
 
 def register(sub) -> None:
@@ -90,27 +91,6 @@ def _bar(total, desc):
     return bar, progress
 
 
-def _write_images(items: list[tuple[Path, torch.Tensor]]) -> None:
-    """Write [3, H, W] images in 0..1; all files appear at the end, or none on error."""
-    from PIL import Image
-
-    from ..images import to_uint8_hwc
-    tmps = []
-    try:
-        for path, image in items:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex[:8]}.part")
-            tmps.append((tmp, path))
-            fmt = {".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"}.get(path.suffix.lower(), "PNG")
-            Image.fromarray(to_uint8_hwc(image)).save(tmp, format=fmt)
-        for tmp, path in tmps:
-            os.replace(tmp, path)
-    finally:
-        for tmp, _ in tmps:
-            if tmp.exists():
-                tmp.unlink()
-
-
 def _center_crop_512(x: torch.Tensor) -> torch.Tensor:
     """The web UI's crop of large sketches / masks: sides over 513 px keep their central 512 px
     (bounds floored to multiples of 8)."""
@@ -144,14 +124,14 @@ def cmd_sr(args) -> int:
     with bar:
         out = super_resolve(model, image[None] * 2 - 1, factor, degrade, face=face, seed=args.seed,
                             progress=progress)
-    _write_images([(Path(args.out), (out[0].float().cpu() + 1) / 2)])
+    write_images([(Path(args.out), (out[0].float().cpu() + 1) / 2)])
     print(f"wrote {args.out} ({out.shape[-1]}x{out.shape[-2]})")
     return 0
 
 
 def _write_samples(out: torch.Tensor, folder: Path, stem: str) -> None:
     items = [(folder / f"{stem}_{i}.png", (out[i].float().cpu() + 1) / 2) for i in range(out.shape[0])]
-    _write_images(items)
+    write_images(items)
     print(f"wrote {len(items)} images to {folder}")
 
 
