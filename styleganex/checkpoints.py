@@ -32,6 +32,7 @@ from .config import ModelConfig, infer_widths
 from .generator import Generator
 from .model import StyleGANEX
 from .ops import binomial3x3, make_kernel
+from .outputs import write_all
 
 FORMAT = "styleganex"
 FORMAT_VERSION = "1"
@@ -321,13 +322,7 @@ def save_safetensors(model: StyleGANEX, path) -> None:
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "variant": model.variant,
             "opts": json.dumps(model.opts, default=str), "config": model.config.to_json(),
             "license": LICENSE_NOTE}
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        save_file(tensors, str(tmp), metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
+    write_all([(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))])
 
 
 def convert(src, dst) -> StyleGANEX:

@@ -18,13 +18,12 @@ half-written latent.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 
 import torch
 
 from .latent import Latent
+from .outputs import write_all
 
 FORMAT = "styleganex-latent"
 VERSION = "1"
@@ -59,15 +58,7 @@ def save_latent(latent: Latent, path) -> Path:
     meta = {"format": FORMAT, "version": VERSION, "crop": crop,
             "meta": json.dumps(latent.meta or {}, default=str),
             "n_latent": str(latent.wplus.shape[1]), "style_dim": str(latent.wplus.shape[2])}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".partial", dir=path.parent)
-    os.close(fd)
-    try:
-        save_file(tensors, tmp, metadata=meta)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+    write_all([(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))])
     return path
 
 
