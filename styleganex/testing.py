@@ -102,3 +102,12 @@ def synthetic_landmarks(cx: float, cy: float, d: float) -> np.ndarray:
         p[42 + i] = [cx + d / 2 + (i - 2.5) * d / 16, cy + (i % 2) * d / 16]
     p[48], p[54] = [cx - 0.4 * d, cy + 0.9 * d], [cx + 0.4 * d, cy + 0.9 * d]
     return p
+
+
+def shift_image(image: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """``image`` [C, H, W] moved by whole pixels (dx right, dy down); uncovered pixels black."""
+    out = torch.zeros_like(image)
+    height, width = image.shape[-2:]
+    out[:, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
+        image[:, max(-dy, 0):height + min(-dy, 0), max(-dx, 0):width + min(-dx, 0)]
+    return out

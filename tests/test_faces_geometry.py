@@ -21,6 +21,7 @@ from styleganex.faces import (
     preblur_sigma, select_face, styleganex_crop, undo_size_valid,
 )
 from styleganex.images import from_uint8_hwc, to_uint8_hwc
+from styleganex.testing import shift_image
 
 # eye centres of scikit-image's astronaut, measured by hand (see test_faces_photos.py)
 ASTRONAUT_EYES = ((203.0, 100.5), (245.5, 103.0))
@@ -53,15 +54,6 @@ def astronaut():
 @pytest.fixture(scope="module")
 def astronaut_face():
     return Face.from_landmarks(synthetic_landmarks(*ASTRONAUT_EYES, *ASTRONAUT_MOUTH))
-
-
-def shift_image(image, dx, dy):
-    """``image`` moved by whole pixels (dx right, dy down); uncovered pixels black."""
-    out = torch.zeros_like(image)
-    height, width = image.shape[-2:]
-    out[:, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
-        image[:, max(-dy, 0):height + min(-dy, 0), max(-dx, 0):width + min(-dx, 0)]
-    return out
 
 
 # ---------------------------------------------------------------- Face and select_face

@@ -24,6 +24,7 @@ from styleganex.faces import (
     ffhq_alignment, paste_back, select_face, styleganex_crop,
 )
 from styleganex.images import from_uint8_hwc, load_image, to_uint8_hwc
+from styleganex.testing import shift_image
 
 ASTRONAUT_EYES = np.array([[203.0, 100.5], [245.5, 103.0]])  # (x, y): eye on the image's left, then right
 ASTRONAUT_POINTS = np.vstack([ASTRONAUT_EYES, [[223.5, 141.0]]])  # plus the mouth centre, also by hand
@@ -40,14 +41,6 @@ def eye_error(face, true_eyes) -> float:
 def rescaled(image, factor):
     size = round(image.shape[1] * factor), round(image.shape[2] * factor)
     return F.interpolate(image[None], size=size, mode="bilinear", antialias=True, align_corners=False)[0].clamp(0, 1)
-
-
-def shift_image(image, dx, dy):
-    out = torch.zeros_like(image)
-    height, width = image.shape[-2:]
-    out[:, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
-        image[:, max(-dy, 0):height + min(-dy, 0), max(-dx, 0):width + min(-dx, 0)]
-    return out
 
 
 @pytest.fixture(scope="module")
