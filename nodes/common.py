@@ -118,6 +118,11 @@ def missing_file_message(name: str, what: str = "model file") -> str:
             f"({LICENSE_NOTE}) and put it in {where}{extra}; then press R in ComfyUI to refresh the list.")
 
 
+def check_model_file(name: str, what: str = "model file"):
+    """For ``validate_inputs``: True when the file is there, else the message saying where to get it."""
+    return True if find_model_file(name) is not None else missing_file_message(name, what)
+
+
 def require_model_file(name: str, what: str = "model file") -> str:
     path = find_model_file(name)
     if path is None:

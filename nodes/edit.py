@@ -13,11 +13,10 @@ from .common import (
     LatentType,
     ModelType,
     StyleGANEXModel,
+    check_model_file,
     checkpoint_files,
     direction_files,
-    find_model_file,
     folder_paths,
-    missing_file_message,
     require_model_file,
 )
 from .compat import io
@@ -181,9 +180,7 @@ class SwapGenerator(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, generator):
-        if find_model_file(generator) is None:
-            return missing_file_message(generator, "generator checkpoint")
-        return True
+        return check_model_file(generator, "generator checkpoint")
 
     @classmethod
     def execute(cls, model, generator) -> io.NodeOutput:

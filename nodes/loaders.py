@@ -11,11 +11,10 @@ from .common import (
     ModelType,
     ParserType,
     StyleGANEXModel,
+    check_model_file,
     checkpoint_files,
     device_choice,
     dtype_choice,
-    find_model_file,
-    missing_file_message,
     parser_files,
     require_model_file,
 )
@@ -49,9 +48,7 @@ class LoadStyleGANEX(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, ckpt_name):
-        if find_model_file(ckpt_name) is None:
-            return missing_file_message(ckpt_name, "checkpoint")
-        return True
+        return check_model_file(ckpt_name, "checkpoint")
 
     @classmethod
     def execute(cls, ckpt_name, device="auto", precision="auto") -> io.NodeOutput:
@@ -81,9 +78,7 @@ class LoadFaceParser(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, parser_name):
-        if find_model_file(parser_name) is None:
-            return missing_file_message(parser_name, "face parser")
-        return True
+        return check_model_file(parser_name, "face parser")
 
     @classmethod
     def execute(cls, parser_name, device="auto") -> io.NodeOutput:
