@@ -1,13 +1,34 @@
-# The two commands of the README.
+# The two commands of the README: `make demo` and `make test`. Both create and use the project's own
+# virtual environment (.venv, no system site packages), so they work where the system python3 refuses
+# installs (PEP 668) and never depend on what happens to be installed system-wide.
 PY ?= python3
+VENV ?= .venv
+VPY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
 
-.PHONY: demo test install
+.PHONY: demo test test-fast install clean-venv
 
-install:
-	$(PY) -m pip install -q -e ".[test]"
+$(VPY):
+	$(PY) -m venv $(VENV)
+
+# Reinstalled when the dependency declarations change.
+$(STAMP): pyproject.toml constraints.txt | $(VPY)
+	$(VPY) -m pip install -q --disable-pip-version-check -c constraints.txt -e ".[test]"
+	touch $@
+
+install: $(STAMP)
 
 demo: install
-	$(PY) -m styleganex demo
+	$(VPY) -m styleganex demo
 
+# Everything CI runs: the unit tests, the real-ComfyUI tier and the browser tier.
 test: install
-	$(PY) -m pytest -q
+	$(VPY) -m pytest -q $(PYTEST_ARGS)
+
+# The development subset: no real ComfyUI, no browser (a few minutes less).
+test-fast: install
+	$(VPY) -m pytest -q -m "not full and not comfyui and not browser" $(PYTEST_ARGS)
+
+clean-venv:
+	rm -rf $(VENV)
