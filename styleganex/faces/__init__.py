@@ -21,6 +21,7 @@ from .detect import FaceDetector, default_detector, detect_face
 from .dlib_detector import DlibDetector, predictor_path
 from .face import MIN_EYE_DISTANCE, Face, FaceError, FaceTooSmallError, NoFaceError, select_face
 from .paste import paste_back
+from .prepare import IF_NO_FACE, PreparedFace, prepare_face, prepare_faces
 from .preprocess import SizeRecord, gaussian_preblur, make_size_valid, preblur_sigma, undo_size_valid
 from .video import VideoCropper, fixed_size_record
 
@@ -29,5 +30,5 @@ __all__ = [
     "FaceError", "FaceTooSmallError", "MIN_EYE_DISTANCE", "NoFaceError", "SizeRecord", "VideoCropper",
     "align_face", "apply_crop", "center_crop", "crop_record", "default_detector", "demo_figure", "detect_face",
     "ffhq_alignment", "ffhq_quad", "fixed_size_record", "gaussian_preblur", "make_size_valid", "paste_back",
-    "preblur_sigma", "predictor_path", "select_face", "styleganex_crop", "undo_size_valid",
+    "preblur_sigma", "predictor_path", "prepare_face", "prepare_faces", "select_face", "styleganex_crop", "undo_size_valid",
 ]
