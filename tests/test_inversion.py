@@ -227,7 +227,7 @@ def test_cli_invert_writes_latent_png_and_crop(tmp_path, monkeypatch, vgg_dir, m
                "--seed", "3", "--no-face"])
     assert rc == 0
     lat = load_latent(out / "astro_latent.safetensors", model)
-    assert lat.crop["frame_size"] == [40, 48] and lat.noise is not None and lat.meta["inversion"]["steps"] == 2
+    assert lat.crop.records[0].frame_size == (40, 48) and lat.noise is not None and lat.meta["inversion"]["steps"] == 2
     assert Image.open(out / "astro_inversion.png").size == (4 * 48, 4 * 40)
     assert (out / "astro_crop.json").is_file()
     assert main(["invert", str(photo), "--model", str(ckpt), "--out", str(out), "--steps", "-1"]) == 2

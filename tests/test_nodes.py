@@ -227,7 +227,7 @@ def test_loader_loads_from_the_user_folder(pack):
     assert loader.validate_inputs("styleganex_inversion.pt") is True
     with torch.inference_mode():  # as ComfyUI runs nodes
         handle = loader.execute("styleganex_inversion.pt", "cpu", "auto").result[0]
-    assert handle.variant == "inversion" and handle.kind == "other"
+    assert handle.variant == "inversion" and handle.kind == "rgb"
     assert not next(handle.model.parameters()).is_inference()
 
 
@@ -247,12 +247,12 @@ def test_decode_pastes_back(pack, handles):
     common = _nodes(pack, "common")
     frame = _img(100, 140)
     crop, record = faces.center_crop(common.image_to_core(frame)[0], 64)
-    info = common.CropInfo(records=[record], faces=[None], frames=common.image_to_core(frame))
+    info = faces.CropInfo(records=[record], frames=common.image_to_core(frame))
     enc, dec = pack.test_nodes["StyleGANEXEncode"], pack.test_nodes["StyleGANEXDecode"]
     with torch.inference_mode():
         latent = enc.execute(handles["inversion"], common.core_to_image(crop[None], signed=False),
                              crop_info=info).result[0]
-        assert latent.crop["records"][0] == record.to_dict()
+        assert latent.crop.records[0] == record
         out = dec.execute(handles["inversion"], latent, "zero", 0, True, 0.1, info).result[0]
     assert out.shape == (1, 100, 140, 3)
     # outside the crop the photo is untouched
@@ -292,7 +292,7 @@ def test_optimize_inversion_stops_on_interrupt(pack, handles):
 
 def test_optimize_inversion_needs_a_loss(pack, handles):
     node = pack.test_nodes["StyleGANEXOptimizeInversion"]
-    with pytest.raises(ValueError, match="nothing to optimise"):
+    with pytest.raises(ValueError, match="weight 0"):
         node.execute(handles["inversion"], _img(64, 64), steps=2, lpips_weight=0.0, mse_weight=0.0)
     msg = node.validate_inputs("no-such-vgg.pth", 1.0)
     assert msg is True or "vgg16" in msg.lower()
@@ -423,7 +423,7 @@ def test_save_and_load_latent(pack, handles, tmp_path):
     common = _nodes(pack, "common")
     frame = _img(80, 80)
     crop, record = faces.center_crop(common.image_to_core(frame)[0], 64)
-    info = common.CropInfo(records=[record], faces=[None], frames=common.image_to_core(frame))
+    info = faces.CropInfo(records=[record], frames=common.image_to_core(frame))
     with torch.inference_mode():
         latent = pack.test_nodes["StyleGANEXEncode"].execute(
             handles["inversion"], common.core_to_image(crop[None], signed=False), crop_info=info).result[0]

@@ -12,12 +12,13 @@ from pathlib import Path
 import torch
 
 from ..outputs import write_images
+from .common import add_model_args, device_arg, load_model_arg
 
 
 def register(sub) -> None:
     p = sub.add_parser("sr", help="face super-resolution (sr / sr32 models)")
     p.add_argument("image", help="low-resolution face image (with --degrade: a high-resolution photo)")
-    _model_args(p)
+    add_model_args(p)
     p.add_argument("--factor", type=int, default=None,
                    help="super-resolution factor (sr: 4-48, default 32; sr32: 32)")
     p.add_argument("--degrade", action="store_true",
@@ -29,13 +30,13 @@ def register(sub) -> None:
 
     p = sub.add_parser("sketch2face", help="faces from a one-channel sketch (sketch2face model)")
     p.add_argument("sketch", help="sketch image (the first channel is used, 0..1, as released)")
-    _model_args(p)
+    add_model_args(p)
     _multimodal_args(p)
     p.set_defaults(func=cmd_sketch2face)
 
     p = sub.add_parser("mask2face", help="faces from a face-parsing map or a photo (mask2face model)")
     p.add_argument("mask", help="label image (class ids 0..18 or CelebAMask-HQ colours), or a photo with --parser")
-    _model_args(p)
+    add_model_args(p)
     p.add_argument("--parser", default=None,
                    help="faceparsing.pth: the input is a photo whose face is cropped and parsed first")
     _multimodal_args(p)
@@ -43,7 +44,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("video", help="video attribute editing (edit_age/edit_hair) or toonification")
     p.add_argument("video", help="input video file")
-    _model_args(p)
+    add_model_args(p)
     p.add_argument("--scale", type=float, default=None,
                    help="editing scale of edit models (default 1.0; negative edits the other way); "
                         "not for toonify models")
@@ -57,11 +58,6 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_video)
 
 
-def _model_args(p) -> None:
-    p.add_argument("--model", required=True, help="checkpoint path or file name in the models folder")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-
-
 def _multimodal_args(p) -> None:
     p.add_argument("--number", type=int, default=4, help="how many different faces")
     p.add_argument("--seed", type=int, default=0, help="random seed of the styles and noise")
@@ -69,15 +65,6 @@ def _multimodal_args(p) -> None:
 
 
 # ---- helpers ------------------------------------------------------------------------------------
-def _device(args) -> str:
-    return args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _load(args):
-    from ..checkpoints import load_model
-    from ..paths import find_model_file
-    path = find_model_file(args.model) or Path(args.model)
-    return load_model(path, device=_device(args))
 
 
 def _bar(total, desc):
@@ -91,29 +78,17 @@ def _bar(total, desc):
     return bar, progress
 
 
-def _center_crop_512(x: torch.Tensor) -> torch.Tensor:
-    """The web UI's crop of large sketches / masks: sides over 513 px keep their central 512 px
-    (bounds floored to multiples of 8)."""
-    h, w = x.shape[-2:]
-    if h > 513:
-        x = x[..., (h // 2 - 256) // 8 * 8:(h // 2 + 256) // 8 * 8, :]
-    if w > 513:
-        x = x[..., (w // 2 - 256) // 8 * 8:(w // 2 + 256) // 8 * 8]
-    return x
-
-
 # ---- commands -----------------------------------------------------------------------------------
 def cmd_sr(args) -> int:
     from ..images import load_image
     from ..translation import super_resolve
     image = load_image(args.image)
-    model = _load(args)
+    model = load_model_arg(args)
     face = None
     if args.degrade:
-        from ..faces import detect_face, styleganex_crop
-        frame_face = detect_face(image)
-        image, record = styleganex_crop(image, frame_face)
-        face = record.face_in_crop(frame_face)
+        from ..faces import Face, prepare_face
+        prepared = prepare_face(image)
+        image, face = prepared.crop, Face.from_landmarks(prepared.landmarks)
     degrade = None
     if args.degrade:
         factor = args.factor if args.factor is not None else 32
@@ -137,9 +112,9 @@ def _write_samples(out: torch.Tensor, folder: Path, stem: str) -> None:
 
 def cmd_sketch2face(args) -> int:
     from ..images import load_image
-    from ..translation import sketch_to_face
-    sketch = _center_crop_512(load_image(args.sketch)[0:1][None])  # the first channel, as the web UI
-    model = _load(args)
+    from ..translation import center_crop_512, sketch_to_face
+    sketch = center_crop_512(load_image(args.sketch)[0:1][None])  # the first channel, as the web UI
+    model = load_model_arg(args)
     bar, progress = _bar(args.number, "sketch2face")
     with bar:
         out = sketch_to_face(model, sketch, args.number, args.seed, progress=progress)
@@ -148,14 +123,13 @@ def cmd_sketch2face(args) -> int:
 
 
 def cmd_mask2face(args) -> int:
-    from ..translation import mask_to_face
+    from ..translation import center_crop_512, mask_to_face
     if args.parser:
-        from ..faces import detect_face, styleganex_crop
+        from ..faces import prepare_face
         from ..images import load_image
         from ..parsing import FaceParser
-        photo = load_image(args.mask)
-        crop, _ = styleganex_crop(photo, detect_face(photo))
-        labels = FaceParser.load(args.parser, device=_device(args)).parse(crop[None]).cpu()
+        crop = prepare_face(load_image(args.mask)).crop
+        labels = FaceParser.load(args.parser, device=device_arg(args.device)).parse(crop[None]).cpu()
     else:
         from PIL import Image
 
@@ -165,8 +139,8 @@ def cmd_mask2face(args) -> int:
         with Image.open(args.mask) as im:
             im.load()
             labels = label_image_to_labels(im)
-    labels = _center_crop_512(labels)
-    model = _load(args)
+    labels = center_crop_512(labels)
+    model = load_model_arg(args)
     bar, progress = _bar(args.number, "mask2face")
     with bar:
         out = mask_to_face(model, labels, args.number, args.seed, progress=progress)
@@ -178,13 +152,13 @@ def cmd_video(args) -> int:
     from ..video import process_video
     from ..video_io import probe_video, read_video_frames, write_video
     info = probe_video(args.video)
-    model = _load(args)
+    model = load_model_arg(args)
     scale = args.scale
     if scale is None and getattr(model, "editing_w", None) is not None:
         scale = 1.0
     total = info.n_frames if args.max_frames is None else min(info.n_frames, args.max_frames)
     frames = read_video_frames(args.video, max_frames=args.max_frames)
-    chunk = args.chunk_size or (1 if str(next(model.parameters()).device) == "cpu" else 8)
+    chunk = args.chunk_size or (1 if model.device.type == "cpu" else 8)
     bar, progress = _bar(total, "video")
     with bar:
         outs = process_video(model, frames, editing_scale=scale, crop="track" if args.track else "first",

@@ -14,21 +14,23 @@ Images are float32 tensors in 0..1 (the model wants -1..1: convert with ``x * 2 
 ``(x, y)`` pixels with pixel centres at whole numbers.
 """
 
+from ..errors import FaceError, FaceTooSmallError, NoFaceError
 from .align import Alignment, align_face, ffhq_alignment, ffhq_quad
 from .crop import DEFAULT_PADDING, EYE_DISTANCE, CropRecord, apply_crop, center_crop, crop_record, styleganex_crop
+from .crops import BATCH_MODES, CropInfo
 from .demo import demo_figure
 from .detect import FaceDetector, default_detector, detect_face
 from .dlib_detector import DlibDetector, predictor_path
-from .face import MIN_EYE_DISTANCE, Face, FaceError, FaceTooSmallError, NoFaceError, select_face
+from .face import MIN_EYE_DISTANCE, Face, select_face
 from .paste import paste_back
-from .prepare import IF_NO_FACE, PreparedFace, prepare_face, prepare_faces
+from .prepare import IF_NO_FACE, PreparedFace, prepare_center, prepare_face, prepare_faces
 from .preprocess import SizeRecord, gaussian_preblur, make_size_valid, preblur_sigma, undo_size_valid
 from .video import VideoCropper, fixed_size_record
 
 __all__ = [
-    "Alignment", "CropRecord", "DEFAULT_PADDING", "DlibDetector", "EYE_DISTANCE", "Face", "FaceDetector",
-    "FaceError", "FaceTooSmallError", "MIN_EYE_DISTANCE", "NoFaceError", "SizeRecord", "VideoCropper",
+    "Alignment", "BATCH_MODES", "CropInfo", "CropRecord", "DEFAULT_PADDING", "DlibDetector", "EYE_DISTANCE", "Face", "FaceDetector",
+    "FaceError", "FaceTooSmallError", "IF_NO_FACE", "MIN_EYE_DISTANCE", "NoFaceError", "PreparedFace", "SizeRecord", "VideoCropper",
     "align_face", "apply_crop", "center_crop", "crop_record", "default_detector", "demo_figure", "detect_face",
     "ffhq_alignment", "ffhq_quad", "fixed_size_record", "gaussian_preblur", "make_size_valid", "paste_back",
-    "preblur_sigma", "predictor_path", "prepare_face", "prepare_faces", "select_face", "styleganex_crop", "undo_size_valid",
+    "preblur_sigma", "predictor_path", "prepare_center", "prepare_face", "prepare_faces", "select_face", "styleganex_crop", "undo_size_valid",
 ]

@@ -16,18 +16,20 @@ the "aligned" face is that crop resized to 256 x 256, so w+ still comes from a 2
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
+from ..errors import InputError, NoFaceError, check_cancel
 from ..images import check_image
 from .align import align_face
 from .crop import DEFAULT_PADDING, CropRecord, apply_crop, center_crop, crop_record
 from .detect import FaceDetector, detect_face
-from .face import Face, NoFaceError
+from .face import Face
 
-__all__ = ["IF_NO_FACE", "PreparedFace", "prepare_face", "prepare_faces"]
+__all__ = ["IF_NO_FACE", "PreparedFace", "prepare_center", "prepare_face", "prepare_faces"]
 
 IF_NO_FACE = ("error", "center")
 """What :func:`prepare_face` does when no face is found: raise ``NoFaceError``, or centre-crop."""
@@ -61,6 +63,15 @@ def _resized_crop(crop: torch.Tensor) -> torch.Tensor:
                          align_corners=False)[0].clamp(0.0, 1.0)
 
 
+def prepare_center(image: torch.Tensor, padding=DEFAULT_PADDING) -> PreparedFace:
+    """The fallback without a face: the centre ``2 * padding`` box of ``image`` ``[3, H, W]`` (shrunk so
+    its shorter side fits; sides multiples of 8) and, as its "aligned face", that crop resized to 256 x 256."""
+    check_image(image, ndims=(3,))
+    pad = padding if np.isscalar(padding) else max(padding)
+    crop, record = center_crop(image, 2 * int(pad))
+    return PreparedFace(crop, _resized_crop(crop), record, None, None, "none")
+
+
 def prepare_face(image: torch.Tensor, face: Face | None = None, *, detector: FaceDetector | None = None,
                  rule: str = "largest", index: int = 0, padding=DEFAULT_PADDING,
                  if_no_face: str = "error") -> PreparedFace:
@@ -78,18 +89,16 @@ def prepare_face(image: torch.Tensor, face: Face | None = None, *, detector: Fac
     """
     check_image(image)
     if image.ndim != 3:
-        raise ValueError(f"prepare_face takes one image [3, H, W], got {tuple(image.shape)}")
+        raise InputError(f"prepare_face takes one image [3, H, W], got {tuple(image.shape)}")
     if if_no_face not in IF_NO_FACE:
-        raise ValueError(f"if_no_face must be one of {IF_NO_FACE}, got {if_no_face!r}")
+        raise InputError(f"if_no_face must be one of {IF_NO_FACE}, got {if_no_face!r}")
     if face is None:
         try:
             face = detect_face(image, detector, rule=rule, index=index)
         except NoFaceError:
             if if_no_face == "error":
                 raise
-            pad = padding if np.isscalar(padding) else max(padding)
-            crop, record = center_crop(image, 2 * int(pad))
-            return PreparedFace(crop, _resized_crop(crop), record, None, None, "none")
+            return prepare_center(image, padding)
     record = crop_record(tuple(image.shape[-2:]), face, padding)
     crop = apply_crop(image, record)
     in_crop = record.face_in_crop(face)
@@ -97,25 +106,30 @@ def prepare_face(image: torch.Tensor, face: Face | None = None, *, detector: Fac
     return PreparedFace(crop, aligned, record, face, in_crop.landmarks, "mapped")
 
 
-def prepare_faces(images: torch.Tensor, *, first_for_all: bool = False, **options) -> list[PreparedFace]:
+def prepare_faces(images: torch.Tensor, *, first_for_all: bool = False, progress: Callable | None = None,
+                  cancel: Callable | None = None, **options) -> list[PreparedFace]:
     """:func:`prepare_face` for every image of ``images`` ``[B, 3, H, W]``.
 
     first_for_all: the face of image 0 gives the crop and the aligned face of every image (video
         frames: one fixed crop, as the release does); otherwise each image gets its own.
+    progress, cancel: ``progress(done, total, info)`` after each image; ``cancel()`` before each.
     options: as for :func:`prepare_face`.
     """
     check_image(images)
     if images.ndim != 4:
-        raise ValueError(f"prepare_faces takes a batch [B, 3, H, W], got {tuple(images.shape)}")
+        raise InputError(f"prepare_faces takes a batch [B, 3, H, W], got {tuple(images.shape)}")
     out = []
     for b in range(images.shape[0]):
+        check_cancel(cancel)
         if first_for_all and out:
             first = out[0]
             out.append(PreparedFace(apply_crop(images[b], first.record), first.aligned, first.record,
                                     first.face, first.landmarks, first.landmarks_source))
-            continue
-        try:
-            out.append(prepare_face(images[b], **options))
-        except NoFaceError as e:
-            raise NoFaceError(f"image {b} of the batch: {e}") from e
+        else:
+            try:
+                out.append(prepare_face(images[b], **options))
+            except NoFaceError as e:
+                raise NoFaceError(f"image {b} of the batch: {e}") from e
+        if progress is not None:
+            progress(b + 1, images.shape[0], {"stage": "faces"})
     return out
