@@ -30,6 +30,7 @@ import torch.nn.functional as F
 
 from .errors import Cancelled, InputError, check_cancel
 from .latent import Latent
+from .model import StyleGANEX
 
 __all__ = [
     "Cancelled",
@@ -95,7 +96,7 @@ class InversionResult:
         return bool(self.latent.meta.get("inversion", {}).get("stopped_early", False))
 
 
-def noise_sizes(model, f_size: tuple[int, int]) -> list[tuple[int, int]]:
+def noise_sizes(model: StyleGANEX, f_size: tuple[int, int]) -> list[tuple[int, int]]:
     """(h, w) of the noise map of every generator layer for a first-layer feature of ``f_size``.
 
     Layer i has the nominal resolution r = 2^((i+5)//2); the dilated levels (r <= 32) run at the
@@ -111,7 +112,7 @@ def noise_sizes(model, f_size: tuple[int, int]) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
-def latent_std(model, n: int = 1000, generator: torch.Generator | None = None) -> float:
+def latent_std(model: StyleGANEX, n: int = 1000, generator: torch.Generator | None = None) -> float:
     """Spread of the mapped style distribution, as the official code measures it:
     sqrt(sum((w - mean(w))^2) / n) over ``n`` mapped standard-normal z."""
     device, dtype = model.device, model.dtype
@@ -195,7 +196,7 @@ def _per_frame(noises, batch):
     return [n[b:b + 1] for b in range(batch) for n in noises]
 
 
-def optimize(model, frame: torch.Tensor, aligned: torch.Tensor | None = None, latent: Latent | None = None,
+def optimize(model: StyleGANEX, frame: torch.Tensor, aligned: torch.Tensor | None = None, latent: Latent | None = None,
              steps: int = 500, lr: float = 0.05, lpips_weight: float = 1.0, mse_weight: float = 0.0,
              id_weight: float = 0.0, id_loss=None, noise_reg_weight: float = 1e3,
              latent_noise: float = LATENT_NOISE, early_stop_patience: int | None = None,

@@ -23,7 +23,6 @@ runs VGG only on the output. ``Perceptual(net).set_target(y)(x)`` equals ``net(x
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import warnings
 from pathlib import Path
@@ -32,6 +31,7 @@ import torch
 from torch import nn
 
 from .errors import InputError
+from .paths import models_dir
 
 VGG_FILE = "vgg16-397923af.pth"
 VGG_URL = f"https://download.pytorch.org/models/{VGG_FILE}"
@@ -40,17 +40,9 @@ _SLICES = ((1, range(4)), (2, range(4, 9)), (3, range(9, 16)), (4, range(16, 23)
 _lock = threading.Lock()
 
 
-def _models_dir() -> Path:
-    try:
-        from .paths import models_dir
-        return Path(models_dir())
-    except ImportError:  # pragma: no cover - paths.py is part of the package
-        return Path(os.environ.get("STYLEGANEX_MODELS", Path.cwd() / "models" / "styleganex"))
-
-
 def search_dirs() -> list[Path]:
     """Folders searched for ``vgg16-397923af.pth``, in order."""
-    dirs = [_models_dir()]
+    dirs = [models_dir()]
     local = Path.cwd() / "models" / "styleganex"
     if local not in dirs:
         dirs.append(local)

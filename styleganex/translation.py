@@ -41,6 +41,7 @@ from .degradation import bicubic_downsample, bicubic_weight
 from .errors import InputError, check_cancel
 from .faces.preprocess import make_size_valid
 from .latent import Latent
+from .model import StyleGANEX
 from .parsing import NUM_CLASSES, labels_to_onehot
 from .validation import SIGNED, check_image
 
@@ -60,7 +61,7 @@ def _parse_int_list(value) -> list[int]:
     return [int(v) for v in value]
 
 
-def sr_factors(model) -> tuple[int, int]:
+def sr_factors(model: StyleGANEX) -> tuple[int, int]:
     """The inclusive range ``(lo, hi)`` of super-resolution factors ``model`` supports.
 
     From ``opts['resize_factors']`` (the training downsampling factors; the output is 4x the
@@ -77,7 +78,7 @@ def sr_factors(model) -> tuple[int, int]:
     return SR_FACTOR_RANGE
 
 
-def _check_factor(model, factor) -> int:
+def _check_factor(model: StyleGANEX, factor) -> int:
     lo, hi = sr_factors(model)
     if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer)) or int(factor) != factor:
         raise InputError(f"the super-resolution factor must be a whole number, got {factor!r}")
@@ -172,11 +173,11 @@ def _aligned_from(up01: torch.Tensor, faces: list, detector) -> torch.Tensor:
     return torch.stack(out) * 2 - 1
 
 
-def _noise_generator(model, seed: int):
+def _noise_generator(model: StyleGANEX, seed: int):
     return torch.Generator(device=model.device).manual_seed(int(seed))
 
 
-def _sr_render(model, x1: torch.Tensor, aligned: torch.Tensor, noise="random", generator=None) -> torch.Tensor:
+def _sr_render(model: StyleGANEX, x1: torch.Tensor, aligned: torch.Tensor, noise="random", generator=None) -> torch.Tensor:
     """The release's SR forward: w+ from the aligned face, f and skip features from the upsampled
     input ``x1`` [B,3,H,W] in [-1,1] (multiples of 8), decoded (4x at 1024). Not clamped."""
     latent = model.encode(x1, aligned, skips=True)
@@ -184,7 +185,7 @@ def _sr_render(model, x1: torch.Tensor, aligned: torch.Tensor, noise="random", g
 
 
 @torch.no_grad()
-def super_resolve(model, image: torch.Tensor, factor: int | None = None, degrade_factor: int | None = None,
+def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = None, degrade_factor: int | None = None,
                   *, aligned: torch.Tensor | None = None, face=None, detector=None, noise: str = "random",
                   seed: int = 0, quantize: bool = True,
                   progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
@@ -255,7 +256,7 @@ def center_crop_512(x: torch.Tensor) -> torch.Tensor:
     return x
 
 
-def latent_mask_rows(model) -> list[int]:
+def latent_mask_rows(model: StyleGANEX) -> list[int]:
     """The w+ rows replaced by random styles: ``opts['latent_mask']`` (those below n_latent), else 8.."""
     rows = _parse_int_list(model.opts.get("latent_mask"))
     rows = [r for r in rows if 0 <= r < model.n_latent] if rows else list(range(8, model.n_latent))
@@ -269,7 +270,7 @@ def _inject(wplus: torch.Tensor, inject: torch.Tensor, rows: Sequence[int]) -> t
     return out
 
 
-def _translate_render(model, x: torch.Tensor, inject: torch.Tensor, rows: Sequence[int], noise="random",
+def _translate_render(model: StyleGANEX, x: torch.Tensor, inject: torch.Tensor, rows: Sequence[int], noise="random",
                       generator=None) -> torch.Tensor:
     """The release's sketch/mask forward for ONE input ``x`` [1, C, H, W] and ``n`` injected w+
     ``inject`` [n, n_latent, S]: encoder on batch statistics, masked rows replaced, decoded.
@@ -282,7 +283,7 @@ def _translate_render(model, x: torch.Tensor, inject: torch.Tensor, rows: Sequen
     return model.decode(latent, noise=noise, generator=generator)
 
 
-def _multimodal(model, x: torch.Tensor, number: int, seed: int, noise, progress, cancel, what: str):
+def _multimodal(model: StyleGANEX, x: torch.Tensor, number: int, seed: int, noise, progress, cancel, what: str):
     if isinstance(number, bool) or int(number) != number or number < 1:
         raise InputError(f"number must be a positive whole number, got {number!r}")
     number = int(number)
@@ -308,7 +309,7 @@ def _multimodal(model, x: torch.Tensor, number: int, seed: int, noise, progress,
 
 
 @torch.no_grad()
-def sketch_to_face(model, sketch: torch.Tensor, number: int = 1, seed: int = 0, *, noise: str = "random",
+def sketch_to_face(model: StyleGANEX, sketch: torch.Tensor, number: int = 1, seed: int = 0, *, noise: str = "random",
                    progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
     """Faces from sketches with the sketch2face model: ``number`` samples per sketch.
 
@@ -346,7 +347,7 @@ def _mask_onehot(mask: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def mask_to_face(model, mask: torch.Tensor, number: int = 1, seed: int = 0, *, noise: str = "random",
+def mask_to_face(model: StyleGANEX, mask: torch.Tensor, number: int = 1, seed: int = 0, *, noise: str = "random",
                  progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
     """Faces from face-parsing maps with the mask2face model: ``number`` samples per map.
 

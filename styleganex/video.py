@@ -28,6 +28,7 @@ import torch
 from .errors import Cancelled, InputError, check_cancel
 from .faces.preprocess import make_size_valid
 from .latent import Latent
+from .model import StyleGANEX
 from .validation import SIGNED, check_image
 
 __all__ = ["process_video", "VideoRenderer", "editing_vector"]
@@ -35,7 +36,7 @@ __all__ = ["process_video", "VideoRenderer", "editing_vector"]
 CROP_MODES = ("first", "track", "none")
 
 
-def editing_vector(model, editing_scale) -> torch.Tensor | None:
+def editing_vector(model: StyleGANEX, editing_scale) -> torch.Tensor | None:
     """``editing_w[0:1] * scale`` of an edit model (as ``video_editing.py``), or None for no scale.
 
     A negative scale edits the other way. Raises ``ValueError`` for a scale on a model without an
@@ -59,7 +60,7 @@ class VideoRenderer:
     f and skip features from ``model.encode_features``, zero noise, ``editing_w`` added.
     Returns the raw decoder output [n, 3, ...] (not clamped)."""
 
-    def __init__(self, model, aligned: torch.Tensor, editing_w: torch.Tensor | None = None):
+    def __init__(self, model: StyleGANEX, aligned: torch.Tensor, editing_w: torch.Tensor | None = None):
         if model.config.input_nc != 3:
             raise InputError(f"video editing needs a model with RGB input, got the "
                              f"{getattr(model, 'variant', 'custom')} model ({model.config.input_nc}-channel input)")
@@ -114,20 +115,10 @@ def _with_frame_index(exc: BaseException, index: int, last: int | None = None) -
 
 
 def _check_frame(frame, size) -> torch.Tensor:
-    if not isinstance(frame, torch.Tensor):
-        raise TypeError(f"a frame must be a torch.Tensor [3, H, W] in 0..1, got {type(frame).__name__}")
-    if frame.ndim != 3 or frame.shape[0] != 3:
-        raise InputError(f"a frame must be [3, H, W] (RGB), got {tuple(frame.shape)}")
-    if not frame.is_floating_point():
-        raise InputError(f"a frame must be a float tensor in 0..1, got {frame.dtype}")
+    check_image(frame, "the frame", ndims=(3,))
     if size is not None and tuple(frame.shape[-2:]) != tuple(size):
         raise InputError(f"size {tuple(frame.shape[-2:])} differs from frame 0, {tuple(size)}; "
                          "all frames of a video must have the same size")
-    if not torch.isfinite(frame).all():
-        raise InputError("the frame contains NaN or infinite values")
-    lo, hi = float(frame.min()), float(frame.max())
-    if lo < -1e-3 or hi > 1 + 1e-3:
-        raise InputError(f"frame values must lie in 0..1, got {lo:.3g}..{hi:.3g}")
     return frame.clamp(0, 1)
 
 
@@ -148,7 +139,7 @@ def _crop_mode(crop):
     raise InputError(f"crop must be one of {CROP_MODES}, a faces.CropRecord, or None, got {type(crop).__name__}")
 
 
-def process_video(model, frames: torch.Tensor | Iterable[torch.Tensor], editing_scale: float | None = None,
+def process_video(model: StyleGANEX, frames: torch.Tensor | Iterable[torch.Tensor], editing_scale: float | None = None,
                   crop=None, chunk_size: int = 8, paste_back: bool = False,
                   progress: Callable | None = None, cancel: Callable | None = None, *,
                   face=None, aligned: torch.Tensor | None = None, detector=None, total: int | None = None,

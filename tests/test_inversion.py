@@ -185,18 +185,6 @@ def test_missing_vgg_file_is_a_clear_error(tmp_path, monkeypatch, model, astrona
         optimize(model, face32(astronaut), steps=1)
 
 
-@pytest.fixture(scope="module")
-def vgg_dir(tmp_path_factory):
-    """A models folder with a vgg16-397923af.pth holding random features.* tensors (58 MB)."""
-    import torchvision
-    d = tmp_path_factory.mktemp("vggmodels")
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):
-        shapes = {f"features.{k}": v.shape for k, v in torchvision.models.vgg16().features.state_dict().items()}
-    g = torch.Generator().manual_seed(3)
-    torch.save({k: torch.randn(s, generator=g) * 0.05 for k, s in shapes.items()}, d / VGG_FILE)
-    return d
-
-
 def test_vgg_weights_load_from_models_folder(vgg_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("STYLEGANEX_MODELS", str(vgg_dir))
     net = load_lpips()
