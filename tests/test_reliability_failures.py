@@ -130,10 +130,10 @@ def test_cli_invert_failure_leaves_no_output(invert_setup, monkeypatch, where, e
     from styleganex.commands import invert_edit
     argv, out = invert_setup
     if where.startswith("optimisation"):
-        def bar_call(self, done, total, info):
+        def bar_call(self, done, total=None, info=None):
             if done == 2:
                 raise exc("injected")
-        monkeypatch.setattr(invert_edit._Bar, "__call__", bar_call)
+        monkeypatch.setattr(invert_edit.ProgressBar, "__call__", bar_call)
     elif where.startswith("decoding"):
         def decode(self, *a, **k):
             raise exc("injected")

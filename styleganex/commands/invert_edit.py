@@ -12,7 +12,7 @@ from pathlib import Path
 
 from ..errors import InputError
 from ..outputs import image_writer, write_all, write_images
-from .common import add_model_args, load_model_arg
+from .common import ProgressBar, add_model_args, load_model_arg
 
 
 def register(sub) -> None:
@@ -48,23 +48,6 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_edit)
 
 
-# ---- helpers ----------------------------------------------------------------------------------
-class _Bar:
-    """progress(done, total, info) -> tqdm."""
-
-    def __init__(self, total):
-        from tqdm import tqdm
-        self.bar = tqdm(total=total, desc="inversion", unit="step")
-
-    def __call__(self, done, total, info):
-        self.bar.update(done - self.bar.n)
-        self.bar.set_postfix(loss=f"{info.get('loss', 0):.4f}", lpips=f"{info.get('lpips', 0):.4f}",
-                             lr=f"{info.get('lr', 0):.4f}", refresh=False)
-
-    def close(self):
-        self.bar.close()
-
-
 # ---- commands ---------------------------------------------------------------------------------
 def cmd_invert(args) -> int:
     from ..faces import CropInfo, prepare_center, prepare_face
@@ -86,12 +69,9 @@ def cmd_invert(args) -> int:
         if args.vgg:
             from ..lpips_loss import load_lpips
             lpips = load_lpips(weights=args.vgg)
-        bar = _Bar(args.steps)
-        try:
+        with ProgressBar(args.steps, "inversion", "step") as bar:
             result = invert_images(model, crops, latent=latent, steps=args.steps, lr=args.lr, mse_weight=args.mse,
                                    seed=args.seed, progress=bar, lpips=lpips)
-        finally:
-            bar.close()
         latent, history = result.latent, result.history
     latent.meta.update(photo=str(args.photo), model=str(args.model))
     recon = decode_latent(model, latent)[0]

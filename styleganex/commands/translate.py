@@ -9,10 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-
 from ..outputs import write_images
-from .common import add_model_args, device_arg, load_model_arg
+from .common import ProgressBar, add_model_args, device_arg, load_model_arg
 
 
 def register(sub) -> None:
@@ -64,20 +62,6 @@ def _multimodal_args(p) -> None:
     p.add_argument("--out", required=True, help="output folder (NAME_0.png, NAME_1.png, ...)")
 
 
-# ---- helpers ------------------------------------------------------------------------------------
-
-
-def _bar(total, desc):
-    from tqdm import tqdm
-    bar = tqdm(total=total, desc=desc, unit="img" if desc != "video" else "frame")
-
-    def progress(done, total_, info=None):
-        if total_ is not None and bar.total != total_:
-            bar.total = total_
-        bar.update(done - bar.n)
-    return bar, progress
-
-
 # ---- commands -----------------------------------------------------------------------------------
 def cmd_sr(args) -> int:
     from ..images import load_image
@@ -95,8 +79,7 @@ def cmd_sr(args) -> int:
         degrade = max(1, factor // 4)
     else:
         factor = args.factor
-    bar, progress = _bar(1, "sr")
-    with bar:
+    with ProgressBar(1, "sr", "img") as progress:
         out = super_resolve(model, image[None] * 2 - 1, factor, degrade, face=face, seed=args.seed,
                             progress=progress)
     write_images([(Path(args.out), (out[0].float().cpu() + 1) / 2)])
@@ -104,22 +87,23 @@ def cmd_sr(args) -> int:
     return 0
 
 
-def _write_samples(out: torch.Tensor, folder: Path, stem: str) -> None:
-    items = [(folder / f"{stem}_{i}.png", (out[i].float().cpu() + 1) / 2) for i in range(out.shape[0])]
+def _samples(args, run, x, name: str) -> int:
+    """Run sketch_to_face / mask_to_face on ``x`` and write NAME_0.png, NAME_1.png, ... to ``--out``."""
+    model = load_model_arg(args)
+    with ProgressBar(args.number, run.__name__, "img") as progress:
+        out = run(model, x, args.number, args.seed, progress=progress)
+    folder = Path(args.out)
+    items = [(folder / f"{name}_{i}.png", (out[i].float().cpu() + 1) / 2) for i in range(out.shape[0])]
     write_images(items)
     print(f"wrote {len(items)} images to {folder}")
+    return 0
 
 
 def cmd_sketch2face(args) -> int:
     from ..images import load_image
     from ..translation import center_crop_512, sketch_to_face
     sketch = center_crop_512(load_image(args.sketch)[0:1][None])  # the first channel, as the web UI
-    model = load_model_arg(args)
-    bar, progress = _bar(args.number, "sketch2face")
-    with bar:
-        out = sketch_to_face(model, sketch, args.number, args.seed, progress=progress)
-    _write_samples(out, Path(args.out), Path(args.sketch).stem)
-    return 0
+    return _samples(args, sketch_to_face, sketch, Path(args.sketch).stem)
 
 
 def cmd_mask2face(args) -> int:
@@ -139,13 +123,7 @@ def cmd_mask2face(args) -> int:
         with Image.open(args.mask) as im:
             im.load()
             labels = label_image_to_labels(im)
-    labels = center_crop_512(labels)
-    model = load_model_arg(args)
-    bar, progress = _bar(args.number, "mask2face")
-    with bar:
-        out = mask_to_face(model, labels, args.number, args.seed, progress=progress)
-    _write_samples(out, Path(args.out), Path(args.mask).stem)
-    return 0
+    return _samples(args, mask_to_face, center_crop_512(labels), Path(args.mask).stem)
 
 
 def cmd_video(args) -> int:
@@ -159,8 +137,7 @@ def cmd_video(args) -> int:
     total = info.n_frames if args.max_frames is None else min(info.n_frames, args.max_frames)
     frames = read_video_frames(args.video, max_frames=args.max_frames)
     chunk = args.chunk_size or (1 if model.device.type == "cpu" else 8)
-    bar, progress = _bar(total, "video")
-    with bar:
+    with ProgressBar(total, "video", "frame") as progress:
         outs = process_video(model, frames, editing_scale=scale, crop="track" if args.track else "first",
                              chunk_size=chunk, paste_back=args.paste_back, progress=progress,
                              total=total)
