@@ -1,7 +1,12 @@
 """Step II of the two-step inversion: optimise w+, f and the noise maps of one or more frames.
 
-    result = optimize(model, frame, aligned, steps=500, seed=0)     # frame [B,3,H,W] in [-1,1]
-    image = model.decode(result.latent, noise=None)                 # uses the optimised noise
+>>> frame = torch.rand(1, 3, 32, 40) * 2 - 1                  # [B, 3, H, W] in [-1, 1]
+>>> result = optimize(model, frame, steps=500, seed=0)     # doctest: +SKIP
+>>> result = optimize(model, frame, steps=3, seed=0, lpips_weight=0.0, mse_weight=1.0)
+>>> result.steps_run, len(result.latent.noise) == model.decoder.num_layers
+(3, True)
+>>> model.decode(result.latent, noise=None).shape          # noise=None uses the optimised noise maps
+torch.Size([1, 3, 128, 160])
 
 As in the official ``latent_optimization.py``: start from the encoder (Step I: w+ from the aligned
 face, f from the frame); Adam (lr 0.05, ``lr_schedule``: linear ramp-up over 5 %, cosine ramp-down

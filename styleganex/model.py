@@ -1,8 +1,15 @@
 """The StyleGANEX model: encoder E + generator G + latent_avg (the official ``pSp`` class).
 
-    model = styleganex.load_model("styleganex_inversion.pt")
-    latent = model.encode(frame, aligned)        # frame [B,3,H,W] in [-1,1], H, W multiples of 8
-    image = model.decode(latent)                 # [B,3,H*size/256,W*size/256]... 4H x 4W at 1024
+>>> model = styleganex.load_model("models/styleganex/styleganex_inversion.pt")
+>>> frame = torch.rand(1, 3, 64, 80) * 2 - 1      # [B, 3, H, W] in [-1, 1], H and W multiples of 8
+>>> aligned = torch.rand(1, 3, 256, 256) * 2 - 1  # the FFHQ-aligned face
+>>> latent = model.encode(frame, aligned)         # w+ from the aligned face, f from the frame
+>>> latent.f.shape[-2:]                           # f is H/8 x W/8
+torch.Size([8, 10])
+>>> model.decode(latent).shape                    # 4H x 4W for the 1024 models (H x W at 256)
+torch.Size([1, 3, 256, 320])
+>>> model.kind, model.variant
+('rgb', 'inversion')
 
 Frames enter as ``[B, C, H, W]`` in [-1, 1] (sketches: 1 channel in [0, 1]; parsing masks: 19-channel
 one-hot). ``aligned`` is the 256x256 FFHQ-aligned face that gives w+; without it w+ comes from the

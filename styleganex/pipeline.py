@@ -1,14 +1,17 @@
 """Images in, images out: the steps every front end runs around the model.
 
-    from styleganex.faces import CropInfo, prepare_face
-    from styleganex.pipeline import decode_latent, encode_images, invert_images
-
-    prepared = prepare_face(photo)                                   # photo [3, H, W] in 0..1
-    crop = CropInfo.from_prepared([prepared], frames=photo[None])
-    latent = encode_images(model, prepared.crop[None], prepared.aligned[None], crop=crop)
-    latent = invert_images(model, prepared.crop[None], latent=latent, steps=500).latent   # optional
-    images = decode_latent(model, latent)                            # [1, 3, 4h, 4w] in 0..1
-    pasted = latent.crop.paste(images)                               # [1, 3, H, W]
+>>> from styleganex.faces import CropInfo, prepare_face
+>>> from styleganex.images import load_image
+>>> photo = load_image("photo.jpg")                    # [3, H, W] in 0..1
+>>> prepared = prepare_face(photo)                     # the crop and the aligned face
+>>> crop = CropInfo.from_prepared([prepared], frames=photo[None])
+>>> latent = encode_images(model, prepared.crop[None], prepared.aligned[None], crop=crop)
+>>> latent = invert_images(model, prepared.crop[None], latent=latent, steps=500).latent  # doctest: +SKIP
+>>> images = decode_latent(model, latent)              # [1, 3, 4h, 4w] in 0..1
+>>> images.shape[-1] == 4 * prepared.crop.shape[-1]
+True
+>>> latent.crop.paste(images).shape                    # pasted back into the photo
+torch.Size([1, 3, 512, 512])
 
 Images here are batches ``[B, 3, H, W]`` in 0..1 (the face functions' convention); sides that are not
 multiples of 8 are padded (edges repeated) before the model sees them, the padding is recorded in the

@@ -1,9 +1,16 @@
 """Image translation pipelines of the release: face super-resolution, sketch-to-face, mask-to-face.
 
-    from styleganex.translation import super_resolve, sketch_to_face, mask_to_face
-    hi = super_resolve(sr_model, low, factor=32)              # low [B,3,h,w] in [-1,1] -> [B,3,32h,32w]
-    faces = sketch_to_face(s2f_model, sketch, number=4)       # sketch [B,1,H,W] in [0,1] -> [4B,3,4H,4W]
-    faces = mask_to_face(m2f_model, labels, number=4)         # labels [B,H,W] ints (or one-hot [B,19,H,W])
+>>> from styleganex.testing import random_model
+>>> sketch = torch.rand(1, 1, 64, 64)                         # [B, 1, H, W] in [0, 1]
+>>> sketch_to_face(random_model("sketch2face"), sketch, number=4).shape   # 4 faces, 4x larger, in [-1, 1]
+torch.Size([4, 3, 256, 256])
+>>> labels = torch.randint(0, 19, (1, 64, 64))                # class ids (or one-hot [B, 19, H, W])
+>>> mask_to_face(random_model("mask2face"), labels, number=2).shape
+torch.Size([2, 3, 256, 256])
+>>> low = torch.rand(1, 3, 16, 16) * 2 - 1                    # a low-resolution face in [-1, 1]
+>>> aligned = torch.rand(1, 3, 256, 256) * 2 - 1              # (by default: aligned from the face found)
+>>> super_resolve(random_model("sr"), low, factor=16, aligned=aligned).shape
+torch.Size([1, 3, 256, 256])
 
 What the official ``image_translation.py`` does, and what these functions reproduce:
 

@@ -42,10 +42,10 @@ def check_image(x, name: str = "image", *, channels: int | None = 3, multiple: i
 
     >>> check_image(torch.zeros(3, 8, 8)).shape
     torch.Size([3, 8, 8])
-    >>> check_image(torch.full((1, 3, 8, 8), 2.0), "frame", value_range=(-1.0, 1.0))
+    >>> check_image(torch.full((1, 3, 8, 8), -5.0), "frame", value_range=(-1.0, 1.0))
     Traceback (most recent call last):
     ...
-    styleganex.errors.ImageError: frame values must lie in [-1, 1], found 2..2
+    styleganex.errors.ImageError: frame values must lie in [-1, 1], found -5..-5
     """
     layout = " or ".join(("[C, H, W]", "[B, C, H, W]")[n - 3] for n in ndims if n in (3, 4))
     if not isinstance(x, torch.Tensor):

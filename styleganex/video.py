@@ -1,8 +1,11 @@
 """Video facial attribute editing and video toonification, frame by frame in bounded memory.
 
-    from styleganex.video import process_video
-    for frame in process_video(edit_model, frames, editing_scale=1.0):   # frames: [3,H,W] in 0..1
-        ...                                                              # [3, 4h, 4w] in 0..1
+>>> from styleganex.testing import random_model
+>>> frames = torch.rand(3, 3, 64, 80)                 # a video: [T, 3, H, W] (or an iterable of [3, H, W]) in 0..1
+>>> outputs = process_video(random_model("edit_age"), frames, editing_scale=1.0, crop="none",
+...                         aligned=torch.rand(3, 256, 256))   # crop "first" (default) finds the face instead
+>>> [tuple(frame.shape) for frame in outputs]         # lazily, in order: [3, 4H, 4W] in 0..1
+[(3, 256, 320), (3, 256, 320), (3, 256, 320)]
 
 As the official ``video_editing.py``: the crop parameters and the aligned face x̃ come from the first
 frame; every frame is cropped with those parameters, encoded for f and the fusion skip features, and

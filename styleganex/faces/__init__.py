@@ -1,14 +1,15 @@
 """The face front end: find a face, crop it the StyleGANEX way, align it FFHQ-style, paste results back.
 
-    from styleganex.images import load_image
-    from styleganex.faces import detect_face, styleganex_crop, align_face, paste_back
+:func:`prepare_face` runs the first three steps as the release does; the steps one by one:
 
-    frame = load_image("photo.jpg")                      # [3, H, W] in 0..1
-    face = detect_face(frame)                            # dlib, offline; NoFaceError if none
-    crop, record = styleganex_crop(frame, face)          # [3, h, w], h and w multiples of 8
-    aligned = align_face(crop, record.face_in_crop(face))  # [3, 256, 256], the model's x̃
-    ...                                                  # the model turns crop into output [3, 4h, 4w]
-    result = paste_back(frame, output, record)           # [3, H, W]
+>>> from styleganex.images import load_image
+>>> frame = load_image("photo.jpg")                    # [3, H, W] in 0..1
+>>> face = detect_face(frame)                          # dlib, offline; NoFaceError if none
+>>> crop, record = styleganex_crop(frame, face)        # [3, h, w], h and w multiples of 8
+>>> aligned = align_face(crop, record.face_in_crop(face))  # [3, 256, 256], the model's x~
+>>> output = torch.nn.functional.interpolate(crop[None], scale_factor=4)[0]  # stands for the model's output
+>>> paste_back(frame, output, record).shape            # [3, H, W]
+torch.Size([3, 512, 512])
 
 Images are float32 tensors in 0..1 (the model wants -1..1: convert with ``x * 2 - 1``). Points are
 ``(x, y)`` pixels with pixel centres at whole numbers.

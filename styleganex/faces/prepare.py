@@ -1,10 +1,13 @@
 """The one face pre-processing every front end uses: photo -> StyleGANEX crop + aligned face.
 
-    from styleganex.faces import prepare_face
-    prepared = prepare_face(photo)            # photo [3, H, W] in 0..1
-    prepared.crop       # [3, h, w] 0..1, h and w multiples of 8: the encoder's frame (gives f)
-    prepared.aligned    # [3, 256, 256] 0..1: the FFHQ-aligned face (gives w+)
-    prepared.record     # CropRecord: where the crop came from (paste-back)
+>>> from styleganex.images import load_image
+>>> prepared = prepare_face(load_image("photo.jpg"))   # photo [3, H, W] in 0..1
+>>> prepared.crop.shape[1] % 8, prepared.crop.shape[2] % 8   # [3, h, w], the encoder's frame (gives f)
+(0, 0)
+>>> prepared.aligned.shape                             # the FFHQ-aligned face (gives w+)
+torch.Size([3, 256, 256])
+>>> prepared.record.frame_size                         # where the crop came from (paste-back)
+(512, 512)
 
 The library, the CLI (``invert``, ``demo``), the ComfyUI FaceCrop node and the video path all call
 :func:`prepare_face`, so the same photo gives the same crop and aligned face everywhere.
