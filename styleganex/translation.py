@@ -1,21 +1,24 @@
 """Image translation pipelines of the release: face super-resolution, sketch-to-face, mask-to-face.
 
     from styleganex.translation import super_resolve, sketch_to_face, mask_to_face
-    hi = super_resolve(sr_model, low, factor=32)              # low [B,3,h,w] in [-1,1] -> [B,3,32h,32w]
+    hi = super_resolve(sr_model, low, factor=32)              # low [B,3,h,w] in [-1,1] -> 4x the face crop
+    hi = super_resolve(sr_model, low, 32, crop=False)         # a face crop already -> [B,3,32h,32w]
     faces = sketch_to_face(s2f_model, sketch, number=4)       # sketch [B,1,H,W] in [0,1] -> [4B,3,4H,4W]
     faces = mask_to_face(m2f_model, labels, number=4)         # labels [B,H,W] ints (or one-hot [B,19,H,W])
 
 What the official ``image_translation.py`` does, and what these functions reproduce:
 
-* Super-resolution (``styleganex_sr.pt``: factors 4-48, ``styleganex_sr32.pt``: 32 only). The low-
-  resolution face is resized up by ``factor / 4`` with PIL's bicubic filter (a = -0.5, 8-bit output),
-  the aligned face x̃ is the FFHQ alignment *of that upsampled image*, and the model encodes the
-  upsampled image (w+ from x̃, f and the fusion skip features from the image) and decodes it 4x larger,
-  so the output is ``factor`` times the low-resolution input. With ``degrade_factor`` the input is a
-  high-resolution face that is first degraded as the release does: the official bicubic downsampling
-  (:func:`styleganex.degradation.bicubic_downsample`) by ``degrade_factor`` (the release uses
-  ``resize_factor // 4``), clipped to [0, 1] and truncated to 8 bits (``ToPILImage``), then resized
-  back up; the output is then 4x the high-resolution input.
+* Super-resolution (``styleganex_sr.pt``: factors 4-48, ``styleganex_sr32.pt``: 32 only), input chain
+  :func:`sr_inputs`. With ``degrade_factor`` (the release's default) the photo is cropped as every
+  release script crops it (``faces.prepare_face``), the crop is degraded with the official bicubic
+  downsampling (:func:`styleganex.degradation.bicubic_downsample`) by ``degrade_factor`` (the release
+  uses ``resize_factor // 4``), clipped to [0, 1], truncated to 8 bits (``ToPILImage``) and resized back
+  with PIL's bicubic filter. Without it (``--use_raw_data``) the low-resolution photo is resized
+  ``factor / 4`` times larger with PIL's bicubic filter and then cropped with the eyes 64 px apart. The
+  aligned face x̃ is the FFHQ alignment of that upsampled crop with landmarks detected *on it*; the
+  model encodes the upsampled crop (w+ from x̃, f and the fusion skip features from the crop) and
+  decodes it 4x larger. ``crop=False`` takes images that are face crops already (output ``factor``
+  times the low-resolution input).
 * Sketch / mask to face: the encoder runs with BatchNorm on the statistics of the input itself
   (the release calls ``pspex.train()``; here :func:`styleganex.encoder.batch_statistics`, which leaves
   the model untouched), one input at a time as the release does (batch statistics depend on the
@@ -32,6 +35,7 @@ Outputs are clamped to [-1, 1] as in the release.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -43,7 +47,7 @@ from .errors import check_cancel
 from .latent import Latent
 from .validation import check_image_tensor
 
-__all__ = ["super_resolve", "sr_factors", "sketch_to_face", "mask_to_face", "sr_lowres",
+__all__ = ["super_resolve", "sr_inputs", "SRInputs", "sr_factors", "sketch_to_face", "mask_to_face", "sr_lowres",
            "pil_bicubic_resize", "latent_mask_rows", "styles_from_z", "MIXING_SCALE", "SR_FACTOR_RANGE"]
 
 SR_FACTOR_RANGE = (4, 48)
@@ -188,6 +192,100 @@ def _make_valid(x: torch.Tensor, multiple: int = 8):
 
 
 # ---- super-resolution ----------------------------------------------------------------------------
+@dataclass(eq=False)
+class SRInputs:
+    """What the release feeds the SR model for one photo (all images ``[3, ., .]`` in 0..1).
+
+    low: the low-resolution face (the degraded crop, or the given image for raw input).
+    up: the upsampled input the encoder takes f and the skip features from (x1).
+    aligned: ``[3, 256, 256]`` the FFHQ-aligned face that gives w+ (x2).
+    record: the crop in the photo (degraded input) or in the upsampled photo (raw input); ``None``
+        without cropping.
+    landmarks_source: ``"redetected"`` (x̃'s landmarks found on ``up``, as the release) or ``"mapped"``.
+    """
+
+    low: torch.Tensor
+    up: torch.Tensor
+    aligned: torch.Tensor
+    record: object | None
+    landmarks_source: str
+
+
+def _pil_resize(image01: torch.Tensor, size: tuple[int, int], quantize: bool) -> torch.Tensor:
+    """PIL's default ``Image.resize`` (bicubic) of an 8-bit image [3, H, W] to ``size`` (h, w), as the
+    release calls it; without ``quantize`` the float equivalent (``pil_bicubic_resize``)."""
+    if not quantize:
+        return pil_bicubic_resize(image01[None], size, quantize=False)[0]
+    from PIL import Image
+
+    from .images import from_uint8_hwc, to_uint8_hwc
+    out = Image.fromarray(to_uint8_hwc(image01)).resize((int(size[1]), int(size[0])), Image.BICUBIC)
+    return from_uint8_hwc(np.asarray(out)).to(image01.device)
+
+
+def sr_inputs(image01: torch.Tensor, factor: int, degrade_factor: int | None = None, *, face=None,
+              detector=None, crop: bool = True, quantize: bool = True) -> SRInputs:
+    """The release's SR input chain for one image ``[3, H, W]`` in 0..1 (``image_translation.py``).
+
+    With ``degrade_factor`` (the release's default; it uses ``resize_factor // 4``): ``image`` is a
+    high-resolution photo. It is cropped as every release script crops (``faces.prepare_face``: eyes
+    64 px apart, ``cv2.resize``'s bilinear), the crop is degraded (the official bicubic downsampling
+    by ``degrade_factor``, clipped, truncated to 8 bits), resized back to the crop's size with PIL's
+    bicubic filter (``up``; ``factor / 4`` times ``low`` when ``factor != 4 * degrade_factor``), and
+    x̃ is the FFHQ alignment of ``up`` with landmarks detected on ``up``.
+
+    Without it (the release's ``--use_raw_data``): ``image`` is the low-resolution photo. It is
+    resized ``factor / 4`` times larger with PIL's bicubic filter, the face is found on that and
+    cropped as above (eyes 64 px apart), and x̃ is the aligned crop. The output (4x ``up``) therefore
+    has the crop's geometry, not ``factor`` times the input (a 64 x 64 photo at x16 can give 1632 x 1952).
+
+    crop: False skips the cropping: ``image`` is already a face crop (e.g. from Face Crop); ``up`` is
+        ``image`` degraded and resized back, or resized ``factor / 4`` times; output ``factor`` x input.
+    face: the face in ``image``'s pixels (``faces.Face`` or (68, 2) landmarks): with ``crop`` it is
+        the face to crop (instead of detecting it); x̃'s landmarks are still detected on ``up``, near it.
+    quantize: 8-bit images between the steps, as the release's PIL images.
+    """
+    from .faces import prepare_face
+
+    check_image_tensor(image01[None], "image", channels=3)
+    record, source = None, "redetected"
+    if degrade_factor is not None:
+        if crop:
+            prepared = prepare_face(image01, None if face is None else _as_face(face), detector=detector)
+            image01, record = prepared.crop, prepared.record
+            face = _crop_face(prepared)
+        low = sr_lowres(image01[None], degrade_factor, quantize)[0]
+        h, w = image01.shape[-2:]
+        target = (h, w) if factor == 4 * degrade_factor else (low.shape[-2] * factor // 4, low.shape[-1] * factor // 4)
+        if min(target) < 8:
+            raise ValueError(f"image {h}x{w} is too small: its upsampled input would be {target[0]}x{target[1]}")
+        up = _pil_resize(low, target, quantize)
+        if face is not None and tuple(target) != (h, w):
+            face = _scale_face(face, (h, w), target)
+        aligned, source = _aligned_and_source(up, face, detector)
+        return SRInputs(low, up, aligned, record, source)
+    low = torch.round(image01 * 255) / 255 if quantize else image01
+    h, w = image01.shape[-2:]
+    target = (h * factor // 4, w * factor // 4)
+    if min(target) < 8:
+        raise ValueError(f"image {h}x{w} is too small: its upsampled input would be {target[0]}x{target[1]}")
+    up = _pil_resize(low, target, quantize)
+    if face is not None:
+        face = _scale_face(face, (h, w), target)
+    if crop:
+        prepared = prepare_face(up, face, detector=detector)
+        return SRInputs(low, prepared.crop, prepared.aligned, prepared.record, prepared.landmarks_source)
+    aligned, source = _aligned_and_source(up, face, detector)
+    return SRInputs(low, up, aligned, None, source)
+
+
+def _crop_face(prepared):
+    """The face of a ``PreparedFace`` in crop pixels (the landmarks its alignment used)."""
+    from .faces import Face
+    return Face.from_landmarks(prepared.landmarks)
+
+
+
 def _faces_for_batch(face, batch: int) -> list:
     if face is None:
         return [None] * batch
@@ -209,13 +307,20 @@ def _as_face(face):
 
 
 def _aligned_from(up01: torch.Tensor, faces: list, detector) -> torch.Tensor:
-    """x̃ for each image of ``up01`` [B,3,H,W] (0..1): FFHQ alignment, landmarks given or detected."""
-    from .faces import align_face, detect_face
-    out = []
-    for b in range(up01.shape[0]):
-        face = faces[b] if faces[b] is not None else detect_face(up01[b], detector)
-        out.append(align_face(up01[b], face, 256))
-    return torch.stack(out) * 2 - 1
+    """x̃ for each image of ``up01`` [B,3,H,W] (0..1) as the release makes it: the landmarks detected on
+    the upsampled image (the face nearest the given one, if any; the given landmarks when detection
+    finds nothing near them), FFHQ alignment with the release's arithmetic."""
+    return torch.stack([_aligned_and_source(up01[b], faces[b], detector)[0] for b in range(up01.shape[0])]) * 2 - 1
+
+
+def _aligned_and_source(up01: torch.Tensor, face, detector) -> tuple[torch.Tensor, str]:
+    from .faces import align_crop, detect_face
+    if face is None:
+        face = detect_face(up01, detector)
+        aligned, _, _ = align_crop(up01, face, redetect=False)
+        return aligned, "redetected"
+    aligned, _, source = align_crop(up01, _as_face(face), detector=detector)
+    return aligned, source
 
 
 def _scale_face(face, from_size, to_size):
@@ -242,54 +347,60 @@ def _sr_render(model, x1: torch.Tensor, aligned: torch.Tensor, noise="random", g
 @torch.no_grad()
 def super_resolve(model, image: torch.Tensor, factor: int | None = None, degrade_factor: int | None = None,
                   *, aligned: torch.Tensor | None = None, face=None, detector=None, noise: str = "random",
-                  seed: int = 0, quantize: bool = True,
+                  seed: int = 0, quantize: bool = True, crop: bool = True,
                   progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
-    """Super-resolve faces as the release does. Returns [B, 3, factor*h, factor*w] in [-1, 1].
+    """Super-resolve faces as the release does (:func:`sr_inputs`, then the model). Returns
+    [B, 3, H', W'] in [-1, 1]: 4x the upsampled input ``up``.
 
-    image: [B, 3, h, w] in [-1, 1]: the low-resolution face(s); or, with ``degrade_factor``, a high-
-        resolution face that is degraded first (official bicubic downsampling by ``degrade_factor``;
-        the release uses ``resize_factor // 4``), giving an output 4x the high-resolution size.
-    factor: output / low-resolution size. sr model: 4..48 (default 32); sr32: 32 only. With
-        ``degrade_factor`` it defaults to ``4 * degrade_factor`` (back to 4x the given image).
-    aligned: optional x̃ [B, 3, h', w'] in [-1, 1]; by default the FFHQ alignment of the upsampled
-        image, with landmarks from ``face`` (a ``faces.Face`` or (68, 2) points in ``image``'s pixel
-        coordinates, or a list of them, one per image) or found by ``detector`` (default: dlib).
+    image: [B, 3, h, w] in [-1, 1]. With ``degrade_factor``: high-resolution photo(s), cropped (unless
+        ``crop=False``) and degraded by ``degrade_factor`` (the release uses ``resize_factor // 4``);
+        the output is 4x the crop. Without: low-resolution photo(s), upsampled ``factor / 4`` times
+        and then (unless ``crop=False``) cropped with the eyes 64 px apart, as the release's
+        ``--use_raw_data``: the output is 4x that crop. ``crop=False``: the images are face crops
+        already; the output is ``factor`` times the low-resolution image.
+    factor: sr model: 4..48 (default 32); sr32: 32 only. With ``degrade_factor`` it defaults to
+        ``4 * degrade_factor``.
+    aligned: optional x̃ [B, 3, h', w'] in [-1, 1]; by default the FFHQ alignment of ``up`` with the
+        landmarks detected on it (the face nearest ``face`` when given: a ``faces.Face`` or (68, 2)
+        points in ``image``'s pixels, or a list of them, one per image).
     noise, seed: decoder noise ("random" from a generator seeded by ``seed``, "zero", "stored").
-    quantize: round the resampled inputs to 8 bits as the release's PIL images are.
-    Sizes whose upsampled input is not a multiple of 8 are padded (edges replicated) and the padding
-    is removed from the output again.
+    quantize: 8-bit images between the steps, as the release's PIL images.
+    With ``crop`` every image of a batch gets its own crop; they must come out the same size (else
+    pass the images one at a time). Upsampled inputs whose sides are not multiples of 8 are padded
+    (edges replicated) and the padding is removed from the output again.
     """
     if _kind(model) != "sr":
         raise ValueError(f"super_resolve needs the sr or sr32 model, got {_describe(model)}; "
                          "use sketch_to_face / mask_to_face / process_video for the other models")
     check_image_tensor(image, "image", channels=3)
-    b, _, h, w = image.shape
+    b = image.shape[0]
     img01 = ((image.float() + 1) / 2).clamp(0, 1)
     if degrade_factor is not None:
         if isinstance(degrade_factor, bool) or int(degrade_factor) != degrade_factor or degrade_factor < 1:
             raise ValueError(f"degrade_factor must be a positive whole number, got {degrade_factor!r}")
         degrade_factor = int(degrade_factor)
         factor = _check_factor(model, 4 * degrade_factor if factor is None else factor)
-        low = sr_lowres(img01, degrade_factor, quantize)
-        target = (h, w) if factor == 4 * degrade_factor else (low.shape[-2] * factor // 4, low.shape[-1] * factor // 4)
     else:
         lo, hi = sr_factors(model)
         factor = _check_factor(model, factor if factor is not None else (32 if lo <= 32 <= hi else lo))
-        low = torch.round(img01 * 255) / 255 if quantize else img01
-        target = (h * factor // 4, w * factor // 4)
-    if min(target) < 8:
-        raise ValueError(f"image {h}x{w} is too small: its upsampled input would be {target[0]}x{target[1]}")
-    up01 = pil_bicubic_resize(low, target, quantize)
-
-    if aligned is None:
-        faces = [None if f is None else _scale_face(f, (h, w), target) for f in _faces_for_batch(face, b)]
-        aligned = _aligned_from(up01, faces, detector)
-    else:
+    if aligned is not None:
         check_image_tensor(aligned, "aligned", channels=3)
         if aligned.shape[0] != b:
             raise ValueError(f"aligned has {aligned.shape[0]} images, image has {b}")
 
-    x1, undo = _make_valid(up01 * 2 - 1)
+    faces = _faces_for_batch(face, b)
+    ups, xs = [], []
+    for i in range(b):
+        check_cancel(cancel)
+        inputs = sr_inputs(img01[i], factor, degrade_factor, face=faces[i], detector=detector, crop=crop,
+                           quantize=quantize)
+        ups.append(inputs.up)
+        xs.append(inputs.aligned * 2 - 1 if aligned is None else aligned[i])
+    if len({tuple(u.shape) for u in ups}) > 1:
+        raise ValueError(f"the {b} images give crops of different sizes ({', '.join(f'{u.shape[-1]}x{u.shape[-2]}' for u in ups)}); "
+                         "super-resolve them one at a time, or pass crop=False for images that are face crops already")
+    x1, undo = _make_valid(torch.stack(ups) * 2 - 1)
+    aligned = torch.stack(xs)
     generator = _noise_generator(model, seed) if noise == "random" else None
     outs = []
     for i in range(b):  # one image at a time: memory stays at one output

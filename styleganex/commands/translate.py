@@ -108,12 +108,6 @@ def cmd_sr(args) -> int:
     from ..translation import super_resolve
     image = load_image(args.image)
     model = _load(args)
-    face = None
-    if args.degrade:
-        from ..faces import detect_face, styleganex_crop
-        frame_face = detect_face(image)
-        image, record = styleganex_crop(image, frame_face)
-        face = record.face_in_crop(frame_face)
     degrade = None
     if args.degrade:
         factor = args.factor if args.factor is not None else 32
@@ -122,7 +116,8 @@ def cmd_sr(args) -> int:
         factor = args.factor
     bar, progress = _bar(1, "sr")
     with bar:
-        out = super_resolve(model, image[None] * 2 - 1, factor, degrade, face=face, seed=args.seed,
+        # the release always degrades by factor // 4 and resizes back to the crop's size: output 4x the crop
+        out = super_resolve(model, image[None] * 2 - 1, 4 * degrade if degrade else factor, degrade, seed=args.seed,
                             progress=progress)
     write_images([(Path(args.out), (out[0].float().cpu() + 1) / 2)])
     print(f"wrote {args.out} ({out.shape[-1]}x{out.shape[-2]})")

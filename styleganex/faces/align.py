@@ -183,7 +183,7 @@ def release_warp(pixels: np.ndarray, quad: np.ndarray, size: int = 256) -> np.nd
         quad += pad[:2]
 
     img = img.transform((size, size), Image.QUAD, (quad + 0.5).flatten(), Image.BILINEAR)
-    return np.asarray(img)
+    return np.array(img)
 
 
 def _gaussian_filter_hw(image: np.ndarray, sigma: float) -> np.ndarray:
