@@ -141,12 +141,16 @@ def _pil_weights(in_size: int, out_size: int, a: float = -0.5) -> torch.Tensor:
 
 
 def pil_bicubic_resize(image01: torch.Tensor, size: tuple[int, int], quantize: bool = True) -> torch.Tensor:
-    """Resize ``[B, C, H, W]`` (values in 0..1) to ``size`` ``(h, w)`` as PIL's bicubic resize does:
-    the horizontal pass, then the vertical one; with ``quantize`` each pass rounds to 8 bits as PIL
-    does on uint8 images (so the result matches PIL to within one level)."""
+    """Resize ``[B, C, H, W]`` (values in 0..1) to ``size`` ``(h, w)`` as PIL's bicubic resize does.
+
+    quantize: the image is rounded to 8 bits and resized by PIL itself (``Image.resize(..., BICUBIC)``,
+    the release's call; 1 or 3 channels), else by the same arithmetic on floats: the horizontal pass,
+    then the vertical one (other channel counts round each pass to 8 bits, as PIL does)."""
     h, w = int(size[0]), int(size[1])
     x = image01
     dtype = x.dtype
+    if quantize and x.shape[1] in (1, 3):  # 8-bit images: PIL itself, as the release
+        return torch.stack([_pil_resize_8bit(img, (h, w)) for img in x]).to(x.device, dtype)
     if quantize:
         x = torch.round(x.clamp(0, 1) * 255.0)
     if x.shape[-1] != w:
@@ -198,10 +202,11 @@ class SRInputs:
 
     low: the low-resolution face (the degraded crop, or the given image for raw input).
     up: the upsampled input the encoder takes f and the skip features from (x1).
-    aligned: ``[3, 256, 256]`` the FFHQ-aligned face that gives w+ (x2).
+    aligned: ``[3, 256, 256]`` the FFHQ-aligned face that gives w+ (x2), or ``None`` (``align=False``).
     record: the crop in the photo (degraded input) or in the upsampled photo (raw input); ``None``
         without cropping.
-    landmarks_source: ``"redetected"`` (x̃'s landmarks found on ``up``, as the release) or ``"mapped"``.
+    landmarks_source: ``"redetected"`` (x̃'s landmarks found on ``up``, as the release), ``"mapped"``
+        (the given / crop landmarks: detection found nothing near them) or ``"none"`` (no x̃).
     """
 
     low: torch.Tensor
@@ -211,20 +216,26 @@ class SRInputs:
     landmarks_source: str
 
 
-def _pil_resize(image01: torch.Tensor, size: tuple[int, int], quantize: bool) -> torch.Tensor:
-    """PIL's default ``Image.resize`` (bicubic) of an 8-bit image [3, H, W] to ``size`` (h, w), as the
-    release calls it; without ``quantize`` the float equivalent (``pil_bicubic_resize``)."""
-    if not quantize:
-        return pil_bicubic_resize(image01[None], size, quantize=False)[0]
+def _pil_resize_8bit(image01: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """PIL's bicubic ``Image.resize`` of one image [C, H, W] (C = 1 or 3, 0..1) rounded to 8 bits."""
     from PIL import Image
+    levels = (image01.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+    if levels.shape[0] == 3:
+        pil = Image.fromarray(levels.permute(1, 2, 0).numpy(), "RGB")
+    else:
+        pil = Image.fromarray(levels[0].numpy(), "L")
+    out = np.array(pil.resize((int(size[1]), int(size[0])), Image.BICUBIC))
+    out = torch.from_numpy(out).float() / 255.0
+    return out.permute(2, 0, 1) if out.ndim == 3 else out[None]
 
-    from .images import from_uint8_hwc, to_uint8_hwc
-    out = Image.fromarray(to_uint8_hwc(image01)).resize((int(size[1]), int(size[0])), Image.BICUBIC)
-    return from_uint8_hwc(np.asarray(out)).to(image01.device)
+
+def _pil_resize(image01: torch.Tensor, size: tuple[int, int], quantize: bool) -> torch.Tensor:
+    """PIL's default ``Image.resize`` (bicubic) of [3, H, W] to ``size`` (h, w), as the release calls it."""
+    return pil_bicubic_resize(image01[None], size, quantize)[0].to(image01.device)
 
 
 def sr_inputs(image01: torch.Tensor, factor: int, degrade_factor: int | None = None, *, face=None,
-              detector=None, crop: bool = True, quantize: bool = True) -> SRInputs:
+              detector=None, crop: bool = True, quantize: bool = True, align: bool = True) -> SRInputs:
     """The release's SR input chain for one image ``[3, H, W]`` in 0..1 (``image_translation.py``).
 
     With ``degrade_factor`` (the release's default; it uses ``resize_factor // 4``): ``image`` is a
@@ -244,6 +255,8 @@ def sr_inputs(image01: torch.Tensor, factor: int, degrade_factor: int | None = N
     face: the face in ``image``'s pixels (``faces.Face`` or (68, 2) landmarks): with ``crop`` it is
         the face to crop (instead of detecting it); x̃'s landmarks are still detected on ``up``, near it.
     quantize: 8-bit images between the steps, as the release's PIL images.
+    align: False skips x̃ where it is not part of the crop (``aligned`` is then ``None`` and
+        ``landmarks_source`` ``"none"``), for callers that bring their own.
     """
     from .faces import prepare_face
 
@@ -260,6 +273,8 @@ def sr_inputs(image01: torch.Tensor, factor: int, degrade_factor: int | None = N
         if min(target) < 8:
             raise ValueError(f"image {h}x{w} is too small: its upsampled input would be {target[0]}x{target[1]}")
         up = _pil_resize(low, target, quantize)
+        if not align:
+            return SRInputs(low, up, None, record, "none")
         if face is not None and tuple(target) != (h, w):
             face = _scale_face(face, (h, w), target)
         aligned, source = _aligned_and_source(up, face, detector)
@@ -275,6 +290,8 @@ def sr_inputs(image01: torch.Tensor, factor: int, degrade_factor: int | None = N
     if crop:
         prepared = prepare_face(up, face, detector=detector)
         return SRInputs(low, prepared.crop, prepared.aligned, prepared.record, prepared.landmarks_source)
+    if not align:
+        return SRInputs(low, up, None, None, "none")
     aligned, source = _aligned_and_source(up, face, detector)
     return SRInputs(low, up, aligned, None, source)
 
@@ -393,7 +410,7 @@ def super_resolve(model, image: torch.Tensor, factor: int | None = None, degrade
     for i in range(b):
         check_cancel(cancel)
         inputs = sr_inputs(img01[i], factor, degrade_factor, face=faces[i], detector=detector, crop=crop,
-                           quantize=quantize)
+                           quantize=quantize, align=aligned is None)
         ups.append(inputs.up)
         xs.append(inputs.aligned * 2 - 1 if aligned is None else aligned[i])
     if len({tuple(u.shape) for u in ups}) > 1:
