@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from .common import add_overwrite_arg
+
 
 def register(sub) -> None:
     p = sub.add_parser("info", help="say what a checkpoint file is (variant, sizes, keys)")
@@ -15,7 +17,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("convert", help="convert an official .pt to .safetensors")
     p.add_argument("src")
-    p.add_argument("dst")
+    p.add_argument("dst", help="output .safetensors file")
+    add_overwrite_arg(p)
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("demo", help="encode + decode a real photo (scikit-image's astronaut)")
@@ -75,11 +78,15 @@ def cmd_info(args) -> int:
 
 def cmd_convert(args) -> int:
     from ..checkpoints import convert
-    model = convert(args.src, args.dst)
+    from ..outputs import check_output_file
+    check_output_file(args.dst)
+    model = convert(args.src, args.dst, overwrite=args.overwrite)
     print(f"wrote {args.dst} ({model.variant}, {sum(p.numel() for p in model.parameters())} parameters)")
     return 0
 
 
 def cmd_demo(args) -> int:
     from ..demo import run_demo
+    from ..outputs import check_output_folder
+    check_output_folder(args.out)
     return run_demo(args.model, Path(args.out), download=args.download, random_weights=args.random_weights)
