@@ -36,7 +36,8 @@ def _settings(args):
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, StyleGANEXWarning):
-            print(f"warning: {message}", file=sys.stderr)
+            from tqdm import tqdm
+            tqdm.write(f"warning: {message}", file=sys.stderr)  # on its own line, above a progress bar
         else:
             print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
 
@@ -60,7 +61,11 @@ def _os_message(e: OSError) -> str:
 
 
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; returns the exit status (argparse's usage errors too, as 2)."""
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a value argparse refused (2, after its one error line)
+        return e.code if isinstance(e.code, int) else 2
     try:
         with _settings(args):
             return int(args.func(args) or 0)

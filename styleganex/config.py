@@ -156,7 +156,7 @@ class ModelConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise InputError(f"{where}: unknown fields {sorted(map(str, unknown))[:8]}")
+            raise InputError(f"{where}: unknown config fields {sorted(map(str, unknown))[:8]}")
         return cls(**{name: _config_field(name, value, where) for name, value in d.items()})
 
     def to_json(self) -> str:
