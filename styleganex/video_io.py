@@ -198,7 +198,7 @@ def _expected_frames(container, stream) -> tuple[int | None, str, int]:
     elif container.duration is not None:
         seconds = container.duration / av.time_base
     if seconds is not None and math.isfinite(seconds) and fps > 0:
-        n = int(round(seconds * fps))
+        n = round(seconds * fps)
         if n > 0:
             return n, f"its duration {seconds:.3g} s at {fps:.4g} fps means {n}", max(2, n // 20)
     return None, "", 0

@@ -38,13 +38,16 @@ from styleganex.errors import (
     LatentFileError,
     NonFiniteError,
     OutputPathError,
+    StyleGANEXError,
     StyleGANEXWarning,
     VideoError,
 )
 from styleganex.faces import CropInfo, prepare_center
 from styleganex.latent import Latent
 from styleganex.latent_io import load_latent, save_latent
+from styleganex.lpips_loss import read_vgg_weights
 from styleganex.outputs import write_images
+from styleganex.parsing import FaceParser
 from styleganex.pipeline import decode_latent, encode_images
 from styleganex.testing import random_model, save_official_pt, save_stylegan2_pt
 from styleganex.validation import MAX_STRENGTH
@@ -233,7 +236,8 @@ def _leaky_files(folder: Path) -> list[Path]:
     return [text, pickle_like, archive, image_like]
 
 
-@pytest.mark.parametrize("reader", ["load_model", "load_latent", "load_generator", "load_image", "mask2face"])
+@pytest.mark.parametrize("reader", ["load_model", "load_latent", "load_generator", "load_image", "face_parser",
+                                    "vgg", "mask2face"])
 def test_errors_never_quote_a_file(tmp_path, reader, capsys):
     for path in _leaky_files(tmp_path):
         if reader == "mask2face":
@@ -242,8 +246,8 @@ def test_errors_never_quote_a_file(tmp_path, reader, capsys):
             message = err
         else:
             call = {"load_model": load_model, "load_latent": load_latent, "load_generator": load_generator,
-                    "load_image": images.load_image}[reader]
-            with pytest.raises((CheckpointError, LatentFileError, ImageError)) as info:
+                    "load_image": images.load_image, "face_parser": FaceParser.load, "vgg": read_vgg_weights}[reader]
+            with pytest.raises(StyleGANEXError) as info:
                 call(path)
             message = str(info.value)
         assert SECRET[:8] not in message and "b'" not in message and "\\x" not in message, message

@@ -559,11 +559,10 @@ def test_model_file_names_stay_inside_the_models_folders(pack, handles, outside,
     for name, why in names.items():
         msg = cls.validate_inputs(**{arg: name})
         assert isinstance(msg, str) and why in msg and "models" in msg, (name, msg)
-        call = {"StyleGANEXLoader": lambda: cls.execute(name, "cpu", "auto"),
-                "StyleGANEXSwapGenerator": lambda: cls.execute(handles["inversion"], name),
-                "StyleGANEXFaceParserLoader": lambda: cls.execute(name, "cpu")}[node]
+        args = {"StyleGANEXLoader": (name, "cpu", "auto"), "StyleGANEXSwapGenerator": (handles["inversion"], name),
+                "StyleGANEXFaceParserLoader": (name, "cpu")}[node]
         with pytest.raises(_errors(pack).InputError, match=why):  # an API prompt skips nothing
-            call()
+            cls.execute(*args)
 
 
 def test_other_node_file_inputs_stay_inside_comfyui_folders(pack, outside, tmp_path):
