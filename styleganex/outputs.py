@@ -34,14 +34,18 @@ IMAGE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP"
 """Image extensions the writers produce, and the Pillow format each is written in."""
 
 
+def format_for(path, formats: dict[str, str], what: str = "images") -> str:
+    """The format ``formats`` gives ``path``'s extension; OutputPathError listing the extensions otherwise."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in formats:
+        shown = f"'{suffix}'" if suffix else "no extension"
+        raise OutputPathError(f"{path}: {what} are written as {', '.join(sorted(formats))}; {shown} is not one of them")
+    return formats[suffix]
+
+
 def image_format(path) -> str:
     """The Pillow format for ``path``'s extension; OutputPathError for an extension not in :data:`IMAGE_FORMATS`."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in IMAGE_FORMATS:
-        shown = f"'{suffix}'" if suffix else "no extension"
-        raise OutputPathError(f"{path}: images are written as {', '.join(sorted(IMAGE_FORMATS))}; {shown} is not "
-                              "one of them")
-    return IMAGE_FORMATS[suffix]
+    return format_for(path, IMAGE_FORMATS)
 
 
 def _check_folder_writable(folder: Path) -> None:

@@ -54,12 +54,12 @@ from torch import Tensor
 from .errors import (
     InputError,
     NonFiniteError,
-    OutputPathError,
     StyleGANEXWarning,
     VideoError,
     VideoNotFoundError,
     check_cancel,
 )
+from .outputs import format_for
 
 __all__ = [
     "VideoError",
@@ -427,12 +427,7 @@ class _AudioCopier:
 
 def video_format(path) -> str:
     """The container format for ``path``'s extension; OutputPathError for one not in :data:`VIDEO_FORMATS`."""
-    suffix = Path(path).suffix.lower()
-    if suffix not in VIDEO_FORMATS:
-        shown = f"'{suffix}'" if suffix else "no extension"
-        raise OutputPathError(f"{path}: videos are written as {', '.join(sorted(VIDEO_FORMATS))}; {shown} is not one "
-                              "of them")
-    return VIDEO_FORMATS[suffix]
+    return format_for(path, VIDEO_FORMATS, "videos")
 
 
 def write_video(
