@@ -509,6 +509,13 @@ def test_out_of_range_numbers_are_one_line(capsys, argv, option):
     assert rc == 2 and option in error_line(err)
 
 
+def test_layer_ranges_are_bounded_before_they_are_built(files, capsys):
+    with pytest.raises(DirectionError, match="out of range"):
+        apply_direction(files.latent, torch.ones(16), 1.0, "0-99999999999999")  # no list of 10**14 rows
+    rc, err = cli(capsys, *_edit(files, files.tmp / "o.png", "--layers", "3-999999999999"))
+    assert rc == 2 and "rows 0..13" in error_line(err)
+
+
 def test_seeds_are_checked_in_the_library(inv, files):
     with pytest.raises(InputError, match="seed"):
         decode_latent(inv, files.latent, "random", seed=-1)

@@ -23,7 +23,8 @@ from .common import (
     strength,
 )
 
-MAX_SAMPLES = 1000
+MAX_SAMPLES = 64
+"""Most samples per input (as the node): all are kept in memory until written."""
 
 
 def register(sub) -> None:
@@ -64,7 +65,7 @@ def register(sub) -> None:
     p.add_argument("--out", required=True, help="output video (.mp4, .m4v, .mov, .mkv; the input's audio is kept)")
     p.add_argument("--track", action="store_true", help="move the crop with the face (default: first frame's crop)")
     p.add_argument("--paste-back", action="store_true", help="blend the result back into the full frames")
-    p.add_argument("--chunk-size", type=int_range(1, 256), default=None,
+    p.add_argument("--chunk-size", type=int_range(1, 64), default=None,
                    help="frames processed together (default: 8 on a GPU, 1 on the CPU, where a chunk of 8 "
                         "1024x1024 outputs needs about 3 GB more memory for about 10%% speed)")
     p.add_argument("--max-frames", type=count, default=None, help="stop after this many frames")
