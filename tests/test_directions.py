@@ -266,3 +266,23 @@ def test_sweep_renders_each_strength_from_one_latent(model, latent):
     from styleganex.errors import Cancelled
     with pytest.raises(Cancelled):
         sweep(model, latent, d, strengths, cancel=lambda: True)
+
+
+def test_manifest_and_readme_name_the_editing_files():
+    """pyproject's [tool.comfy] Models and the README give the hub locations of the official direction set and
+    of the StyleGAN-NADA generators the web demo uses."""
+    import tomllib
+    from pathlib import Path
+
+    from styleganex.directions import OFFICIAL_FILE, OFFICIAL_URL
+    from styleganex.editing import NADA_GENERATORS, NADA_REPO
+
+    root = Path(__file__).resolve().parents[1]
+    models = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["comfy"]["Models"]
+    urls = {m["model_url"]: m["location"] for m in models}
+    assert urls[OFFICIAL_URL] == "/models/styleganex/directions"
+    for name in NADA_GENERATORS:
+        assert urls[f"{NADA_REPO}/resolve/main/{name}.pt"] == "/models/styleganex"
+    readme = (root / "README.md").read_text()
+    assert OFFICIAL_URL in readme and OFFICIAL_FILE in readme and "rinong/stylegan-nada-models" in readme
+    assert all(f"`{name}.pt`" in readme for name in NADA_GENERATORS)
