@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig, infer_widths, model_kind
 from .errors import CheckpointError
+from .filetypes import sniff
 from .generator import Generator
 from .model import StyleGANEX
 from .ops import binomial3x3, make_kernel
@@ -43,16 +44,11 @@ LICENSE_NOTE = "official weights: S-Lab License 1.0 (non-commercial use only)"
 
 # ---- raw reading ---------------------------------------------------------------------------
 def _sniff(path: Path) -> str:
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    if not head:
+    kind, head = sniff(path)
+    if kind == "empty":
         raise CheckpointError(f"{path} is an empty file, not a checkpoint")
-    if head[:4] == b"PK\x03\x04":
-        return "zip"
-    if len(head) >= 9 and head[8:9] == b"{":
-        return "safetensors"
-    if head[:1] == b"\x80":
-        return "pickle"
+    if kind in ("zip", "safetensors", "pickle"):
+        return kind
     raise CheckpointError(f"{path} is not a checkpoint: it is neither a PyTorch .pt file nor "
                           f".safetensors (it starts with {head[:8]!r})")
 

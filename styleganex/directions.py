@@ -58,6 +58,7 @@ import numpy as np
 import torch
 
 from .errors import DirectionError
+from .filetypes import sniff
 from .schema import as_float, as_int, as_list, parse_json
 
 __all__ = [
@@ -207,13 +208,10 @@ def _check_name(name: Any, where) -> str:
 # ---- reading containers ------------------------------------------------------------------------
 def _container(path: Path) -> str:
     """'npy', 'npz', 'torch' or 'safetensors', from the first bytes."""
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    if not head:
+    kind, head = sniff(path)
+    if kind == "empty":
         raise DirectionError(f"{path} is empty, not a direction file")
-    if head[:6] == b"\x93NUMPY":
-        return "npy"
-    if head[:4] == b"PK\x03\x04":
+    if kind == "zip":
         try:
             with zipfile.ZipFile(path) as archive:
                 names = archive.namelist()
@@ -224,9 +222,9 @@ def _container(path: Path) -> str:
         if names and all(n.endswith(".npy") for n in names):
             return "npz"
         raise DirectionError(f"{path} is a zip archive but neither a PyTorch file nor a .npz (it holds {names[:5]})")
-    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") + 8 <= path.stat().st_size:
-        return "safetensors"  # (its 8-byte header length may start with 0x80, so before the pickle test)
-    if head[:1] == b"\x80":
+    if kind in ("npy", "safetensors"):
+        return kind
+    if kind == "pickle":
         return "torch"  # legacy (non-zip) torch.save
     raise DirectionError(f"{path} is not a direction file: it is none of .npy, .npz, .pt or .safetensors "
                          f"(it starts with {head[:8]!r})")
