@@ -30,7 +30,7 @@ from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig, infer_widths, model_kind
 from .errors import CheckpointError
-from .filetypes import sniff
+from .filetypes import sniff, zip_names
 from .generator import Generator
 from .model import StyleGANEX
 from .ops import binomial3x3, make_kernel
@@ -69,12 +69,9 @@ def read_file(path) -> tuple[dict, dict]:
             raise CheckpointError(f"{path} looks like .safetensors but cannot be read "
                                   f"(truncated or corrupt): {e}") from e
     if kind == "zip":
-        import zipfile
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except zipfile.BadZipFile as e:
-            raise CheckpointError(f"{path} is a truncated or corrupt zip/PyTorch file: {e}") from e
+        names = zip_names(path)
+        if names is None:
+            raise CheckpointError(f"{path} is a truncated or corrupt zip/PyTorch file")
         if not any(n.endswith("data.pkl") for n in names):
             raise CheckpointError(f"{path} is a zip archive but not a PyTorch checkpoint "
                                   f"(it holds {names[:5]})")

@@ -49,7 +49,6 @@ from __future__ import annotations
 
 import json
 import math
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
@@ -58,7 +57,7 @@ import numpy as np
 import torch
 
 from .errors import DirectionError
-from .filetypes import sniff
+from .filetypes import sniff, zip_names
 from .schema import as_float, as_int, as_list, parse_json
 
 __all__ = [
@@ -212,11 +211,9 @@ def _container(path: Path) -> str:
     if kind == "empty":
         raise DirectionError(f"{path} is empty, not a direction file")
     if kind == "zip":
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except zipfile.BadZipFile as e:
-            raise DirectionError(f"{path} is a truncated or corrupt zip file: {e}") from None
+        names = zip_names(path)
+        if names is None:
+            raise DirectionError(f"{path} is a truncated or corrupt zip file")
         if any(n.endswith("data.pkl") for n in names):
             return "torch"
         if names and all(n.endswith(".npy") for n in names):

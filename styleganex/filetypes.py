@@ -9,9 +9,10 @@ latent and direction readers use before choosing a safe loader.
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 
-__all__ = ["KINDS", "sniff"]
+__all__ = ["KINDS", "sniff", "zip_names"]
 
 KINDS = ("empty", "zip", "npy", "safetensors", "pickle", "unknown")
 """What :func:`sniff` tells apart: zip (PyTorch's format and ``.npz``), ``.npy``, ``.safetensors``, a legacy
@@ -37,3 +38,12 @@ def sniff(path) -> tuple[str, bytes]:
     if head[:1] == b"\x80":
         return "pickle", head
     return "unknown", head
+
+
+def zip_names(path) -> list[str] | None:
+    """The member names of a zip file (PyTorch's format, ``.npz``), or None when it is truncated or corrupt."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except zipfile.BadZipFile:
+        return None
