@@ -13,6 +13,7 @@ from typing import Any
 import torch
 
 from ..styleganex.checkpoints import LICENSE_NOTE, WEIGHTS_URL
+from ..styleganex.directions import EXTENSIONS as DIRECTION_FILE_EXTENSIONS
 from ..styleganex.errors import Cancelled, ImageError, InputError, ModelKindError
 from .compat import (
     Interrupted,
@@ -38,7 +39,7 @@ ParserType = io.Custom("STYLEGANEX_PARSER")
 MODELS_FOLDER = "styleganex"
 DIRECTIONS_FOLDER = "styleganex_directions"
 EXTENSIONS = {".pt", ".pth", ".safetensors", ".bin"}
-DIRECTION_EXTENSIONS = {".pt", ".pth", ".npy", ".safetensors", ".json"}
+DIRECTION_EXTENSIONS = set(DIRECTION_FILE_EXTENSIONS)  # exactly what the core reads
 VGG_FILE = "vgg16-397923af.pth"
 PARSER_FILE = "faceparsing.pth"
 _NOT_A_GENERATOR = ("faceparsing", "vgg16", "model_ir_se50")

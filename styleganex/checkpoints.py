@@ -30,6 +30,7 @@ from safetensors.torch import load_file, save_file
 
 from .config import ModelConfig, check_opts, infer_widths, model_kind
 from .errors import CheckpointError, InputError, OutputPathError
+from .filetypes import describe_bytes, sniff, torch_load_message, zip_names
 from .generator import Generator
 from .model import StyleGANEX
 from .ops import binomial3x3, make_kernel
@@ -44,49 +45,13 @@ LICENSE_NOTE = "official weights: S-Lab License 1.0 (non-commercial use only)"
 
 # ---- raw reading ---------------------------------------------------------------------------
 def _sniff(path: Path) -> str:
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    if not head:
+    kind, head = sniff(path)
+    if kind == "empty":
         raise CheckpointError(f"{path} is an empty file, not a checkpoint")
-    if head[:4] == b"PK\x03\x04":
-        return "zip"
-    if len(head) >= 9 and head[8:9] == b"{":
-        return "safetensors"
-    if head[:1] == b"\x80":
-        return "pickle"
+    if kind in ("zip", "safetensors", "pickle"):
+        return kind
     raise CheckpointError(f"{path} is not a checkpoint: it is neither a PyTorch .pt file nor "
                           f".safetensors ({describe_bytes(path, head)})")
-
-
-def describe_bytes(path: Path, head: bytes) -> str:
-    """What a file that is not a checkpoint / latent is, for messages: its size and, where recognised, its
-    kind. Never its bytes (a message may be shown to whoever named the file)."""
-    size = os.path.getsize(path)
-    kinds = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8", "a JPEG image"), (b"%PDF", "a PDF document"),
-             (b"\x1f\x8b", "a gzip archive"), (b"\x93NUMPY", "a NumPy .npy array"), (b"GIF8", "a GIF image"))
-    for signature, kind in kinds:
-        if head.startswith(signature):
-            return f"{size:,} bytes, it looks like {kind}"
-    if head[4:8] == b"ftyp":
-        return f"{size:,} bytes, it looks like an MP4/MOV video"
-    try:
-        head.decode("utf-8")
-        return f"{size:,} bytes of text"
-    except UnicodeDecodeError:
-        return f"{size:,} bytes of binary data"
-
-
-def torch_load_message(path, e: Exception) -> str:
-    """The message for a ``torch.load(weights_only=True)`` failure, without anything quoted from the file
-    other than the name of a refused Python global (a dotted identifier)."""
-    msg = str(e)
-    if "Weights only load failed" in msg or "Unsupported global" in msg or "UnpicklingError" in type(e).__name__:
-        found = re.search(r"Unsupported global: GLOBAL ([A-Za-z_][\w.]{0,120})", msg)
-        detail = f" (it asks for {found.group(1)})" if found else ""
-        return (f"refused to load {path}: it contains pickled Python objects other than tensors and plain "
-                f"containers{detail}; loading it could run code. StyleGANEX files hold only tensors and plain "
-                f"dicts, lists and numbers")
-    return f"{path} is a truncated or corrupt PyTorch file ({type(e).__name__})"
 
 
 def read_file(path) -> tuple[dict, dict]:
@@ -105,12 +70,9 @@ def read_file(path) -> tuple[dict, dict]:
             raise CheckpointError(f"{path} looks like .safetensors but cannot be read "
                                   f"(truncated or corrupt): {e}") from e
     if kind == "zip":
-        import zipfile
-        try:
-            with zipfile.ZipFile(path) as archive:
-                names = archive.namelist()
-        except zipfile.BadZipFile as e:
-            raise CheckpointError(f"{path} is a truncated or corrupt zip/PyTorch file: {e}") from e
+        names = zip_names(path)
+        if names is None:
+            raise CheckpointError(f"{path} is a truncated or corrupt zip/PyTorch file")
         if not any(n.endswith("data.pkl") for n in names):
             raise CheckpointError(f"{path} is a zip archive but not a PyTorch checkpoint (it holds {len(names)} "
                                   f"files and no data.pkl)")

@@ -1,19 +1,23 @@
-"""Editing a latent: attribute directions, style mixing and domain transfer.
+"""Editing a latent: attribute directions, composed edits, strength sweeps, style mixing and domain
+transfer.
 
-Directions (InterFaceGAN-style, as used by the official demo: ``w+ + s * direction``) are read by
-:func:`load_directions` from
+Directions come from files of every public source (:mod:`styleganex.directions`: the official
+``direction_dics.pt``, InterFaceGAN, LowRankGAN, GANSpace, our ``.safetensors``) or from the generator
+itself (:mod:`styleganex.sefa`). An edit adds ``strength * direction`` to some w+ rows, as the official
+demo does (``w+ + s * d``); a :class:`~styleganex.directions.Direction` brings its source's default
+rows, a bare tensor edits every row unless told otherwise.
 
-* ``.npy``: one array, ``[S]`` / ``[1, S]`` (one vector for every w+ row, e.g. InterFaceGAN's
-  ``[1, 512]`` boundaries) or ``[n_latent, S]`` / ``[1, n_latent, S]`` (one vector per row); it is
-  named after the file (``smile.npy`` -> ``"smile"``). Object (pickled) arrays are refused;
-* ``.npz``: several such arrays, named by their keys;
-* ``.pt`` / ``.pth``: a tensor (named after the file) or a dict ``{name: tensor}`` (the official
-  ``direction_dics.pt``); read with ``torch.load(weights_only=True)``, so no pickled code runs;
-* ``.safetensors``: ``{name: tensor}``.
-
-S is the style dimension (512 for the released models), n_latent the number of w+ rows (18).
-Every direction comes back as float32 ``[S]`` or ``[n_latent, S]``; sizes are checked against the
-latent when applied.
+>>> from styleganex.directions import Direction
+>>> latent = model.encode(torch.zeros(1, 3, 64, 64))
+>>> smile = Direction.of(torch.randn(model.config.style_dim), "smile", "official")
+>>> pose = Direction.of(torch.randn(model.config.style_dim), "pose", "lowrankgan")   # rows 4-7
+>>> both = apply_edits(latent, [Edit(smile, 1.5), Edit(pose, -2.0, "4-5")])
+>>> one_by_one = apply_direction(apply_direction(latent, smile, 1.5), pose, -2.0, "4-5")
+>>> torch.equal(both.wplus, one_by_one.wplus)
+True
+>>> strengths = sweep_strengths(*smile.strength_range, frames=5)     # [-2.0, -1.0, 0.0, 1.0, 2.0]
+>>> sweep(model, latent, smile, strengths).shape                      # a filmstrip, decode only
+torch.Size([5, 3, 256, 256])
 
 Style mixing replaces w+ rows (by default 8 and up, the fine "colour/texture" layers) with a mapped
 random style times 0.7, as the official demo does, or with the rows of another latent. Domain
@@ -23,13 +27,14 @@ transfer decodes the same w+ and f with another generator: ``model.swap_generato
 from __future__ import annotations
 
 import re
-from dataclasses import replace
-from pathlib import Path
+from dataclasses import dataclass, replace
+from typing import Any, Callable
 
 import numpy as np
 import torch
 
-from .errors import DirectionError
+from .directions import Direction, as_vector, read_directions
+from .errors import DirectionError, check_cancel
 from .latent import Latent
 from .model import MIX_SCALE, StyleGANEX
 from .validation import check_seed, check_strength
@@ -37,113 +42,66 @@ from .validation import check_seed, check_strength
 __all__ = [
     "MIX_FROM",
     "MIX_SCALE",
+    "NADA_GENERATORS",
+    "NADA_REPO",
     "DirectionError",
+    "Edit",
     "apply_direction",
     "apply_edits",
+    "ganspace_edit",
     "load_direction",
     "load_directions",
     "parse_layers",
     "select_direction",
     "style_mix",
+    "sweep",
+    "sweep_strengths",
 ]
 
 MIX_FROM = 8
 """First w+ row replaced by style mixing in the released demo (rows 8..17 of 18)."""
+NADA_REPO = "https://huggingface.co/rinong/stylegan-nada-models"
+NADA_GENERATORS = ("disney_princess", "vintage_comics", "pixar", "edvard_munch", "modigliani")
+"""StyleGAN-NADA generators the official web demo offers for domain transfer: ``<name>.pt`` (holding
+``g_ema``) from the hub repo ``rinong/stylegan-nada-models``; load with ``styleganex.load_generator``."""
+NADA_LICENSE = "StyleGAN-NADA code is MIT; for the models see the hub repository's licence"
+MAX_SWEEP_FRAMES = 256
+"""Most frames one sweep renders."""
 
 
-# ---- reading directions ------------------------------------------------------------------
-def _as_direction(value, name: str, where) -> torch.Tensor:
-    if isinstance(value, np.ndarray):
-        if value.dtype == object:
-            raise DirectionError(f"{where}: direction {name!r} is an object array, not numbers")
-        value = torch.from_numpy(np.ascontiguousarray(value))
-    if not isinstance(value, torch.Tensor):
-        raise DirectionError(f"{where}: direction {name!r} is a {type(value).__name__}, not a tensor/array")
-    if not (value.is_floating_point() or value.dtype in (torch.int32, torch.int64)):
-        raise DirectionError(f"{where}: direction {name!r} has dtype {value.dtype}, expected float")
-    t = value.detach().to("cpu", torch.float32)
-    while t.ndim > 1 and t.shape[0] == 1:
-        t = t[0]
-    if t.ndim not in (1, 2) or t.numel() == 0:
-        raise DirectionError(f"{where}: direction {name!r} has shape {tuple(value.shape)}; expected "
-                             f"[S], [1, S], [n_latent, S] or [1, n_latent, S]")
-    if not torch.isfinite(t).all():
-        raise DirectionError(f"{where}: direction {name!r} contains NaN or infinite values")
-    return t.contiguous()
-
-
+# ---- reading directions ------------------------------------------------------------------------
 def load_directions(path) -> dict[str, torch.Tensor]:
-    """Read editing directions from a file (formats in the module docstring): ``{name: [S] or
-    [n_latent, S]}``."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"direction file not found: {path}")
-    suffix = path.suffix.lower()
-    stem = path.stem
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    if head[:6] == b"\x93NUMPY":
-        suffix = ".npy"
-    elif head[:4] == b"PK\x03\x04" and suffix not in (".pt", ".pth", ".npz"):
-        suffix = ".pt"
-    elif len(head) >= 9 and head[8:9] == b"{":
-        suffix = ".safetensors"
-    raw: dict
-    try:
-        if suffix == ".npy":
-            raw = {stem: np.load(path, allow_pickle=False)}
-        elif suffix == ".npz":
-            with np.load(path, allow_pickle=False) as z:
-                raw = {k: z[k] for k in z.files}
-        elif suffix in (".pt", ".pth", ".bin") or head[:1] == b"\x80":
-            obj = torch.load(path, map_location="cpu", weights_only=True)
-            if isinstance(obj, (torch.Tensor, np.ndarray)):
-                raw = {stem: obj}
-            elif isinstance(obj, dict):
-                raw = {str(k): v for k, v in obj.items()}
-            else:
-                raise DirectionError(f"{path} holds a {type(obj).__name__}; expected a tensor or "
-                                     f"a dict of named tensors")
-        elif suffix == ".safetensors":
-            from safetensors.torch import load_file
-            raw = dict(load_file(str(path)))
-        else:
-            raise DirectionError(f"{path}: unknown direction format {suffix!r}; use .npy, .npz, .pt "
-                                 f"or .safetensors")
-    except DirectionError:
-        raise
-    except Exception as e:  # numpy/torch/safetensors refusals of corrupt or pickled files
-        msg = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
-        raise DirectionError(f"{path} is not a readable direction file: {msg}") from e
-    if not raw:
-        raise DirectionError(f"{path} holds no directions")
-    return {name: _as_direction(v, name, path) for name, v in raw.items()}
+    """The vectors of a direction file: ``{name: [S] or [n_latent, S]}`` (float32).
+
+    :func:`styleganex.directions.read_directions` gives the same with each source's defaults."""
+    return {name: d.vector for name, d in read_directions(path).items()}
 
 
-def select_direction(directions: dict[str, torch.Tensor], name: str | None = None,
-                     where: str = "the direction file") -> torch.Tensor:
-    """One direction out of :func:`load_directions`' dict: the one called ``name``, or the only one.
+def select_direction(directions: dict, name: str | None = None, where: str = "the direction file"):
+    """One direction out of a dict of them: the one called ``name``, or the only one.
 
     Raises ``DirectionError`` for an unknown name, or when no name is given for a file of several."""
     if name is not None:
         if name not in directions:
-            raise DirectionError(f"{where} has no direction {name!r}; it has {sorted(directions)}")
+            shown = list(directions)[:20]
+            raise DirectionError(f"{where} has no direction {name!r}; it has {shown}"
+                                 f"{' ...' if len(directions) > 20 else ''}")
         return directions[name]
     if len(directions) > 1:
-        raise DirectionError(f"{where} holds {len(directions)} directions {sorted(directions)}: choose one by name")
+        raise DirectionError(f"{where} holds {len(directions)} directions {list(directions)[:20]}: choose one by name")
     return next(iter(directions.values()))
 
 
-def load_direction(path, name: str | None = None) -> torch.Tensor:
-    """:func:`select_direction` of :func:`load_directions` ``(path)``."""
-    return select_direction(load_directions(path), name, str(path))
+def load_direction(path, name: str | None = None) -> Direction:
+    """One :class:`~styleganex.directions.Direction` of a file (see :func:`select_direction`)."""
+    return select_direction(read_directions(path), name, str(path))
 
 
 # ---- applying ----------------------------------------------------------------------------
 def parse_layers(layers, n_latent: int) -> list[int]:
-    """Sorted unique w+ rows from None (all), an int, an iterable of ints, or a string such as
-    ``"0-7"`` or ``"0,2,4-6"`` (ranges inclusive). Negative indices count from the end."""
-    if layers is None:
+    """Sorted unique w+ rows from None or ``"all"`` (every row), an int, an iterable of ints, or a string
+    such as ``"0-7"`` or ``"0,2,4-6"`` (ranges inclusive). Negative indices count from the end."""
+    if layers is None or (isinstance(layers, str) and layers.strip().lower() == "all"):
         return list(range(n_latent))
     if isinstance(layers, str):
         rows = []
@@ -181,9 +139,15 @@ def parse_layers(layers, n_latent: int) -> list[int]:
     return sorted(out)
 
 
+def _vector(direction) -> torch.Tensor:
+    if isinstance(direction, Direction):
+        return direction.vector
+    return as_vector(direction, "direction", "apply_direction")
+
+
 def _direction_rows(direction, latent: Latent) -> torch.Tensor:
     n, s = latent.wplus.shape[1:]
-    d = _as_direction(direction, "direction", "apply_direction")
+    d = _vector(direction)
     if d.ndim == 1:
         if d.shape[0] != s:
             raise DirectionError(f"direction has {d.shape[0]} values but this latent's style "
@@ -207,13 +171,28 @@ def _check_wplus(latent) -> None:
         raise DirectionError("the latent's w+ contains NaN or infinite values")
 
 
+def _default_layers(direction, layers):
+    if layers is None and isinstance(direction, Direction):
+        return None if direction.layers is None else list(direction.layers)
+    return layers
+
+
 def apply_direction(latent: Latent, direction, strength: float, layers=None) -> Latent:
-    """A new latent with ``w+[:, l] += strength * direction[l]`` for the rows ``l`` in ``layers``
-    (None: all; see :func:`parse_layers`). ``direction`` is ``[S]`` (same vector for every row) or
-    ``[n_latent, S]``. Other rows, f, noise and crop are left as they are. ``|strength|`` must be at most
-    ``validation.MAX_STRENGTH`` (DirectionError otherwise)."""
+    """A new latent with ``w+[:, l] += strength * direction[l]`` for the rows ``l`` in ``layers``.
+
+    Args:
+        latent: the latent to edit (not modified).
+        direction: a :class:`~styleganex.directions.Direction`, or a tensor/array ``[S]`` (the same
+            vector for every row) or ``[n_latent, S]``.
+        strength: the factor s, ``|s| <= validation.MAX_STRENGTH`` (DirectionError otherwise).
+        layers: rows to edit (see :func:`parse_layers`); None: the direction's default rows (every
+            row for a bare tensor).
+
+    Returns:
+        A new :class:`~styleganex.latent.Latent`; f, noise and crop are shared with the input.
+    """
     _check_wplus(latent)
-    rows = parse_layers(layers, latent.wplus.shape[1])
+    rows = parse_layers(_default_layers(direction, layers), latent.wplus.shape[1])
     d = _direction_rows(direction, latent)
     s = _strength(strength)
     wplus = latent.wplus.detach().clone()
@@ -225,13 +204,101 @@ def apply_direction(latent: Latent, direction, strength: float, layers=None) -> 
     return replace(latent, wplus=wplus, meta=dict(latent.meta))
 
 
+@dataclass(frozen=True)
+class Edit:
+    """One edit: ``strength`` times ``direction`` on ``layers`` (None: the direction's default rows)."""
+
+    direction: Any
+    strength: float
+    layers: Any = None
+
+
+def _as_edit(edit, k: int) -> Edit:
+    if isinstance(edit, Edit):
+        return edit
+    if isinstance(edit, (tuple, list)) and len(edit) in (2, 3):
+        return Edit(*edit)
+    raise DirectionError(f"edit {k} must be an Edit, (direction, strength) or (direction, strength, layers)")
+
+
 def apply_edits(latent: Latent, edits) -> Latent:
-    """Apply several ``(direction, strength[, layers])`` edits in order."""
+    """Apply several edits in order, each with its own strength and rows.
+
+    Args:
+        latent: the latent to edit (not modified).
+        edits: :class:`Edit` objects or ``(direction, strength[, layers])`` tuples.
+
+    Returns:
+        The same latent as :func:`apply_direction` applied once per edit, one after the other.
+    """
     for k, edit in enumerate(edits):
-        if not isinstance(edit, (tuple, list)) or len(edit) not in (2, 3):
-            raise DirectionError(f"edit {k} must be (direction, strength) or (direction, strength, layers)")
-        latent = apply_direction(latent, edit[0], edit[1], edit[2] if len(edit) == 3 else None)
+        e = _as_edit(edit, k)
+        latent = apply_direction(latent, e.direction, e.strength, e.layers)
     return latent
+
+
+def ganspace_edit(directions: dict, component: int, start: int, stop: int, strength: float) -> Edit:
+    """The GANSpace edit ``(component, start, stop, strength)`` of a PCA file's directions.
+
+    As in GANSpace and e4e, ``stop`` is exclusive (``(54, 7, 8, 20)`` edits row 7 only) and the
+    strength is in standard deviations of the component (``w += strength * std[c] * comp[c]``).
+
+    Args:
+        directions: :func:`~styleganex.directions.read_directions` of a GANSpace PCA file.
+        component, start, stop, strength: the edit as GANSpace's papers and notebooks list it.
+    """
+    d = select_direction(directions, f"pc{int(component)}", "the GANSpace file")
+    if not 0 <= int(start) < int(stop):
+        raise DirectionError(f"GANSpace rows {start}..{stop} (stop exclusive) select nothing")
+    return Edit(d, strength, list(range(int(start), int(stop))))
+
+
+# ---- sweeps ------------------------------------------------------------------------------------
+def sweep_strengths(low: float, high: float, frames: int) -> list[float]:
+    """``frames`` strengths evenly from ``low`` to ``high`` (both included)."""
+    low, high = _strength(low), _strength(high)
+    if isinstance(frames, bool) or not isinstance(frames, (int, np.integer)) or not 1 <= frames <= MAX_SWEEP_FRAMES:
+        raise DirectionError(f"frames must be a whole number in 1..{MAX_SWEEP_FRAMES}, got {frames!r}")
+    if frames == 1:
+        return [low]
+    return [low + (high - low) * i / (frames - 1) for i in range(int(frames))]
+
+
+def sweep(model: StyleGANEX, latent: Latent, direction, strengths, layers=None, *, frame: int = 0,
+          noise: str = "auto", seed: int = 0, progress: Callable | None = None,
+          cancel: Callable | None = None) -> torch.Tensor:
+    """Render one frame of a latent at several strengths of a direction (a filmstrip), decode only.
+
+    Args:
+        model: the model that made the latent.
+        latent: the (cached) latent; nothing is encoded again.
+        direction: as in :func:`apply_direction`.
+        strengths: the strengths, one image each (e.g. :func:`sweep_strengths`).
+        layers: rows to edit; None: the direction's default rows.
+        frame: which frame of the latent's batch.
+        noise, seed: as in :func:`~styleganex.pipeline.decode_latent`.
+        progress, cancel: called once per image.
+
+    Returns:
+        ``[len(strengths), 3, h, w]`` in 0..1 on the CPU.
+    """
+    from .pipeline import decode_latent
+
+    strengths = [_strength(s) for s in strengths]
+    if not 1 <= len(strengths) <= MAX_SWEEP_FRAMES:
+        raise DirectionError(f"a sweep renders 1..{MAX_SWEEP_FRAMES} strengths, got {len(strengths)}")
+    _check_wplus(latent)
+    if isinstance(frame, bool) or not isinstance(frame, (int, np.integer)) or not 0 <= frame < latent.batch:
+        raise DirectionError(f"frame {frame!r} is not in this latent's batch of {latent.batch}")
+    one = latent.select(int(frame)) if latent.batch > 1 else latent
+    apply_direction(one, direction, 0.0, layers)  # checks the direction and rows before any decoding
+    images = []
+    for i, s in enumerate(strengths):
+        check_cancel(cancel)
+        images.append(decode_latent(model, apply_direction(one, direction, s, layers), noise, seed=seed))
+        if progress is not None:
+            progress(i + 1, len(strengths), {"stage": "sweep", "strength": s})
+    return torch.cat(images)
 
 
 def style_mix(model: StyleGANEX, latent: Latent, layers=None, seed: int = 0, scale: float = MIX_SCALE,

@@ -25,10 +25,10 @@ from pathlib import Path
 
 import torch
 
-from .checkpoints import describe_bytes, torch_load_message
 from .errors import InputError, LatentFileError
 from .faces.crops import CropInfo
 from .faces.preprocess import SizeRecord
+from .filetypes import describe_bytes, sniff, torch_load_message
 from .latent import Latent
 from .outputs import write_all
 from .schema import parse_json
@@ -113,13 +113,12 @@ def _make_latent(wplus, f, noise, skips, crop, meta, what, size_record=None) -> 
 
 
 def _sniff(path: Path) -> str:
-    with open(path, "rb") as fh:
-        head = fh.read(16)
-    if not head:
+    kind, head = sniff(path)
+    if kind == "empty":
         raise LatentFileError(f"{path} is an empty file, not a latent")
-    if len(head) >= 9 and head[8:9] == b"{":
-        return "safetensors"
-    if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
+    if kind == "safetensors":
+        return kind
+    if kind in ("zip", "pickle"):
         return "pt"
     raise LatentFileError(f"{path} is not a latent: neither .safetensors nor a PyTorch .pt file "
                           f"({describe_bytes(path, head)})")

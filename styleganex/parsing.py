@@ -322,7 +322,7 @@ def _read_checkpoint(path: Path) -> object:
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
-        from .checkpoints import torch_load_message
+        from .filetypes import torch_load_message
         raise InputError(
             f"Face parser checkpoint: {torch_load_message(path, exc)} (expected faceparsing.pth, a plain BiSeNet "
             "state dict)"

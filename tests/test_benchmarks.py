@@ -25,3 +25,14 @@ def test_reference_loader_refuses_a_wrong_folder(tmp_path):
     from benchmarks.reference import load_official_psp
     with pytest.raises(FileNotFoundError, match="not a StyleGANEX checkout"):
         load_official_psp(tmp_path, {})
+
+
+def test_tiny_edit_strength_run(tmp_path, capsys):
+    from benchmarks import edit_strength
+
+    out = tmp_path / "edit.json"
+    assert edit_strength.main(["--tiny", "--reps", "2", "--warmup", "0", "--json", str(out)]) == 0
+    data = json.loads(out.read_text())
+    assert data["tiny"] is True and data["crop"] == 64 and data["output"] == [1, 3, 256, 256]
+    assert len(data["all_s"]) == 2 and data["edit_s"] > 0 and data["decode_s"] > 0 and data["sweep_per_image_s"] > 0
+    assert "strength change (ApplyEdit + Decode)" in capsys.readouterr().out

@@ -175,7 +175,8 @@ def test_extension_lists_v3_nodes(pack):
         "StyleGANEXLoader", "StyleGANEXFaceParserLoader", "StyleGANEXFaceCrop", "StyleGANEXFaceParse",
         "StyleGANEXEncode", "StyleGANEXOptimizeInversion", "StyleGANEXDecode", "StyleGANEXApplyEdit",
         "StyleGANEXSwapGenerator", "StyleGANEXSaveLatent", "StyleGANEXLoadLatent", "StyleGANEXSuperResolve",
-        "StyleGANEXTranslateSketch", "StyleGANEXVideoEdit", "StyleGANEXVideoToonify"}, sorted(nodes)
+        "StyleGANEXTranslateSketch", "StyleGANEXVideoEdit", "StyleGANEXVideoToonify", "StyleGANEXSeFaDirections",
+        "StyleGANEXEditSweep"}, sorted(nodes)
     for node_id, cls in nodes.items():
         assert node_id.startswith("StyleGANEX") and issubclass(cls, io.ComfyNode)
         schema = cls.GET_SCHEMA()
@@ -400,6 +401,83 @@ def test_apply_edit_direction_and_style_mix(pack, handles, tmp_path):
     with pytest.raises(ValueError, match="edit_age"):
         node.execute(latent, "model editing vector (edit_age / edit_hair)", 1.0, 0, 17, model=handles["inversion"])
     assert folder_paths.get_full_path("styleganex_directions", "smile.npy")
+
+
+def _latent(pack, handles):
+    with torch.inference_mode():
+        return pack.test_nodes["StyleGANEXEncode"].execute(handles["inversion"], _img(64, 64)).result[0]
+
+
+def _rows_moved(edited, latent):
+    return ((edited.wplus - latent.wplus)[0].abs().sum(1) > 0).nonzero().flatten().tolist()
+
+
+def test_apply_edit_lists_what_the_core_reads(pack, handles):
+    directions = _core(pack, "directions")
+    folder = pack.user_models / "directions"
+    folder.mkdir(exist_ok=True)
+    g = torch.Generator().manual_seed(0)
+    torch.save({n: torch.randn(1, 18, 16, generator=g) for n in directions.OFFICIAL_NAMES},
+               folder / "direction_dics.pt")
+    np.savez(folder / "pair.npz", a=np.ones(16, np.float32), b=np.zeros((18, 16), np.float32))
+    v = np.random.default_rng(1).standard_normal((1, 16))
+    np.save(folder / "expression.npy", v / np.linalg.norm(v))  # LowRankGAN layout: rows 4-7 by default
+    (folder / "notes.json").write_text("{}")
+    (folder / "broken.pt").write_bytes(b"not a tensor")
+    node = pack.test_nodes["StyleGANEXApplyEdit"]
+    options = node.GET_SCHEMA().inputs[1].options
+    assert {f"direction_dics.pt [{n}]" for n in directions.OFFICIAL_NAMES} <= set(options)
+    assert {"pair.npz [a]", "pair.npz [b]", "expression.npy", "broken.pt"} <= set(options), options
+    assert not any(o.startswith("notes.json") for o in options)
+    latent = _latent(pack, handles)
+    with torch.inference_mode():
+        smile = node.execute(latent, "direction_dics.pt [smile]", 2.0).result[0]  # rows -1/-1: the file's own
+        lrg = node.execute(latent, "expression.npy", 3.0).result[0]
+    official = directions.read_directions(folder / "direction_dics.pt")["smile"]
+    torch.testing.assert_close(smile.wplus - latent.wplus, 2.0 * official.vector[None], rtol=0, atol=1e-5)
+    assert _rows_moved(lrg, latent) == [4, 5, 6, 7]
+    with pytest.raises(ValueError, match="both layer_start and layer_end"):
+        node.execute(latent, "expression.npy", 3.0, -1, 5)
+    with pytest.raises(_core(pack, "errors").DirectionError, match="broken.pt"):
+        node.execute(latent, "broken.pt", 1.0)
+    (folder / "direction_dics.pt").unlink()
+    message = node.validate_inputs("direction_dics.pt [smile]")
+    assert "not found" in message and directions.OFFICIAL_URL in message
+
+
+def test_sefa_node_chained_edits_and_sweep(pack, handles):
+    editing, sefa = _core(pack, "editing"), _core(pack, "sefa")
+    latent = _latent(pack, handles)
+    model = handles["inversion"]
+    apply, sweep = pack.test_nodes["StyleGANEXApplyEdit"], pack.test_nodes["StyleGANEXEditSweep"]
+    with torch.inference_mode():
+        dirs = pack.test_nodes["StyleGANEXSeFaDirections"].execute(model, "0-5", 3).result[0]
+        assert [d.name for d in dirs] == ["sefa0", "sefa1", "sefa2"]
+        want = sefa.sefa_directions(model.model, "0-5", 3)
+        assert torch.equal(dirs[1].vector, want["sefa1"].vector)
+        # two chained Apply Edit nodes == the core's apply_edits == one after the other
+        first = apply.execute(latent, "none", 10.0, directions=dirs, direction_index=1).result[0]
+        second = apply.execute(first, "none", -4.0, 8, 11, directions=dirs, direction_index=0).result[0]
+        core = editing.apply_edits(latent, [editing.Edit(dirs[1], 10.0), editing.Edit(dirs[0], -4.0, "8-11")])
+        assert torch.equal(second.wplus, core.wplus)
+        assert _rows_moved(second, latent) == [0, 1, 2, 3, 4, 5, 8, 9, 10, 11]
+        with pytest.raises(ValueError, match="direction_index 3"):
+            apply.execute(latent, "none", 1.0, directions=dirs, direction_index=3)
+        # the sweep: start = end -> the direction's own range (SeFa: -15..15)
+        strip = sweep.execute(model, latent, "none", 0.0, 0.0, 3, directions=dirs, direction_index=0).result[0]
+        explicit = sweep.execute(model, latent, "none", -15.0, 15.0, 3, directions=dirs).result[0]
+        assert strip.shape == (3, 256, 256, 3) and torch.equal(strip, explicit)
+        core = editing.sweep(model.model, latent, dirs[0], [-15.0, 0.0, 15.0])
+        torch.testing.assert_close(strip, core.permute(0, 2, 3, 1), rtol=0, atol=1e-6)
+        with pytest.raises(ValueError, match="choose a direction"):
+            sweep.execute(model, latent, "none")
+
+
+def test_swap_generator_names_the_nada_hub(pack, handles):
+    node = pack.test_nodes["StyleGANEXSwapGenerator"]
+    message = node.validate_inputs("pixar.pt")
+    assert "StyleGAN-NADA" in message and "rinong/stylegan-nada-models" in message
+    assert "PKUWilliamYang" in node.validate_inputs("styleganex_toonify_pixar.pt")
 
 
 def test_swap_generator(pack, handles):

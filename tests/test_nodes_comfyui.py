@@ -53,7 +53,14 @@ EXPECTED = {
     "StyleGANEXApplyEdit": ({"latent": "STYLEGANEX_LATENT", "direction": "COMBO", "strength": "FLOAT",
                              "layer_start": "INT", "layer_end": "INT", "style_mix": "COMBO", "mix_seed": "INT",
                              "mix_layer_start": "INT", "mix_scale": "FLOAT", "model": "STYLEGANEX_MODEL",
-                             "style_latent": "STYLEGANEX_LATENT"}, ["STYLEGANEX_LATENT"]),
+                             "style_latent": "STYLEGANEX_LATENT", "directions": "STYLEGANEX_DIRECTIONS",
+                             "direction_index": "INT"}, ["STYLEGANEX_LATENT"]),
+    "StyleGANEXSeFaDirections": ({"model": "STYLEGANEX_MODEL", "layers": "STRING", "top_k": "INT"},
+                                 ["STYLEGANEX_DIRECTIONS"]),
+    "StyleGANEXEditSweep": ({"model": "STYLEGANEX_MODEL", "latent": "STYLEGANEX_LATENT", "direction": "COMBO",
+                             "start": "FLOAT", "end": "FLOAT", "frames": "INT", "layer_start": "INT",
+                             "layer_end": "INT", "noise": "COMBO", "seed": "INT", "frame": "INT",
+                             "directions": "STYLEGANEX_DIRECTIONS", "direction_index": "INT"}, ["IMAGE"]),
     "StyleGANEXSwapGenerator": ({"model": "STYLEGANEX_MODEL", "generator": "COMBO"}, ["STYLEGANEX_MODEL"]),
     "StyleGANEXSaveLatent": ({"latent": "STYLEGANEX_LATENT", "filename_prefix": "STRING"}, []),
     "StyleGANEXLoadLatent": ({"latent_file": "COMBO", "model": "STYLEGANEX_MODEL", "frame": "IMAGE"},
@@ -67,6 +74,7 @@ FAST = {
     "StyleGANEXTranslateSketch": {"number": 2},
     "StyleGANEXVideoToonify": {"padding": 64, "chunk_size": 2},
     "StyleGANEXVideoEdit": {"padding": 64, "chunk_size": 2},
+    "StyleGANEXEditSweep": {"frames": 3},
 }
 
 
@@ -129,7 +137,9 @@ def test_object_info_lists_every_node(object_info):
         sockets = [spec[0] for group in ("required", "optional") for spec in info["input"].get(group, {}).values()]
         assert "LATENT" not in info["output"] and "LATENT" not in sockets, key
     directions = object_info["StyleGANEXApplyEdit"]["input"]["required"]["direction"][1]["options"]
-    assert "smile.npy" in directions, directions
+    assert "smile.npy" in directions and "direction_dics.pt [slender]" in directions, directions
+    generators = object_info["StyleGANEXSwapGenerator"]["input"]["required"]["generator"][1]["options"]
+    assert "disney_princess.pt" in generators, generators
 
 
 def test_models_folder_keeps_user_paths(object_info, comfy):
@@ -235,6 +245,9 @@ def test_workflow_runs_end_to_end(comfy, object_info, path):
             low = (round(cw * 0.125), round(ch * 0.125))
             factor = prompt[src]["inputs"]["factor"]
             assert sizes == [(factor * low[0], factor * low[1])]
+        elif kind == "StyleGANEXEditSweep":
+            cw, ch = _crop_size(input_dir / "astronaut.png", pad)
+            assert sizes == [(4 * cw, 4 * ch)] * FAST["StyleGANEXEditSweep"]["frames"]
         elif kind == "StyleGANEXTranslateSketch":
             number = prompt[src]["inputs"]["number"]
             if "mask" in prompt[src]["inputs"]:

@@ -1,5 +1,5 @@
 """Subcommand modules of the CLI; each exposes ``register(subparsers)``."""
 
-from . import core, invert_edit, translate
+from . import core, directions, invert_edit, translate
 
-COMMAND_MODULES = [core, translate, invert_edit]
+COMMAND_MODULES = [core, translate, invert_edit, directions]

@@ -50,11 +50,13 @@ def register(sub) -> None:
     p = sub.add_parser("edit", help="edit a saved latent and render it")
     p.add_argument("latent", help="latent file (.safetensors from invert, or an official inversion .pt)")
     add_model_args(p)
-    p.add_argument("--direction", help="direction file (.npy, .npz, .pt, .safetensors)")
+    p.add_argument("--direction", help="direction file (.npy, .npz, .pt, .safetensors; see the 'directions' command)")
     p.add_argument("--name", help="which direction of a file that holds several")
     p.add_argument("--strength", type=strength, default=1.0,
                    help=f"edit strength s: w+ += s * direction (-{MAX_STRENGTH:g}..{MAX_STRENGTH:g})")
-    p.add_argument("--layers", default=None, help="w+ rows to edit, e.g. 0-7 or 0,2,4-6 (default: all)")
+    p.add_argument("--layers", default=None,
+                   help="w+ rows to edit, e.g. 0-7, 0,2,4-6 or all (default: the direction's own, e.g. 4-7 for "
+                        "LowRankGAN, all for the official and InterFaceGAN directions)")
     p.add_argument("--mix-seed", type=seed, default=None,
                    help="style mixing: replace rows 8+ with a mapped random style of this seed")
     p.add_argument("--mix-layers", default=None, help="rows replaced by style mixing (default: 8 to the last)")

@@ -178,6 +178,28 @@ def write_test_models(models: Path) -> dict:
     if not gen.is_file():
         save_stylegan2_pt(random_model("toonify", seed=99), gen)
     written["stylegan2_toon_g_ema.pt"] = gen
+    written.update(write_edit_stand_ins(folder))
+    return written
+
+
+def write_edit_stand_ins(folder: Path) -> dict:
+    """Random files in the layouts of the released editing files: the web demo's direction_dics.pt
+    (``{name: [1, n_latent, S]}``) and a StyleGAN-NADA generator (``disney_princess.pt`` with ``g_ema``)."""
+    import torch
+
+    from styleganex.directions import OFFICIAL_FILE, OFFICIAL_NAMES
+    from styleganex.testing import random_model, save_stylegan2_pt
+
+    written = {}
+    dics = folder / "directions" / OFFICIAL_FILE
+    if not dics.is_file():
+        g = torch.Generator().manual_seed(17)
+        torch.save({name: torch.randn(1, 18, 16, generator=g) * 0.5 for name in OFFICIAL_NAMES}, dics)
+    written[f"directions/{OFFICIAL_FILE}"] = dics
+    nada = folder / "disney_princess.pt"
+    if not nada.is_file():
+        save_stylegan2_pt(random_model("inversion", seed=98), nada)
+    written["disney_princess.pt"] = nada
     return written
 
 

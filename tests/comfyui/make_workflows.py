@@ -139,6 +139,61 @@ SPECS = {
 }
 
 
+def edit_directions_workflow() -> dict:
+    """Invert once, then only decode: the official directions by name, a SeFa direction of the model itself,
+    a StyleGAN-NADA generator (domain transfer) and a strength sweep."""
+    from styleganex.directions import OFFICIAL_FILE, OFFICIAL_URL
+    from styleganex.editing import NADA_REPO
+
+    nada = "disney_princess.pt"
+    return {
+        "title": "Photo: invert once, edit by name and with SeFa, sweep, domain transfer",
+        "models": ["styleganex_inversion.pt", "vgg16-397923af.pth", f"directions/{OFFICIAL_FILE}", nada],
+        "model_files": [
+            {"name": "styleganex_inversion.pt", "url": HUB + "styleganex_inversion.pt", "directory": "styleganex"},
+            {"name": "vgg16-397923af.pth", "url": "https://download.pytorch.org/models/vgg16-397923af.pth",
+             "directory": "styleganex"},
+            {"name": OFFICIAL_FILE, "url": OFFICIAL_URL, "directory": "styleganex_directions"},
+            {"name": nada, "url": f"{NADA_REPO}/resolve/main/{nada}", "directory": "styleganex"},
+        ],
+        "inputs": ["a photo with a face (astronaut.png here)"],
+        "note": "Face Crop -> Encode -> Optimize Inversion: the photo is inverted once; every node after it only "
+                "edits w+ and decodes, so changing a strength re-runs just those nodes. Apply Edit 'direction_dics.pt "
+                "[smile]' (the official web demo's directions by name: smile, open_eye, open_mouth, pose, "
+                "reduce_age, glasses, light_hair_color, slender; rows -1/-1 = the direction's own) -> Apply Edit "
+                "with SeFa direction 0 of the model's own weights (rows 0-5, no download) -> Decode, pasted back. "
+                "Edit Sweep renders smile at 5 strengths over its own range (-2..2) as a filmstrip. Swap Generator "
+                f"decodes the smile edit with the StyleGAN-NADA '{nada}' generator. Files: {OFFICIAL_FILE} from "
+                f"{OFFICIAL_URL} into models/styleganex/directions; {nada} (also vintage_comics, pixar, "
+                f"edvard_munch, modigliani) from {NADA_REPO} into models/styleganex (StyleGAN-NADA code: MIT; see the "
+                "hub repository for the models' licence).",
+        "nodes": [
+            (1, 0, 0, *loader("styleganex_inversion.pt")),
+            (2, 0, 1, "LoadImage", {"image": "astronaut.png"}, {}),
+            (3, 1, 1, "StyleGANEXFaceCrop", {}, {"image": (2, 0)}),
+            (4, 2, 0, "StyleGANEXEncode", {},
+             {"model": (1, 0), "image": (3, 0), "aligned": (3, 1), "crop_info": (3, 2)}),
+            (5, 3, 0, "StyleGANEXOptimizeInversion", {}, {"model": (1, 0), "image": (3, 0), "latent": (4, 0)}),
+            (6, 4, 0, "StyleGANEXApplyEdit", {"direction": f"{OFFICIAL_FILE} [smile]", "strength": 1.5},
+             {"latent": (5, 0)}),
+            (7, 4, 1, "StyleGANEXSeFaDirections", {"layers": "0-5", "top_k": 5}, {"model": (1, 0)}),
+            (8, 5, 0, "StyleGANEXApplyEdit", {"direction": "none", "strength": 8.0, "direction_index": 0},
+             {"latent": (6, 0), "directions": (7, 0)}),
+            (9, 6, 0, "StyleGANEXDecode", {}, {"model": (1, 0), "latent": (8, 0), "crop_info": (3, 2)}),
+            (10, 7, 0, "SaveImage", {"filename_prefix": "styleganex/edit_smile_sefa"}, {"images": (9, 0)}),
+            (11, 4, 2, "StyleGANEXEditSweep", {"direction": f"{OFFICIAL_FILE} [smile]", "frames": 5},
+             {"model": (1, 0), "latent": (5, 0)}),
+            (12, 5, 2, "SaveImage", {"filename_prefix": "styleganex/sweep_smile"}, {"images": (11, 0)}),
+            (13, 5, 3, "StyleGANEXSwapGenerator", {"generator": nada}, {"model": (1, 0)}),
+            (14, 6, 3, "StyleGANEXDecode", {}, {"model": (13, 0), "latent": (6, 0), "crop_info": (3, 2)}),
+            (15, 7, 3, "SaveImage", {"filename_prefix": "styleganex/smile_disney_princess"}, {"images": (14, 0)}),
+        ],
+    }
+
+
+SPECS["styleganex_photo_edit_directions_sefa_sweep"] = edit_directions_workflow()
+
+
 def _default(name: str, opts: dict, spec_type):
     if "default" in opts:
         return opts["default"]
@@ -246,9 +301,10 @@ def build(name: str, spec: dict, object_info: dict) -> dict:
     ui_nodes.append({"id": note_id, "type": "Note", "pos": [60, -260], "size": [760, 220], "flags": {},
                      "order": len(ui_nodes), "mode": 0, "inputs": [], "outputs": [],
                      "properties": {}, "widgets_values": [text]})
-    models = [{"name": m, "url": (HUB + m) if m.startswith(("styleganex_", "faceparsing")) else
-               "https://download.pytorch.org/models/" + m, "directory": "styleganex"} for m in spec["models"]
-              if not m.endswith("(yours)")]
+    models = spec.get("model_files") or [
+        {"name": m, "url": (HUB + m) if m.startswith(("styleganex_", "faceparsing")) else
+         "https://download.pytorch.org/models/" + m, "directory": "styleganex"} for m in spec["models"]
+        if not m.endswith("(yours)")]
     return {
         "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"comfyui-styleganex/{name}")),
         "revision": 0,

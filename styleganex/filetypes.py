@@ -1,0 +1,82 @@
+"""What kind of file a path holds, from its first bytes (never its name): the one test the checkpoint,
+latent and direction readers use before choosing a safe loader.
+
+>>> import numpy as np
+>>> np.save("v.npy", np.zeros(3))
+>>> sniff("v.npy")[0]
+'npy'
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import zipfile
+from pathlib import Path
+
+__all__ = ["KINDS", "describe_bytes", "sniff", "torch_load_message", "zip_names"]
+
+KINDS = ("empty", "zip", "npy", "safetensors", "pickle", "unknown")
+"""What :func:`sniff` tells apart: zip (PyTorch's format and ``.npz``), ``.npy``, ``.safetensors``, a legacy
+(non-zip) ``torch.save`` pickle, and anything else."""
+
+
+def sniff(path) -> tuple[str, bytes]:
+    """``(kind, first 16 bytes)`` of a file; ``kind`` is one of :data:`KINDS`."""
+    path = Path(path)
+    with open(path, "rb") as fh:
+        head = fh.read(16)
+    if not head:
+        return "empty", head
+    if head[:4] == b"PK\x03\x04":
+        return "zip", head
+    if head[:6] == b"\x93NUMPY":
+        return "npy", head
+    if len(head) >= 9 and head[8:9] == b"{":
+        # safetensors: an 8-byte little-endian header length, then the JSON header. That length may start
+        # with 0x80 like a pickle; a pickle's bytes read as a length are far beyond the file's size.
+        if head[:1] != b"\x80" or int.from_bytes(head[:8], "little") + 8 <= path.stat().st_size:
+            return "safetensors", head
+    if head[:1] == b"\x80":
+        return "pickle", head
+    return "unknown", head
+
+
+def zip_names(path) -> list[str] | None:
+    """The member names of a zip file (PyTorch's format, ``.npz``), or None when it is truncated or corrupt."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    except zipfile.BadZipFile:
+        return None
+
+
+def describe_bytes(path: Path, head: bytes) -> str:
+    """What a file that is not a checkpoint / latent is, for messages: its size and, where recognised, its
+    kind. Never its bytes (a message may be shown to whoever named the file)."""
+    size = os.path.getsize(path)
+    kinds = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8", "a JPEG image"), (b"%PDF", "a PDF document"),
+             (b"\x1f\x8b", "a gzip archive"), (b"\x93NUMPY", "a NumPy .npy array"), (b"GIF8", "a GIF image"))
+    for signature, kind in kinds:
+        if head.startswith(signature):
+            return f"{size:,} bytes, it looks like {kind}"
+    if head[4:8] == b"ftyp":
+        return f"{size:,} bytes, it looks like an MP4/MOV video"
+    try:
+        head.decode("utf-8")
+        return f"{size:,} bytes of text"
+    except UnicodeDecodeError:
+        return f"{size:,} bytes of binary data"
+
+
+def torch_load_message(path, e: Exception) -> str:
+    """The message for a ``torch.load(weights_only=True)`` failure, without anything quoted from the file
+    other than the name of a refused Python global (a dotted identifier)."""
+    msg = str(e)
+    if "Weights only load failed" in msg or "Unsupported global" in msg or "UnpicklingError" in type(e).__name__:
+        found = re.search(r"Unsupported global: GLOBAL ([A-Za-z_][\w.]{0,120})", msg)
+        detail = f" (it asks for {found.group(1)})" if found else ""
+        return (f"refused to load {path}: it contains pickled Python objects other than tensors and plain "
+                f"containers{detail}; loading it could run code. StyleGANEX files hold only tensors and plain "
+                f"dicts, lists and numbers")
+    return f"{path} is a truncated or corrupt PyTorch file ({type(e).__name__})"
