@@ -25,7 +25,9 @@ from .dlib_detector import DlibDetector, predictor_path
 from .face import MIN_EYE_DISTANCE, Face, select_face
 from .paste import paste_back
 from .prepare import IF_NO_FACE, PreparedFace, prepare_center, prepare_face, prepare_faces
+from .preview import draw_index_map
 from .preprocess import SizeRecord, gaussian_preblur, make_size_valid, preblur_sigma, undo_size_valid
+from .select import FaceCandidate, FaceScan, FaceSelection, face_problem, scan_faces
 from .video import VideoCropper, fixed_size_record
 
 __all__ = [
@@ -34,4 +36,5 @@ __all__ = [
     "align_face", "apply_crop", "center_crop", "crop_record", "default_detector", "demo_figure", "detect_face",
     "ffhq_alignment", "ffhq_quad", "fixed_size_record", "gaussian_preblur", "make_size_valid", "paste_back",
     "preblur_sigma", "predictor_path", "prepare_center", "prepare_face", "prepare_faces", "select_face", "styleganex_crop", "undo_size_valid",
+    "FaceCandidate", "FaceScan", "FaceSelection", "draw_index_map", "face_problem", "scan_faces",
 ]
