@@ -27,8 +27,11 @@ from .paste import paste_back
 from .prepare import IF_NO_FACE, PreparedFace, prepare_center, prepare_face, prepare_faces
 from .preview import draw_index_map
 from .preprocess import SizeRecord, gaussian_preblur, make_size_valid, preblur_sigma, undo_size_valid
+from .paste import ColourTransform, PasteOptions, Pasted, paste_face
+from .group import PreparedGroup, prepare_group, scan_images
 from .select import FaceCandidate, FaceScan, FaceSelection, face_problem, scan_faces
 from .video import VideoCropper, fixed_size_record
+from .tracks import FaceTracker, Track, TrackedFace, VideoState
 
 __all__ = [
     "Alignment", "BATCH_MODES", "CropInfo", "CropRecord", "DEFAULT_PADDING", "DlibDetector", "EYE_DISTANCE", "Face", "FaceDetector",
@@ -36,5 +39,7 @@ __all__ = [
     "align_face", "apply_crop", "center_crop", "crop_record", "default_detector", "demo_figure", "detect_face",
     "ffhq_alignment", "ffhq_quad", "fixed_size_record", "gaussian_preblur", "make_size_valid", "paste_back",
     "preblur_sigma", "predictor_path", "prepare_center", "prepare_face", "prepare_faces", "select_face", "styleganex_crop", "undo_size_valid",
-    "FaceCandidate", "FaceScan", "FaceSelection", "draw_index_map", "face_problem", "scan_faces",
+    "ColourTransform", "FaceCandidate", "FaceScan", "FaceSelection", "FaceTracker", "PasteOptions", "Pasted",
+    "PreparedGroup", "Track", "TrackedFace", "VideoState", "draw_index_map", "face_problem", "paste_face",
+    "prepare_group", "scan_images", "scan_faces",
 ]

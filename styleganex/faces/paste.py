@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Callable
 
 import numpy as np
 import torch
@@ -53,7 +54,7 @@ from ..images import check_image
 from .crop import CropRecord
 from .resample import warp
 
-__all__ = ["MASK_SHAPES", "ColourTransform", "PasteOptions", "Pasted", "face_polygon", "label_mask",
+__all__ = ["MASK_SHAPES", "ColourTransform", "PasteOptions", "Pasted", "face_polygon", "label_mask", "polygon_depth",
            "paste_back", "paste_face"]
 
 MASK_SHAPES = ("crop", "face", "head")
@@ -167,7 +168,7 @@ def _hull(points: np.ndarray) -> np.ndarray:
     return np.array(lower[:-1] + upper[:-1], dtype=np.float64)
 
 
-def _polygon_depth(polygon: np.ndarray, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def polygon_depth(polygon: np.ndarray, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     """How far each point ``(x, y)`` (broadcast grids) lies inside the convex ``polygon``: the distance
     to the nearest edge inside, minus the largest edge-line distance outside (negative)."""
     poly = torch.as_tensor(polygon, dtype=torch.float64)
@@ -239,7 +240,8 @@ def paste_back(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, fe
 def paste_face(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, options: PasteOptions | None = None,
                *, landmarks=None, labels: torch.Tensor | None = None, mask: torch.Tensor | None = None,
                colour: ColourTransform | None = None, onto: torch.Tensor | None = None,
-               canvas: tuple[int, int] | None = None) -> Pasted:
+               canvas: tuple[int, int] | None = None,
+               smooth_colour: Callable[[ColourTransform | None], ColourTransform | None] | None = None) -> Pasted:
     """Blend ``output`` into ``frame`` where ``record``'s crop came from.
 
     Args:
@@ -256,6 +258,8 @@ def paste_face(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, op
         onto: the frame to composite onto (default ``frame``; e.g. with other faces already pasted);
             colours are always matched to ``frame``.
         canvas: ``(h, w)`` when ``output`` shows the crop padded at the bottom/right to this size.
+        smooth_colour: called with the measured colour transform (``options.colour``), returns the one
+            to apply (e.g. blended with the previous frames').
 
     Returns:
         :class:`Pasted`. Frame pixels where the mask is 0 are returned unchanged (bit for bit).
@@ -312,6 +316,8 @@ def paste_face(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, op
                        (shown_h, shown_w), (out_h, out_w), options.erode + ring_width).to(frame.dtype)[None]
         ring = (alpha > 0.05) & (inner < 0.95)
         colour = _measure_colour(region, pasted, ring[0])
+        if smooth_colour is not None:
+            colour = smooth_colour(colour)
     if colour is not None:
         pasted = colour.apply(pasted)
 
@@ -362,7 +368,7 @@ def _alpha(options: PasteOptions, record: CropRecord, u, v, side, landmarks, lab
         return weight * warp(soft[None, None], np.linalg.inv(to_labels), region_size, "zeros")[0, 0].double()
     yy, xx = (v - 0.5)[:, None], (u - 0.5)[None, :]  # pixel-centre crop coordinates
     if landmarks is not None:
-        depth = _polygon_depth(face_polygon(landmarks, options.shape), xx, yy)
+        depth = polygon_depth(face_polygon(landmarks, options.shape), xx, yy)
     else:
         depth = _ellipse_depth((crop_h, crop_w), xx, yy, HEAD_GROWTH if options.shape == "head" else 1.0)
     return weight * _ramp(depth, erode_px, ramp)
