@@ -14,6 +14,7 @@ import torch
 from ..styleganex.checkpoints import LICENSE_NOTE, WEIGHTS_URL
 from ..styleganex.errors import Cancelled, ModelKindError
 from .compat import (
+    ExecutionBlocker,
     Interrupted,
     ProgressBar,
     compute_device,
@@ -32,6 +33,7 @@ ModelType = io.Custom("STYLEGANEX_MODEL")
 LatentType = io.Custom("STYLEGANEX_LATENT")
 CropType = io.Custom("STYLEGANEX_CROP")
 ParserType = io.Custom("STYLEGANEX_PARSER")
+VideoStateType = io.Custom("STYLEGANEX_VIDEO_STATE")
 
 # ---- models folders --------------------------------------------------------------------------------
 MODELS_FOLDER = "styleganex"
@@ -214,6 +216,14 @@ class FaceParserHandle:
                 with torch.inference_mode(False):
                     self.parser.to(offload_device())
                 soft_empty_cache()
+
+
+def blocked(message: str, error: type[Exception]):
+    """An output that stops every node connected to it with ``message`` (ComfyUI's ExecutionBlocker),
+    so other outputs (a preview) still reach theirs; without ExecutionBlocker, ``error(message)`` is raised."""
+    if ExecutionBlocker is None:  # pragma: no cover
+        raise error(message)
+    return ExecutionBlocker(message)
 
 
 # ---- images ----------------------------------------------------------------------------------------

@@ -436,7 +436,7 @@ def _tracked_frames_out(model, it, editing_w, tracker, options, chunk_size, prog
                 except Exception as e:
                     raise _with_frame_index(e, start + k) from e
                 result = pasted.frame
-                covered = 1.0 - (1.0 - covered) * (1.0 - pasted.mask)
+                covered = torch.maximum(1.0 - (1.0 - covered) * (1.0 - pasted.mask), torch.maximum(covered, pasted.mask))
             done += 1
             if progress is not None:
                 progress(done, total, {"frame": start + k, "faces": len(tracked)})

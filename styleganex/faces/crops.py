@@ -28,11 +28,12 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 
 from ..errors import InputError
 from ..images import check_image
 from ..schema import MAX_SIDE, as_float, as_int, as_list, read_str
-from .crop import DEFAULT_PADDING, CropRecord
+from .crop import DEFAULT_PADDING, CropRecord, apply_crop
 from .face import Face
 from .paste import PasteOptions, paste_face
 from .prepare import PreparedFace
@@ -225,6 +226,20 @@ class CropInfo:
         face = None if self.faces is None else self.faces[index]
         return None if face is None else face.landmarks
 
+    def recut(self) -> torch.Tensor:
+        """The crops cut again from :attr:`frames`: ``[B, 3, h, w]`` (padded to the canvas as the
+        originals were), e.g. to parse the original faces for the paste-back mask."""
+        if self.frames is None:
+            raise InputError("cutting the crops again needs the original frames (CropInfo.with_frames)")
+        out = []
+        for k, record in enumerate(self.records):
+            crop = apply_crop(self.frames[self.frame_index[k]], record)
+            if self.canvas is not None and tuple(crop.shape[-2:]) != self.canvas:
+                crop = F.pad(crop[None], (0, self.canvas[1] - crop.shape[-1], 0, self.canvas[0] - crop.shape[-2]),
+                             mode="replicate")[0]
+            out.append(crop)
+        return torch.stack(out)
+
     def composite(self, images01: torch.Tensor, options: PasteOptions | None = None, *,
                   labels: list | None = None, masks: torch.Tensor | None = None,
                   colours: list | None = None) -> Composite:
@@ -259,7 +274,7 @@ class CropInfo:
                                     mask=None if masks is None else masks[k],
                                     colour=None if colours is None else colours[k], onto=result, canvas=self.canvas)
                 result, used[k] = pasted.frame, pasted.colour
-                covered = 1.0 - (1.0 - covered) * (1.0 - pasted.mask)
+                covered = torch.maximum(1.0 - (1.0 - covered) * (1.0 - pasted.mask), torch.maximum(covered, pasted.mask))
             frames.append(result)
             masks_out.append(covered)
         return Composite(torch.stack(frames), torch.stack(masks_out), tuple(used))

@@ -54,8 +54,8 @@ from ..images import check_image
 from .crop import CropRecord
 from .resample import warp
 
-__all__ = ["MASK_SHAPES", "ColourTransform", "PasteOptions", "Pasted", "face_polygon", "label_mask", "polygon_depth",
-           "paste_back", "paste_face"]
+__all__ = ["MASK_SHAPES", "ColourTransform", "PasteOptions", "Pasted", "face_polygon", "label_mask",
+           "parse_for_paste", "paste_back", "paste_face", "polygon_depth"]
 
 MASK_SHAPES = ("crop", "face", "head")
 """The mask that blends a crop in: its rectangle, the face, or the face with hair and ears."""
@@ -207,6 +207,27 @@ def label_mask(labels: torch.Tensor, shape: str = "face") -> torch.Tensor:
     wanted = torch.tensor(FACE_LABELS if shape == "face" else HEAD_LABELS, device=labels.device)
     inside = torch.isin(labels.long(), wanted)
     return (inside.any(dim=0) if inside.ndim == 3 else inside).float()
+
+
+def parse_for_paste(parser, crops01: torch.Tensor, outputs01: torch.Tensor) -> torch.Tensor:
+    """Face-parser labels of the original crops and of the outputs, for the ``labels`` of
+    :func:`paste_face` (the mask then covers the face in either, so no edge of the old face shows).
+
+    parser: a :class:`~styleganex.parsing.FaceParser`.
+    crops01: ``[B, 3, h, w]`` the crops (``CropInfo.recut()``); outputs01: ``[B, 3, H, W]`` the results.
+    Returns ``[B, 2, h, w]`` class ids (outputs resized to the crops' size first; the network runs at 512).
+    """
+    check_image(crops01, "crops", ndims=(4,))
+    check_image(outputs01, "outputs", ndims=(4,))
+    if crops01.shape[0] != outputs01.shape[0]:
+        raise InputError(f"{crops01.shape[0]} crops but {outputs01.shape[0]} outputs")
+    out = []
+    for b in range(crops01.shape[0]):
+        small = F.interpolate(outputs01[b:b + 1].float(), size=tuple(crops01.shape[-2:]), mode="bilinear",
+                              antialias=True, align_corners=False).clamp(0.0, 1.0)
+        pair = torch.cat([crops01[b:b + 1].float(), small])
+        out.append(parser.parse(pair, size=512).cpu())
+    return torch.stack(out)
 
 
 def _soft_from_binary(binary: torch.Tensor, erode_px: float, feather_px: float) -> torch.Tensor:
