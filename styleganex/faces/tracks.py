@@ -77,17 +77,22 @@ def fit_similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     median error (and 1 px)."""
     src, dst = np.asarray(src, dtype=np.float64), np.asarray(dst, dtype=np.float64)
     keep = np.ones(len(src), dtype=bool)
+    matrix = None
     for _ in range(2):
         s, d = src[keep], dst[keep]
         ms, md = s.mean(axis=0), d.mean(axis=0)
         xs, xd = s - ms, d - md
-        norm = float((xs ** 2).sum()) or 1.0
+        norm = float((xs ** 2).sum())
+        if norm < 1e-9:  # the points left are one point: keep the first fit
+            break
         a = float((xs * xd).sum()) / norm
         b = float((xs[:, 0] * xd[:, 1] - xs[:, 1] * xd[:, 0]).sum()) / norm
         matrix = np.array([[a, -b, 0.0], [b, a, 0.0]])
         matrix[:, 2] = md - matrix[:, :2] @ ms
         error = np.hypot(*(src @ matrix[:, :2].T + matrix[:, 2] - dst).T)
         keep = error <= max(1.0, 2.5 * float(np.median(error)))
+    if matrix is None:
+        raise InputError("cannot fit a motion to points that all coincide")
     return matrix
 
 
