@@ -65,7 +65,7 @@ def draw_index_map(image: torch.Tensor, scan: FaceScan, message: str | None = No
     draw = ImageDraw.Draw(picture)
     height, width = image.shape[-2:]
     line = max(2, round(min(height, width) / 250))
-    font = _font(max(11, round(min(height, width) / 32)))
+    font = _font(max(12, round(min(height, width) / 20)))
     for c in scan.candidates:
         colour = REJECTED if c.problem else CHOSEN if c.selected else UNCHOSEN
         x0, y0, x1, y1 = c.face.box
