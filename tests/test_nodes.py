@@ -523,8 +523,8 @@ def test_latent_round_trip_cli_nodes_cli(pack, tmp_path, monkeypatch, vgg_dir):
         latent, crop_info = pack.test_nodes["StyleGANEXLoadLatent"].execute("from_cli.safetensors", model,
                                                                             frame).result
         assert latent.noise is not None and crop_info.batch == 1
-        node_pasted = pack.test_nodes["StyleGANEXDecode"].execute(model, latent, "auto", 0, True, 0.1,
-                                                                  crop_info).result[0]
+        node_pasted = pack.test_nodes["StyleGANEXDecode"].execute(model, latent, "auto", 0, True, 0.05,
+                                                                  crop_info).result[0]  # the CLI's defaults
     assert node_pasted.shape == (1, 256, 256, 3)
 
     # 3. the nodes save it again; 4. the CLI edits (strength 0) and pastes back both files

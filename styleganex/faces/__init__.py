@@ -23,15 +23,14 @@ from .demo import demo_figure
 from .detect import FaceDetector, default_detector, detect_face
 from .dlib_detector import DlibDetector, predictor_path
 from .face import MIN_EYE_DISTANCE, Face, select_face
-from .paste import paste_back
-from .prepare import IF_NO_FACE, PreparedFace, prepare_center, prepare_face, prepare_faces
-from .preview import draw_index_map
-from .preprocess import SizeRecord, gaussian_preblur, make_size_valid, preblur_sigma, undo_size_valid
-from .paste import ColourTransform, PasteOptions, Pasted, paste_face
 from .group import PreparedGroup, prepare_group, scan_images
+from .paste import ColourTransform, Pasted, PasteOptions, paste_back, paste_face
+from .prepare import IF_NO_FACE, PreparedFace, prepare_center, prepare_face, prepare_faces
+from .preprocess import SizeRecord, gaussian_preblur, make_size_valid, preblur_sigma, undo_size_valid
+from .preview import draw_index_map
 from .select import FaceCandidate, FaceScan, FaceSelection, face_problem, scan_faces
-from .video import VideoCropper, fixed_size_record
 from .tracks import FaceTracker, Track, TrackedFace, VideoState
+from .video import VideoCropper, fixed_size_record
 
 __all__ = [
     "Alignment", "BATCH_MODES", "CropInfo", "CropRecord", "DEFAULT_PADDING", "DlibDetector", "EYE_DISTANCE", "Face", "FaceDetector",
