@@ -317,13 +317,15 @@ def _read_checkpoint(path: Path) -> object:
         try:
             return load_file(str(path), device="cpu")
         except Exception as exc:  # noqa: BLE001 - report any parse failure with the file name
-            raise InputError(f"Face parser checkpoint {path} could not be read as safetensors: {exc}") from exc
+            raise InputError(f"Face parser checkpoint {path} could not be read as safetensors "
+                             f"({type(exc).__name__}: truncated or not safetensors)") from exc
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
+        from .checkpoints import torch_load_message
         raise InputError(
-            f"Face parser checkpoint {path} could not be read as a weights-only PyTorch file "
-            f"(expected faceparsing.pth, a plain BiSeNet state dict): {exc}"
+            f"Face parser checkpoint: {torch_load_message(path, exc)} (expected faceparsing.pth, a plain BiSeNet "
+            "state dict)"
         ) from exc
 
 
@@ -434,11 +436,9 @@ def colorize(
 def _image_to_uint8_bchw(image) -> Tensor:
     """Normalise the accepted label-image inputs to an int64 tensor ``[B,C,H,W]`` with values 0..255."""
     if not isinstance(image, Tensor):
-        try:
-            from PIL import Image
-        except ImportError:  # pragma: no cover - pillow is a dependency
-            Image = None  # type: ignore[assignment]
-        if Image is not None and isinstance(image, Image.Image):
+        from PIL import Image
+
+        if isinstance(image, Image.Image):
             if image.mode == "P":  # palette PNG: the stored indices are the class ids (as the official code)
                 arr = np.asarray(image)
             elif image.mode in ("L", "I", "I;16", "RGB"):

@@ -8,7 +8,8 @@
 [(3, 256, 320), (3, 256, 320), (3, 256, 320)]
 
 As the official ``video_editing.py``: the crop parameters and the aligned face x̃ come from the first
-frame; every frame is cropped with those parameters, encoded for f and the fusion skip features, and
+frame (x̃: the landmarks detected again on its crop, ``faces.align_crop``); every frame is cropped with
+those parameters (``cv2.resize``'s plain bilinear, ``faces.apply_crop``), encoded for f and the fusion skip features, and
 decoded with w+ = E(x̃) + latent_avg, zero noise and ``editing_w[0] x scale`` (edit models). There is
 no temporal smoothing.
 
@@ -25,14 +26,13 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
 
-import numpy as np
 import torch
 
 from .errors import Cancelled, InputError, check_cancel
 from .faces.preprocess import make_size_valid
 from .latent import Latent
 from .model import StyleGANEX
-from .validation import SIGNED, check_image
+from .validation import SIGNED, check_finite, check_image, check_strength
 
 __all__ = ["process_video", "VideoRenderer", "editing_vector"]
 
@@ -46,10 +46,7 @@ def editing_vector(model: StyleGANEX, editing_scale) -> torch.Tensor | None:
     editing vector (toonify / inversion models)."""
     if editing_scale is None:
         return None
-    if isinstance(editing_scale, bool) or not isinstance(editing_scale, (int, float)):
-        raise InputError(f"editing_scale must be a number, got {editing_scale!r}")
-    if not np.isfinite(float(editing_scale)):
-        raise InputError(f"editing_scale must be finite, got {editing_scale!r}")
+    editing_scale = check_strength(editing_scale, "editing_scale")
     if getattr(model, "editing_w", None) is None:
         raise InputError(f"this {getattr(model, 'variant', 'custom')} model has no editing vector "
                          "(editing_w): an editing scale needs the edit_age or edit_hair model; leave "
@@ -254,6 +251,8 @@ def _render(renderer: VideoRenderer, crops: list, indices: list) -> torch.Tensor
                 except Exception as e2:  # noqa: BLE001
                     raise _with_frame_index(e2, indices[k]) from e2
         raise _with_frame_index(e, indices[0], indices[-1]) from e
+    where = f"frame {indices[0]}" if len(indices) == 1 else f"frames {indices[0]}-{indices[-1]}"
+    check_finite(out, f"decoding video {where}")
     out = size_record.undo(out.clamp(-1, 1))
     return ((out + 1) / 2).clamp(0, 1)
 
@@ -292,12 +291,14 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
     elif aligned is None and first_face is None:
         first_face = fc.detect_face(first, detector)
 
-    # x̃: the FFHQ alignment of the first frame's crop (official), encoded once
+    # x̃: the FFHQ alignment of the first frame's crop with landmarks detected again on it (official),
+    # encoded once
     if aligned is None:
         if mode == "none":
             x_tilde = fc.align_face(first, first_face)
         else:
-            x_tilde = fc.align_face(fc.apply_crop(first, record), record.face_in_crop(first_face))
+            x_tilde, _, _ = fc.align_crop(fc.apply_crop(first, record), record.face_in_crop(first_face),
+                                          detector=detector)
     else:
         if aligned.ndim == 4 and aligned.shape[0] != 1:
             raise InputError(f"aligned must be one face [3, h, w] or [1, 3, h, w], got {tuple(aligned.shape)}")

@@ -303,6 +303,10 @@ def paste_face(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, op
     x0, y0, x1, y1 = record.box
     out_h, out_w = output.shape[-2:]
     kx, ky = out_w / shown_w, out_h / shown_h
+    k = max(kx, ky)  # the output seen at the crop's scale may differ by the padding to multiples of 8 (+1 %)
+    if abs(out_w / k - shown_w) > 8 + 0.01 * shown_w or abs(out_h / k - shown_h) > 8 + 0.01 * shown_h:
+        raise InputError(f"the output is {out_w}x{out_h} but the crop record's box is {shown_w}x{shown_h}: they do not "
+                         "have the same shape, so the record is not the one this output was made from")
     height, width = record.frame_size
     base = frame if onto is None else onto
     empty = torch.zeros((1, height, width), dtype=frame.dtype, device=frame.device)

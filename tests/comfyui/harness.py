@@ -35,7 +35,7 @@ COMFYUI_VERSION = "0.3.75"
 # import name -> pip requirement (ComfyUI's requirements.txt without torch, torchvision, torchaudio, spandrel)
 REQUIREMENTS = {
     "aiohttp": "aiohttp>=3.11.8", "yarl": "yarl>=1.18.0", "yaml": "pyyaml", "scipy": "scipy", "tqdm": "tqdm",
-    "psutil": "psutil", "alembic": "alembic", "sqlalchemy": "SQLAlchemy", "av": "av>=14.2.0",
+    "psutil": "psutil", "requests": "requests", "alembic": "alembic", "sqlalchemy": "SQLAlchemy", "av": "av>=14.2.0",
     "pydantic": "pydantic~=2.0", "pydantic_settings": "pydantic-settings~=2.0", "torchsde": "torchsde",
     "transformers": "transformers>=4.50.3", "tokenizers": "tokenizers>=0.13.3", "sentencepiece": "sentencepiece",
     "kornia": "kornia>=0.7.1", "einops": "einops", "safetensors": "safetensors>=0.4.2",
