@@ -16,6 +16,7 @@ from ..styleganex.checkpoints import LICENSE_NOTE, WEIGHTS_URL
 from ..styleganex.directions import EXTENSIONS as DIRECTION_FILE_EXTENSIONS
 from ..styleganex.errors import Cancelled, ImageError, InputError, ModelKindError
 from .compat import (
+    ExecutionBlocker,
     Interrupted,
     ProgressBar,
     compute_device,
@@ -34,6 +35,7 @@ ModelType = io.Custom("STYLEGANEX_MODEL")
 LatentType = io.Custom("STYLEGANEX_LATENT")
 CropType = io.Custom("STYLEGANEX_CROP")
 ParserType = io.Custom("STYLEGANEX_PARSER")
+VideoStateType = io.Custom("STYLEGANEX_VIDEO_STATE")
 
 # ---- models folders --------------------------------------------------------------------------------
 MODELS_FOLDER = "styleganex"
@@ -278,6 +280,14 @@ class FaceParserHandle:
                 with torch.inference_mode(False):
                     self.parser.to(offload_device())
                 soft_empty_cache()
+
+
+def blocked(message: str, error: type[Exception]):
+    """An output that stops every node connected to it with ``message`` (ComfyUI's ExecutionBlocker),
+    so other outputs (a preview) still reach theirs; without ExecutionBlocker, ``error(message)`` is raised."""
+    if ExecutionBlocker is None:  # pragma: no cover
+        raise error(message)
+    return ExecutionBlocker(message)
 
 
 # ---- images ----------------------------------------------------------------------------------------

@@ -16,7 +16,12 @@ import comfy.model_management as model_management
 import comfy.utils
 import folder_paths
 
-__all__ = ["ComfyExtension", "io", "folder_paths", "model_management", "ProgressBar", "Interrupted",
+try:
+    from comfy_execution.graph_utils import ExecutionBlocker
+except ImportError:  # pragma: no cover - a ComfyUI without it: blocked outputs raise instead
+    ExecutionBlocker = None
+
+__all__ = ["ComfyExtension", "ExecutionBlocker", "io", "folder_paths", "model_management", "ProgressBar", "Interrupted",
            "compute_device", "offload_device", "soft_empty_cache", "throw_if_interrupted", "interrupted"]
 
 ProgressBar = comfy.utils.ProgressBar

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import torch
 
-from ..styleganex.errors import InputError
 from ..styleganex.faces.crops import BATCH_MODES as CORE_BATCH_MODES
-from ..styleganex.faces.face import RULES as FACE_RULES
-from .common import CATEGORY, CropType, ParserType, Progress, cancellable, core_to_image, image_to_core
+from ..styleganex.faces.select import ORDERS, SELECT_MODES
+from .common import CATEGORY, CropType, ParserType, Progress, blocked, cancellable, core_to_image, image_to_core
 from .compat import io
 
-RULES = list(FACE_RULES)
+RULES = list(ORDERS)
+SELECT = list(SELECT_MODES)
 BATCH_MODES = list(CORE_BATCH_MODES)
-NO_FACE = ["error", "center crop"]
+NO_FACE = ["error", "center crop", "skip image"]
+NO_FACE_CORE = {"error": "error", "center crop": "center", "skip image": "skip"}
 
 
 def _detector():
@@ -35,59 +36,88 @@ class FaceCrop(io.ComfyNode):
             node_id="StyleGANEXFaceCrop",
             display_name="Face Crop (StyleGANEX)",
             category=f"{CATEGORY}/faces",
-            description="Find the face (dlib, offline) and cut the StyleGANEX crop: the frame is rescaled so the "
-                        "eyes are 64 px apart and a box of +-padding px around them is cut (sides multiples of 8, "
-                        "512x512 at most with the official padding 256). Also gives the 256x256 FFHQ-aligned face "
-                        "(the encoder's w+ input) and the crop record for pasting results back.",
+            description="Find the faces (dlib, offline) and cut the StyleGANEX crop of each chosen one: the frame is "
+                        "rescaled so the eyes are 64 px apart and a box of +-padding px around them is cut (sides "
+                        "multiples of 8, 512x512 at most with the official padding 256). Also gives the 256x256 "
+                        "FFHQ-aligned faces (the encoder's w+ input), the crop info for pasting every face back into "
+                        "its photo, and a preview: the photo with every face numbered (the index map; green = "
+                        "chosen, red = unusable, with the reason). Crops of different sizes are brought to one size "
+                        "(more of the photo around the face, or edge padding) for the IMAGE batch.",
             inputs=[
-                io.Image.Input("image"),
+                io.Image.Input("image", tooltip="the photo(s); a batch is processed photo by photo"),
                 io.Int.Input("padding", default=256, min=32, max=1024, step=8,
                              tooltip="pixels kept around the eyes in the rescaled frame (official: 256)"),
                 io.Combo.Input("face", options=RULES, default="largest",
-                               tooltip="which face when there are several: largest box, highest detector "
-                                       "score, or nearest the image centre"),
+                               tooltip="how faces are ranked for select 'one' and max_faces: largest box, highest "
+                                       "detector score, nearest the image centre, or left to right"),
                 io.Int.Input("face_index", default=0, min=0, max=63,
-                             tooltip="0 = the best face by that rule, 1 = the next one, ..."),
+                             tooltip="select 'one': 0 = the best face by that rule, 1 = the next one, ..."),
                 io.Combo.Input("batch_mode", options=BATCH_MODES, default="each image",
-                               tooltip="each image: a face per image (crops must come out the same size); "
-                                       "first image for all: the crop and aligned face of image 0 for every "
-                                       "image (video frames)"),
+                               tooltip="each image: faces per image; first image for all: the crops and aligned "
+                                       "faces of image 0 for every image (video frames)"),
                 io.Combo.Input("if_no_face", options=NO_FACE, default="error",
-                               tooltip="center crop: crop the middle instead (no aligned face: the aligned "
-                                       "output is then a 256x256 resize of the crop)"),
+                               tooltip="an image without a usable face: error = stop the nodes after this one "
+                                       "with the reason (the preview still shows the faces and why); center crop "
+                                       "= crop the middle instead; skip image = leave it out (it pastes back "
+                                       "unchanged)"),
+                io.Combo.Input("select", options=SELECT, default="one", optional=True,
+                               tooltip="one: the face chosen by face/face_index (the release); all: every usable "
+                                       "face; indices: the faces numbered in 'indices' (numbers of the preview)"),
+                io.String.Input("indices", default="", optional=True,
+                                tooltip="select 'indices': index-map numbers, e.g. 0,2 (faces are numbered left to "
+                                        "right; see the preview output)"),
+                io.Int.Input("max_faces", default=0, min=0, max=256, optional=True,
+                             tooltip="select 'all': at most this many faces, the first by the face rule (0 = all)"),
+                io.Int.Input("min_face_size", default=0, min=0, max=4096, optional=True,
+                             tooltip="faces whose detector box is narrower than this (pixels) are not used"),
+                io.Float.Input("min_score", default=0.0, min=-10.0, max=10.0, step=0.05, optional=True,
+                               tooltip="faces whose dlib detector score is below this are not used (false "
+                                       "detections score low, about 0.1; clear faces about 1)"),
             ],
             outputs=[
-                io.Image.Output(display_name="crop"),
-                io.Image.Output(display_name="aligned"),
-                CropType.Output(display_name="crop_info"),
+                io.Image.Output(display_name="crop", tooltip="one crop per chosen face, all of one size"),
+                io.Image.Output(display_name="aligned", tooltip="the 256x256 FFHQ-aligned faces (w+)"),
+                CropType.Output(display_name="crop_info",
+                                tooltip="where each crop came from: Decode pastes every face back into its photo"),
+                io.Image.Output(display_name="preview",
+                                tooltip="the photos with every face boxed and numbered (the index map): green = "
+                                        "chosen, yellow = not chosen, red = unusable with the reason"),
             ],
         )
 
     @classmethod
     def execute(cls, image, padding=256, face="largest", face_index=0, batch_mode="each image",
-                if_no_face="error") -> io.NodeOutput:
-        from ..styleganex.faces import CropInfo, NoFaceError, prepare_faces
+                if_no_face="error", select="one", indices="", max_faces=0, min_face_size=0,
+                min_score=0.0) -> io.NodeOutput:
+        from ..styleganex.faces import FaceSelection, NoFaceError
+        from ..styleganex.faces.group import prepare_group, previews, scan_images, scan_problems
 
         frames = image_to_core(image)
-        options = dict(detector=_detector(), rule=face, index=int(face_index), padding=int(padding),
-                       if_no_face="center" if if_no_face == "center crop" else "error")
+        text = indices if select == "indices" else select
+        selection = FaceSelection.parse(text, order=face, index=int(face_index), max_faces=int(max_faces),
+                                        min_size=float(min_face_size), min_score=float(min_score)) \
+            if select != "one" else FaceSelection("one", face, int(face_index), max_faces=int(max_faces),
+                                                  min_size=float(min_face_size), min_score=float(min_score))
+        first_for_all = batch_mode == BATCH_MODES[1]
+        detector = _detector()
         progress = Progress(frames.shape[0])
-        try:
-            with cancellable():
-                prepared = prepare_faces(frames, first_for_all=batch_mode == BATCH_MODES[1], progress=progress,
-                                         cancel=progress.cancel, **options)
-        except NoFaceError as e:
-            raise NoFaceError(f"Face Crop: {e}. Use a photo with a clearly visible frontal face, or set if_no_face "
-                              "to 'center crop'.") from None
-        sizes = sorted({tuple(p.crop.shape[-2:]) for p in prepared})
-        if len(sizes) > 1:
-            raise InputError(
-                f"Face Crop: the faces of this batch give crops of different sizes {sizes}, and an IMAGE batch "
-                f"needs one size. Set batch_mode to 'first image for all' (video frames), or crop the images "
-                f"one at a time.")
-        info = CropInfo.from_prepared(prepared, int(padding), batch_mode, frames)
-        return io.NodeOutput(core_to_image(torch.stack([p.crop for p in prepared]), signed=False),
-                             core_to_image(torch.stack([p.aligned for p in prepared]), signed=False), info)
+        with cancellable():
+            scans = scan_images(frames, selection, detector=detector, padding=int(padding),
+                                first_for_all=first_for_all, progress=progress, cancel=progress.cancel)
+            problem = scan_problems(scans)
+            if problem and if_no_face == "error":
+                message = (f"Face Crop: {problem}. See the preview output: faces are numbered left to right, the "
+                           "unusable ones marked with the reason. Choose other faces, use a photo with a clearer "
+                           "frontal face, or set if_no_face to 'center crop' or 'skip image'.")
+                preview = core_to_image(previews(frames, scans), signed=False)
+                stop = blocked(message, NoFaceError)
+                return io.NodeOutput(stop, stop, stop, preview)
+            group = prepare_group(frames, scans, detector=detector, padding=int(padding),
+                                  if_no_face=NO_FACE_CORE[if_no_face], first_for_all=first_for_all,
+                                  progress=progress, cancel=progress.cancel)
+        preview = core_to_image(previews(frames, scans, group.notes), signed=False)
+        return io.NodeOutput(core_to_image(group.crops, signed=False), core_to_image(group.aligned, signed=False),
+                             group.crop, preview)
 
 
 class FaceParse(io.ComfyNode):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import torch
 
 from ..styleganex.errors import InputError
+from ..styleganex.faces.paste import MASK_SHAPES
 from ..styleganex.pipeline import NOISE_MODES as CORE_NOISE_MODES
 from .common import (
     CATEGORY,
@@ -13,6 +14,7 @@ from .common import (
     CropType,
     LatentType,
     ModelType,
+    ParserType,
     Progress,
     cancellable,
     core_to_image,
@@ -167,34 +169,62 @@ class Decode(io.ComfyNode):
             node_id="StyleGANEXDecode",
             display_name="Decode (StyleGANEX)",
             category=f"{CATEGORY}/latent",
-            description="Render a latent (4x the crop at 1024). With crop_info connected the result is pasted back "
-                        "into the original photo with a feathered edge.",
+            description="Render a latent (4x the crop at 1024). With crop_info connected every face is pasted back "
+                        "into its photo (several faces of one photo into one frame) with a mask that follows the "
+                        "face (from the landmarks, or from a face parser), faded inside its border, and the colours "
+                        "matched to the photo around the face; the mask output shows where the photo was changed.",
             inputs=[
-                ModelType.Input("model"),
-                LatentType.Input("latent"),
+                ModelType.Input("model", tooltip="the model that made the latent"),
+                LatentType.Input("latent", tooltip="what to render (Encode, Optimize Inversion or an edit)"),
                 io.Combo.Input("noise", options=NOISE_MODES, default="auto",
                                tooltip="auto: the optimised noise of an inverted latent, else zero; random: from seed"),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True,
+                             tooltip="seed of noise 'random'"),
                 io.Boolean.Input("paste_back", default=True,
                                  tooltip="with crop_info: composite into the original photo (frame size)"),
-                io.Float.Input("feather", default=0.1, min=0.0, max=0.5, step=0.01,
-                               tooltip="paste-back fade width, as a fraction of the crop's shorter side"),
-                CropType.Input("crop_info", optional=True),
+                io.Float.Input("feather", default=0.05, min=0.0, max=0.5, step=0.01,
+                               tooltip="paste-back fade width, as a fraction of the crop's shorter side (the fade "
+                                       "lies inside the mask)"),
+                CropType.Input("crop_info", optional=True, tooltip="Face Crop's crop info: where to paste back"),
+                io.Combo.Input("mask", options=list(MASK_SHAPES), default="face", optional=True,
+                               tooltip="the pasted region: face = the face (landmarks, or the parser's skin/eyes/"
+                                       "nose/mouth), head = with hair and ears (for hair edits), crop = the whole "
+                                       "crop rectangle (toonify, the release)"),
+                io.Float.Input("erode", default=0.0, min=0.0, max=0.5, step=0.005, optional=True,
+                               tooltip="shrink the mask by this fraction of the crop's shorter side before fading"),
+                io.Boolean.Input("colour_match", default=True, optional=True,
+                                 tooltip="match the result's colours (CIELAB mean and spread) to the photo in a ring "
+                                         "inside the mask, so no colour step shows at the edge"),
+                ParserType.Input("parser", optional=True,
+                                 tooltip="a face parser (faceparsing.pth): the mask follows the parsed face of the "
+                                         "photo and of the result instead of the landmarks"),
             ],
-            outputs=[io.Image.Output(display_name="image")],
+            outputs=[
+                io.Image.Output(display_name="image", tooltip="the photos with the faces pasted back (or the crops)"),
+                io.Mask.Output(display_name="mask",
+                               tooltip="where the photo was changed (1 = the result, 0 = untouched), for inpainting "
+                                       "or blending; all ones without paste-back"),
+            ],
         )
 
     @classmethod
-    def execute(cls, model, latent, noise="auto", seed=0, paste_back=True, feather=0.1,
-                crop_info=None) -> io.NodeOutput:
+    def execute(cls, model, latent, noise="auto", seed=0, paste_back=True, feather=0.05, crop_info=None,
+                mask="face", erode=0.0, colour_match=True, parser=None) -> io.NodeOutput:
+        from ..styleganex.faces.paste import PasteOptions, parse_for_paste
         from ..styleganex.pipeline import decode_latent
 
         progress = Progress(latent.batch)
         with model.on_device() as m, cancellable():
             out = decode_latent(m, latent, noise, seed=int(seed), progress=progress, cancel=progress.cancel)
-        if crop_info is not None and paste_back:
-            out = crop_info.paste(out, float(feather))
-        return io.NodeOutput(core_to_image(out, signed=False))
+        if crop_info is None or not paste_back:
+            return io.NodeOutput(core_to_image(out, signed=False), torch.ones(out.shape[0], *out.shape[-2:]))
+        labels = None
+        if parser is not None and mask != "crop":
+            with parser.on_device() as p:
+                labels = list(parse_for_paste(p, crop_info.recut(), out))
+        options = PasteOptions(mask, float(feather), float(erode), bool(colour_match))
+        result = crop_info.composite(out, options, labels=labels)
+        return io.NodeOutput(core_to_image(result.frames, signed=False), result.masks[:, 0].contiguous())
 
 
 NODES = [Encode, OptimizeInversion, Decode]

@@ -4,35 +4,51 @@ from __future__ import annotations
 
 import torch
 
+from ..styleganex.faces.paste import MASK_SHAPES
 from ..styleganex.video import CROP_MODES as VIDEO_CROP_MODES
-from .common import CATEGORY, ModelType, Progress, cancellable, core_to_image, image_to_core
+from .common import CATEGORY, ModelType, Progress, VideoStateType, cancellable, core_to_image, image_to_core
 from .compat import io
 
 CROP_MODES = list(VIDEO_CROP_MODES)
 
 
-def _run(node: str, model, frames, editing_scale, crop, padding, chunk_size, paste_back, feather):
+def _run(node: str, model, frames, editing_scale, crop, padding, chunk_size, paste_back, feather, faces="largest",
+         mask="face", erode=0.0, colour_match=True, smoothing=0.8, state=None):
     from ..styleganex import faces as fc
     from ..styleganex.video import process_video
 
     x01 = image_to_core(frames, "frames")
     total = x01.shape[0]
     progress = Progress(total)
-    outs = []
+    outs, masks = [], []
+    tracked = bool(paste_back) and crop != "none"
+    new_state = None
+    options = dict(editing_scale=editing_scale, crop=crop, chunk_size=int(chunk_size), paste_back=bool(paste_back),
+                   progress=progress, cancel=progress.cancel, total=total, feather=float(feather),
+                   padding=int(padding))
+    if tracked:  # every chosen face, tracked, with a state for the next chunk (ComfyUI may run this again)
+        new_state = state.copy() if state is not None else fc.VideoState()
+        options.update(faces=fc.FaceSelection.parse(faces), state=new_state, with_masks=True,
+                       paste=fc.PasteOptions(mask, float(feather), float(erode), bool(colour_match)),
+                       smoothing=float(smoothing))
     with model.on_device() as m, cancellable():
         try:
-            it = process_video(m, x01, editing_scale=editing_scale, crop=crop, chunk_size=int(chunk_size),
-                               paste_back=bool(paste_back), progress=progress, cancel=progress.cancel,
-                               total=total, feather=float(feather), padding=int(padding))
-            for frame in it:
+            for item in process_video(m, x01, **options):
+                frame, where = item if tracked else (item, None)
                 outs.append(frame.to("cpu", torch.float32))
+                masks.append(torch.ones(frame.shape[-2:]) if where is None else where[0].to("cpu", torch.float32))
         except fc.NoFaceError as e:
             raise fc.NoFaceError(f"{node}: {e}. The first frame gives the crop for the whole video: trim the video "
                                  "to start on a visible face, or set crop to 'none'.") from e
-    return io.NodeOutput(core_to_image(torch.stack(outs), signed=False))
+    if tracked and state is None and not new_state.tracks:
+        notes = "; ".join(new_state.notes[:3]) or "no face was found"
+        raise fc.NoFaceError(f"{node}: no usable face in any of the {total} frames ({notes}). Use frames with a "
+                             "clearly visible frontal face, other faces settings, or crop 'none'.")
+    return io.NodeOutput(core_to_image(torch.stack(outs), signed=False), torch.stack(masks),
+                         new_state if new_state is not None else state)
 
 
-def _common_inputs():
+def _common_inputs(mask: str = "face", colour: bool = True):
     return [
         io.Combo.Input("crop", options=CROP_MODES, default="first",
                        tooltip="first: the face of frame 0 gives one crop for all frames (official); track: a crop of "
@@ -40,8 +56,36 @@ def _common_inputs():
         io.Int.Input("padding", default=256, min=32, max=1024, step=8,
                      tooltip="pixels kept around the eyes (official 256); crops 'first' and 'track'"),
         io.Int.Input("chunk_size", default=4, min=1, max=64, tooltip="frames computed together (memory)"),
-        io.Boolean.Input("paste_back", default=False, tooltip="blend each result back into its full frame"),
-        io.Float.Input("feather", default=0.1, min=0.0, max=0.5, step=0.01),
+        io.Boolean.Input("paste_back", default=False,
+                         tooltip="blend each result back into its full frame; then every chosen face is tracked "
+                                 "(faces, mask, colour and smoothing below apply)"),
+        io.Float.Input("feather", default=0.1, min=0.0, max=0.5, step=0.01,
+                       tooltip="paste-back fade width, as a fraction of the crop's shorter side"),
+        io.String.Input("faces", default="largest", optional=True,
+                        tooltip="paste-back: which faces, from the first frame with faces: largest (one face, the "
+                                "release), all (also faces that appear later), or index-map numbers such as 0,2 "
+                                "(faces numbered left to right; Face Crop's preview shows them)"),
+        io.Combo.Input("mask", options=list(MASK_SHAPES), default=mask, optional=True,
+                       tooltip="paste-back region: the face, the head (with hair), or the whole crop"),
+        io.Float.Input("erode", default=0.0, min=0.0, max=0.5, step=0.005, optional=True,
+                       tooltip="shrink the mask by this fraction of the crop's shorter side before fading"),
+        io.Boolean.Input("colour_match", default=colour, optional=True,
+                         tooltip="match the result's colours to the frame in a ring inside the mask (smoothed over "
+                                 "time)"),
+        io.Float.Input("smoothing", default=0.8, min=0.0, max=0.99, step=0.01, optional=True,
+                       tooltip="temporal smoothing of the mask, crop and colours: 0 = none, 0.8 = about 5 frames"),
+        VideoStateType.Input("state", optional=True,
+                             tooltip="the state output of the previous chunk of the same video: tracks, masks and "
+                                     "colours continue without a jump (paste-back only)"),
+    ]
+
+
+def _outputs():
+    return [
+        io.Image.Output(display_name="frames", tooltip="the edited frames, in order"),
+        io.Mask.Output(display_name="mask", tooltip="per frame where it was changed (paste-back; else all ones)"),
+        VideoStateType.Output(display_name="state",
+                              tooltip="connect to the next chunk's state input to continue this video"),
     ]
 
 
@@ -57,21 +101,24 @@ class VideoEdit(io.ComfyNode):
                         "model's editing vector x editing_scale (negative edits the other way). Output: 4x the crop.",
             inputs=[
                 ModelType.Input("model"),
-                io.Image.Input("frames"),
-                io.Float.Input("editing_scale", default=1.0, min=-10.0, max=10.0, step=0.05),
+                io.Image.Input("frames", tooltip="the video's frames in order (an IMAGE batch, or one chunk of it)"),
+                io.Float.Input("editing_scale", default=1.0, min=-10.0, max=10.0, step=0.05,
+                               tooltip="times the model's editing vector (negative edits the other way)"),
                 *_common_inputs(),
             ],
-            outputs=[io.Image.Output(display_name="frames")],
+            outputs=_outputs(),
         )
 
     @classmethod
     def execute(cls, model, frames, editing_scale=1.0, crop="first", padding=256, chunk_size=4, paste_back=False,
-                feather=0.1) -> io.NodeOutput:
+                feather=0.1, faces="largest", mask="face", erode=0.0, colour_match=True, smoothing=0.8,
+                state=None) -> io.NodeOutput:
         model.require("Video Edit", ("rgb",))
         if getattr(model.model, "editing_w", None) is None:
             raise ValueError(f"Video Edit needs styleganex_edit_age.pt or styleganex_edit_hair.pt (a model with an "
                              f"editing vector); {model.describe()} has none. For toonify models use Video Toonify.")
-        return _run("Video Edit", model, frames, float(editing_scale), crop, padding, chunk_size, paste_back, feather)
+        return _run("Video Edit", model, frames, float(editing_scale), crop, padding, chunk_size, paste_back, feather,
+                    faces, mask, erode, colour_match, smoothing, state)
 
 
 class VideoToonify(io.ComfyNode):
@@ -85,17 +132,19 @@ class VideoToonify(io.ComfyNode):
                         "pixar.pt: every frame is encoded and decoded with zero noise. Output: 4x the crop.",
             inputs=[
                 ModelType.Input("model"),
-                io.Image.Input("frames"),
-                *_common_inputs(),
+                io.Image.Input("frames", tooltip="the video's frames in order (an IMAGE batch, or one chunk of it)"),
+                *_common_inputs("crop", False),
             ],
-            outputs=[io.Image.Output(display_name="frames")],
+            outputs=_outputs(),
         )
 
     @classmethod
     def execute(cls, model, frames, crop="first", padding=256, chunk_size=4, paste_back=False,
-                feather=0.1) -> io.NodeOutput:
+                feather=0.1, faces="largest", mask="crop", erode=0.0, colour_match=False, smoothing=0.8,
+                state=None) -> io.NodeOutput:
         model.require("Video Toonify", ("rgb",))
-        return _run("Video Toonify", model, frames, None, crop, padding, chunk_size, paste_back, feather)
+        return _run("Video Toonify", model, frames, None, crop, padding, chunk_size, paste_back, feather,
+                    faces, mask, erode, colour_match, smoothing, state)
 
 
 NODES = [VideoEdit, VideoToonify]

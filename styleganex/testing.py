@@ -122,3 +122,46 @@ def shift_image(image: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     out[:, max(dy, 0):height + min(dy, 0), max(dx, 0):width + min(dx, 0)] = \
         image[:, max(-dy, 0):height + min(-dy, 0), max(-dx, 0):width + min(-dx, 0)]
     return out
+
+
+def packaged_photos() -> dict[str, torch.Tensor]:
+    """The real photos that ship in pip packages, ``[3, H, W]`` in 0..1: scikit-image's astronaut
+    (512 x 512) and matplotlib's Grace Hopper (512 x 600). Needs scikit-image and matplotlib."""
+    import matplotlib.cbook
+    from PIL import Image
+    from skimage import data
+
+    with Image.open(matplotlib.cbook.get_sample_data("grace_hopper.jpg")) as im:
+        hopper = np.asarray(im.convert("RGB"))
+    return {name: torch.from_numpy(np.array(a)).permute(2, 0, 1).float() / 255.0
+            for name, a in (("astronaut", data.astronaut()), ("grace_hopper", hopper))}
+
+
+def group_photo(faces: int = 3) -> torch.Tensor:
+    """A group photo composed from the packaged photos, ``[3, 352, 256 * faces]`` in 0..1.
+
+    Heads, left to right: the astronaut, Grace Hopper (scaled to about the astronaut's face size),
+    a mirrored astronaut at 0.8x, then the same again for more faces; each on a 256 px wide
+    tile, the tiles blended into each other over 32 px. Faces are 35 to 60 px wide between the eyes.
+    """
+    import torch.nn.functional as F
+
+    if not 1 <= faces <= 12:
+        raise ValueError(f"faces must be 1..12, got {faces}")
+    photos = packaged_photos()
+    astronaut = photos["astronaut"][:, 0:352, 60:316]                  # head and shoulders, 256 wide
+    hopper = F.interpolate(photos["grace_hopper"][None, :, 20:520, 90:454], size=(352, 256), mode="bilinear",
+                           antialias=True, align_corners=False)[0]
+    small = F.interpolate(astronaut.flip(-1)[None], scale_factor=0.8, mode="bilinear", antialias=True,
+                          align_corners=False)[0]
+    dy, dx = 352 - small.shape[1], 256 - small.shape[2]
+    mirrored = F.pad(small[None], (dx // 2, dx - dx // 2, dy, 0), mode="replicate")[0]  # standing further back
+    tiles = [(astronaut, hopper, mirrored)[k % 3] for k in range(faces)]
+    out = torch.cat(tiles, dim=-1).clone()
+    ramp = torch.linspace(0.0, 1.0, 32)
+    for k in range(1, faces):  # soften the seams between tiles
+        x = 256 * k
+        left, right = tiles[k - 1][:, :, -16:].mean(-1, keepdim=True), tiles[k][:, :, :16].mean(-1, keepdim=True)
+        band = out[:, :, x - 16:x + 16]
+        out[:, :, x - 16:x + 16] = band * 0.5 + (left * (1 - ramp) + right * ramp) * 0.5
+    return out.clamp(0.0, 1.0).contiguous()

@@ -143,7 +143,8 @@ def process_video(model: StyleGANEX, frames: torch.Tensor | Iterable[torch.Tenso
                   crop=None, chunk_size: int = 8, paste_back: bool = False,
                   progress: Callable | None = None, cancel: Callable | None = None, *,
                   face=None, aligned: torch.Tensor | None = None, detector=None, total: int | None = None,
-                  feather: float = 0.1, padding=None) -> Iterator[torch.Tensor]:
+                  feather: float = 0.1, padding=None, faces=None, state=None, paste=None,
+                  smoothing: float = 0.8, max_missing: int = 30, with_masks: bool = False) -> Iterator[torch.Tensor]:
     """Edit or toonify a video; yields the output frames [3, H', W'] in 0..1, in order, lazily.
 
     model: an edit model (``editing_scale`` times its ``editing_w`` is added; negative scales edit the
@@ -164,6 +165,18 @@ def process_video(model: StyleGANEX, frames: torch.Tensor | Iterable[torch.Tenso
     Output size: 4x the crop at 1024 (the frame size with ``paste_back``).
     Errors: no face in the first frame -> ``faces.NoFaceError``; a failure while reading or computing
     frame i is re-raised (same type where possible) with "frame i" in the message and ``frame_index``.
+
+    Every face, tracked (``faces``, ``state`` or ``paste`` given; needs ``paste_back`` and crop "first"
+    or "track"): ``faces.FaceTracker`` follows each chosen person (a ``faces.FaceSelection`` or its
+    text: "largest", "all", "0,2" = numbers of the first frame's index map) with its own crop
+    (fixed, or following the face with "track") and its own x̃; every person is rendered and pasted
+    into the frame with ``paste`` (``faces.PasteOptions``: mask shape, erosion, feather, colour
+    matching; default: the rectangle faded by ``feather``). Masks and colour transforms are smoothed
+    over time (``smoothing``), people without a detection in a frame are carried over for up to
+    ``max_missing`` frames, and frames before the first face pass through unchanged (no error: the
+    caller checks ``state.tracks``). ``state`` (a ``faces.VideoState``, updated in place) carries all
+    of it into the next chunk of a long video. ``with_masks``: yield ``(frame, mask [1, H, W])``, the
+    mask showing where the frame was pasted (0 = untouched).
     """
     mode, record = _crop_mode(crop)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
@@ -178,6 +191,13 @@ def process_video(model: StyleGANEX, frames: torch.Tensor | Iterable[torch.Tenso
         total = len(frames)
     if isinstance(frames, torch.Tensor) and frames.ndim != 4:
         raise InputError(f"frames must be [T, 3, H, W] or an iterable of [3, H, W], got {tuple(frames.shape)}")
+    if faces is not None or state is not None or paste is not None:
+        tracker, options = _tracked_setup(mode, paste_back, face, aligned, detector, padding, faces, state, paste,
+                                          feather, smoothing, max_missing)
+        return _run_tracked(model, iter(frames), editing_w, tracker, options, chunk_size, progress, cancel, total,
+                            with_masks)
+    if with_masks:
+        raise InputError("with_masks needs the tracked paste-back (faces, state or paste options)")
     return _run(model, iter(frames), editing_w, mode, record, chunk_size, paste_back, progress, cancel,
                 face, aligned, detector, total, feather, padding)
 
@@ -196,6 +216,47 @@ def _run(model, it, editing_w, mode, record, chunk_size, paste_back, progress, c
             close()
 
 
+def _read_frame(it, index: int, size, cancel):
+    """The next frame of ``it`` checked (None at the end); errors name frame ``index``."""
+    check_cancel(cancel)
+    try:
+        frame = next(it)
+    except StopIteration:
+        return None
+    except _PASS:
+        raise
+    except Exception as e:
+        raise _with_frame_index(e, index) from e
+    try:
+        return _check_frame(frame, size)
+    except Exception as e:
+        raise _with_frame_index(e, index) from e
+
+
+def _render(renderer: VideoRenderer, crops: list, indices: list) -> torch.Tensor:
+    """``renderer`` on the crops [3, h, w] (0..1) of frames ``indices``; [n, 3, 4h, 4w] in 0..1.
+    A failure names the frame that fails on its own."""
+    padded, size_record = make_size_valid(torch.stack(crops) * 2 - 1, 8, "pad")
+    try:
+        out = renderer.render(padded)
+    except _PASS:
+        raise
+    except Exception as e:
+        if len(crops) > 1:  # find the frame that fails on its own
+            for k in range(len(crops)):
+                try:
+                    renderer.render(padded[k:k + 1])
+                except _PASS:
+                    raise
+                except Exception as e2:  # noqa: BLE001
+                    raise _with_frame_index(e2, indices[k]) from e2
+        raise _with_frame_index(e, indices[0], indices[-1]) from e
+    where = f"frame {indices[0]}" if len(indices) == 1 else f"frames {indices[0]}-{indices[-1]}"
+    check_finite(out, f"decoding video {where}")
+    out = size_record.undo(out.clamp(-1, 1))
+    return ((out + 1) / 2).clamp(0, 1)
+
+
 def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel, face, aligned,
                 detector, total, feather, padding) -> Iterator[torch.Tensor]:
     fc = None
@@ -207,19 +268,7 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
     index = 0  # index of the next frame to read
 
     def next_frame(size):
-        check_cancel(cancel)
-        try:
-            frame = next(it)
-        except StopIteration:
-            return None
-        except _PASS:
-            raise
-        except Exception as e:
-            raise _with_frame_index(e, index) from e
-        try:
-            return _check_frame(frame, size)
-        except Exception as e:
-            raise _with_frame_index(e, index) from e
+        return _read_frame(it, index, size, cancel)
 
     first = next_frame(None)
     if first is None:
@@ -266,25 +315,7 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
         return fc.apply_crop(frame, record), record
 
     def run_chunk(crops, start):
-        padded, size_record = make_size_valid(torch.stack(crops) * 2 - 1, 8, "pad")
-        try:
-            out = renderer.render(padded)
-        except _PASS:
-            raise
-        except Exception as e:
-            if len(crops) > 1:  # find the frame that fails on its own
-                for k in range(len(crops)):
-                    try:
-                        renderer.render(padded[k:k + 1])
-                    except _PASS:
-                        raise
-                    except Exception as e2:  # noqa: BLE001
-                        raise _with_frame_index(e2, start + k) from e2
-            raise _with_frame_index(e, start, start + len(crops) - 1) from e
-        where = f"frame {start}" if len(crops) == 1 else f"frames {start}-{start + len(crops) - 1}"
-        check_finite(out, f"decoding video {where}")
-        out = size_record.undo(out.clamp(-1, 1))
-        return ((out + 1) / 2).clamp(0, 1)
+        return _render(renderer, crops, list(range(start, start + len(crops))))
 
     done, frame = 0, first
     while frame is not None:
@@ -322,3 +353,95 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
                 check_cancel(cancel)
         del outs, crops, fulls, records
 
+
+
+# ---- every face, tracked ------------------------------------------------------------------------------
+def _tracked_setup(mode, paste_back, face, aligned, detector, padding, faces, state, paste, feather, smoothing,
+                   max_missing):
+    from .faces import DEFAULT_PADDING, FaceSelection, FaceTracker, PasteOptions, VideoState
+
+    if not paste_back:
+        raise InputError("tracking every face (faces, state or paste options) pastes the results back into the "
+                         "frames: set paste_back=True")
+    if mode not in ("first", "track"):
+        raise InputError(f"tracking faces needs crop 'first' or 'track', got {mode!r}")
+    if face is not None or aligned is not None:
+        raise InputError("face and aligned choose one face; with faces/state each tracked face gets its own")
+    if isinstance(faces, str):
+        faces = FaceSelection.parse(faces)
+    if faces is not None and not isinstance(faces, FaceSelection):
+        raise InputError(f"faces must be a faces.FaceSelection or its text, got {type(faces).__name__}")
+    if state is not None and not isinstance(state, VideoState):
+        raise InputError(f"state must be a faces.VideoState, got {type(state).__name__}")
+    if paste is not None and not isinstance(paste, PasteOptions):
+        raise InputError(f"paste must be a faces.PasteOptions, got {type(paste).__name__}")
+    options = paste or PasteOptions("crop", feather)
+    tracker = FaceTracker(faces, detector, DEFAULT_PADDING if padding is None else padding, follow=mode == "track",
+                          smoothing=smoothing, max_missing=max_missing, state=state)
+    return tracker, options
+
+
+def _run_tracked(model, it, editing_w, tracker, options, chunk_size, progress, cancel, total, with_masks):
+    try:
+        for frame, mask in _tracked_frames_out(model, it, editing_w, tracker, options, chunk_size, progress, cancel,
+                                               total):
+            yield (frame, mask) if with_masks else frame
+    finally:
+        close = getattr(it, "close", None)
+        if close is not None:
+            close()
+
+
+def _tracked_frames_out(model, it, editing_w, tracker, options, chunk_size, progress, cancel, total):
+    from .faces import apply_crop, paste_face
+
+    renderers = {}
+    index, done = 0, 0
+    frame = _read_frame(it, 0, None, cancel)
+    if frame is None:
+        raise InputError("the video has no frames")
+    size = tuple(frame.shape[-2:])
+    while frame is not None:
+        start, chunk = index, []
+        while frame is not None and len(chunk) < chunk_size:
+            try:
+                chunk.append((frame, tracker(frame)))
+            except _PASS:
+                raise
+            except Exception as e:
+                raise _with_frame_index(e, index) from e
+            index += 1
+            frame = _read_frame(it, index, size, cancel)
+        by_track: dict = {}
+        for k, (_, tracked) in enumerate(chunk):
+            for tf in tracked:
+                by_track.setdefault(tf.id, []).append((k, tf))
+        outputs = {}
+        for track_id, items in by_track.items():
+            if track_id not in renderers:
+                aligned = tracker.state.track(track_id).aligned
+                renderers[track_id] = VideoRenderer(model, aligned[None] * 2 - 1, editing_w)
+            crops = [apply_crop(chunk[k][0], tf.record) for k, tf in items]
+            outs = _render(renderers[track_id], crops, [start + k for k, _ in items])
+            outputs.update({(k, track_id): out for (k, _), out in zip(items, outs)})
+        for k, (original, tracked) in enumerate(chunk):
+            result, covered = original.clone(), torch.zeros_like(original[:1])
+            for tf in tracked:
+                track = tracker.state.track(tf.id)
+                try:
+                    pasted = paste_face(original, outputs[(k, tf.id)].to(original.device, original.dtype), tf.record,
+                                        options, landmarks=tf.landmarks_in_crop(), onto=result,
+                                        smooth_colour=lambda c, t=track: t.smooth_colour(c, tracker.smoothing))
+                except _PASS:
+                    raise
+                except Exception as e:
+                    raise _with_frame_index(e, start + k) from e
+                result = pasted.frame
+                covered = torch.maximum(1.0 - (1.0 - covered) * (1.0 - pasted.mask), torch.maximum(covered, pasted.mask))
+            done += 1
+            if progress is not None:
+                progress(done, total, {"frame": start + k, "faces": len(tracked)})
+            yield result, covered
+            if k + 1 < len(chunk):
+                check_cancel(cancel)
+        del chunk, outputs

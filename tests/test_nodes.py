@@ -349,13 +349,55 @@ def test_face_crop_on_a_real_photo(pack):
     node = pack.test_nodes["StyleGANEXFaceCrop"]
     photo = _astronaut()
     with torch.inference_mode():
-        crop, aligned, info = node.execute(torch.cat([photo, photo]), 64).result
+        crop, aligned, info, preview = node.execute(torch.cat([photo, photo]), 64).result
     assert crop.shape[0] == 2 and crop.shape[1] % 8 == 0 and crop.shape[2] % 8 == 0
     assert aligned.shape == (2, 256, 256, 3) and info.batch == 2 and info.faces[0] is not None
-    with pytest.raises(ValueError, match="no face.*if_no_face"):
-        node.execute(torch.full((1, 96, 96, 3), 0.5))
-    crop, aligned, info = node.execute(torch.full((1, 96, 96, 3), 0.5), 32, if_no_face="center crop").result
+    assert preview.shape == (2, 512, 512, 3) and not torch.equal(preview, torch.cat([photo, photo]))
+    # no face: the outputs that need one stop the nodes behind them with the reason; the preview still comes
+    from comfy_execution.graph_utils import ExecutionBlocker
+
+    blank = torch.full((1, 96, 96, 3), 0.5)
+    crop, aligned, info, preview = node.execute(blank).result
+    assert all(isinstance(x, ExecutionBlocker) for x in (crop, aligned, info))
+    assert "no face found" in info.message and "if_no_face" in info.message and "preview" in info.message
+    assert preview.shape == (1, 96, 96, 3)
+    assert (preview[0, :4] - blank[0, :4]).abs().max() > 0.1  # the banner with the reason
+    crop, aligned, info, _ = node.execute(blank, 32, if_no_face="center crop").result
     assert crop.shape == (1, 64, 64, 3) and aligned.shape == (1, 256, 256, 3)
+
+
+def _group(faces=3):
+    testing = importlib.import_module(f"{PACKAGE}.styleganex.testing")
+    return testing.group_photo(faces).permute(1, 2, 0)[None].contiguous()
+
+
+def test_face_crop_every_face_and_decode_pastes_all_into_one_frame(pack, handles):
+    pytest.importorskip("dlib")
+    crop_node, enc, dec = (pack.test_nodes[n] for n in ("StyleGANEXFaceCrop", "StyleGANEXEncode", "StyleGANEXDecode"))
+    photo = _group(3)
+    blank = torch.full_like(photo, 0.5)
+    with torch.inference_mode():
+        crops, aligned, info, preview = crop_node.execute(torch.cat([photo, blank]), 128, if_no_face="skip image",
+                                                          select="all").result
+        assert crops.shape[0] == 3 and aligned.shape[0] == 3
+        assert info.frame_index == (0, 0, 0) and info.n_frames == 2
+        latent = enc.execute(handles["inversion"], crops, aligned, info).result[0]
+        image, mask = dec.execute(handles["inversion"], latent, "zero", 0, True, 0.05, info).result
+    assert image.shape == (2, 352, 768, 3) and mask.shape == (2, 352, 768)
+    assert torch.equal(image[1], blank[0]) and mask[1].max() == 0  # the image without a face: unchanged
+    # three separate face regions, one per person, and the photo untouched elsewhere
+    columns = mask[0].amax(dim=0) > 0
+    runs = int((columns[1:] & ~columns[:-1]).sum()) + int(columns[0])
+    assert runs == 3
+    assert torch.equal(image[0][mask[0] == 0], photo[0][mask[0] == 0])
+    # choosing by index-map number
+    with torch.inference_mode():
+        crops, _, info, _ = crop_node.execute(photo, 128, select="indices", indices="2, 0").result
+    centres = [float(info.records[k].crop_to_frame(info.landmarks(k))[:, 0].mean()) for k in range(2)]
+    assert crops.shape[0] == 2 and centres[0] > 512 and centres[1] < 256  # face #2 (the right one), then #0
+    with torch.inference_mode():
+        blocked = crop_node.execute(photo, 128, select="indices", indices="5").result
+    assert "#5" in blocked[2].message and "index map has 3" in blocked[2].message
 
 
 def test_video_toonify_and_edit(pack, handles, comfy):
@@ -367,8 +409,13 @@ def test_video_toonify_and_edit(pack, handles, comfy):
     assert out.shape[0] == 3 and out.shape[1] % 32 == 0
     edit = pack.test_nodes["StyleGANEXVideoEdit"]
     with torch.inference_mode():
-        pasted = edit.execute(handles["edit_age"], frames, 1.0, "first", 64, 2, True).result[0]
-    assert pasted.shape == (3, 256, 256, 3)
+        pasted, mask, state = edit.execute(handles["edit_age"], frames, 1.0, "first", 64, 2, True).result
+    assert pasted.shape == (3, 256, 256, 3) and mask.shape == (3, 256, 256) and len(state.tracks) == 1
+    assert 0 < float(mask.mean()) < 0.5  # the face, not the whole frame
+    # the next chunk continues the tracks of the state (which is copied: the first output stays as it was)
+    with torch.inference_mode():
+        _, _, state2 = edit.execute(handles["edit_age"], frames, 1.0, "first", 64, 2, True, state=state).result
+    assert state.frames_seen == 3 and state2.frames_seen == 6 and state2.tracks[0].record == state.tracks[0].record
     with pytest.raises(ValueError, match="edit_age.*Video Toonify"):
         edit.execute(handles["toonify"], frames)
 
@@ -555,8 +602,8 @@ def test_latent_round_trip_cli_nodes_cli(pack, tmp_path, monkeypatch, vgg_dir):
         latent, crop_info = pack.test_nodes["StyleGANEXLoadLatent"].execute("from_cli.safetensors", model,
                                                                             frame).result
         assert latent.noise is not None and crop_info.batch == 1
-        node_pasted = pack.test_nodes["StyleGANEXDecode"].execute(model, latent, "auto", 0, True, 0.1,
-                                                                  crop_info).result[0]
+        node_pasted = pack.test_nodes["StyleGANEXDecode"].execute(model, latent, "auto", 0, True, 0.05,
+                                                                  crop_info).result[0]  # the CLI's defaults
     assert node_pasted.shape == (1, 256, 256, 3)
 
     # 3. the nodes save it again; 4. the CLI edits (strength 0) and pastes back both files

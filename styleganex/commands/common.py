@@ -141,3 +141,43 @@ class ProgressBar:
 
     def __exit__(self, *exc) -> None:
         self.bar.close()
+
+
+def add_face_args(parser) -> None:
+    """``--faces``, ``--min-face-size``, ``--min-score``: which faces of a photo (see ``faces.select``)."""
+    parser.add_argument("--faces", default="largest",
+                        help="which faces: largest (default, the release), score, center, 'left to right' (add :N "
+                             "for the N-th), all, or index-map numbers such as 0,2 (faces numbered left to right; "
+                             "--preview draws them)")
+    parser.add_argument("--max-faces", type=int_range(0, 1024), default=0,
+                        help="--faces all: at most this many (0 = no limit)")
+    parser.add_argument("--min-face-size", type=float_range(0.0, 65_536.0), default=0.0,
+                        help="leave out faces whose detector box is narrower than this (pixels)")
+    parser.add_argument("--min-score", type=float_range(-100.0, 100.0), default=-100.0,
+                        help="leave out faces whose detector score is below this (false detections score ~0.1)")
+
+
+def face_selection(args):
+    from ..faces import FaceSelection
+
+    return FaceSelection.parse(args.faces, max_faces=args.max_faces, min_size=args.min_face_size,
+                               min_score=args.min_score)
+
+
+def add_paste_args(parser) -> None:
+    """``--mask``, ``--feather``, ``--erode``, ``--no-colour``: how results are pasted back."""
+    parser.add_argument("--mask", default="face", choices=("face", "head", "crop"),
+                        help="pasted region: the face (default), the head with hair (hair edits), or the whole "
+                             "crop (toonify, the release)")
+    parser.add_argument("--feather", type=float_range(0.0, 0.5), default=0.05,
+                        help="fade width inside the mask, as a fraction of the crop's shorter side")
+    parser.add_argument("--erode", type=float_range(0.0, 0.5), default=0.0,
+                        help="shrink the mask by this fraction before fading")
+    parser.add_argument("--no-colour", action="store_true",
+                        help="do not match the result's colours to the photo around the face")
+
+
+def paste_options(args):
+    from ..faces import PasteOptions
+
+    return PasteOptions(args.mask, args.feather, args.erode, not args.no_colour)

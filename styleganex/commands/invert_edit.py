@@ -3,6 +3,9 @@
     python -m styleganex invert photo.jpg --model styleganex_inversion.pt --out out/ --steps 500 --seed 0
     python -m styleganex edit out/photo_latent.safetensors --model styleganex_inversion.pt \\
         --direction smile.npy --strength 2 --layers 0-7 --frame photo.jpg --out smile.png
+
+``invert --faces all`` (or ``--faces 0,2``: numbers of the index map that ``--preview`` draws) inverts
+every chosen face of a group photo into one latent; ``edit --frame`` pastes all of them back.
 """
 
 from __future__ import annotations
@@ -10,18 +13,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import InputError
+from ..errors import FaceError, InputError
 from ..outputs import check_not_inputs, check_output_file, check_output_folder, image_writer, write_all, write_images
 from ..validation import MAX_STRENGTH
 from .common import (
     ProgressBar,
+    add_face_args,
     add_image_args,
     add_model_args,
     add_overwrite_arg,
+    add_paste_args,
+    face_selection,
     float_range,
     int_range,
     load_model_arg,
     model_path_arg,
+    paste_options,
     seed,
     strength,
 )
@@ -42,6 +49,10 @@ def register(sub) -> None:
     p.add_argument("--mse", type=float_range(0.0, 1e6), default=0.0, help="weight of an extra pixel (MSE) loss")
     p.add_argument("--no-face", action="store_true",
                    help="do not detect/align a face: use a centre crop and encode w+ from it")
+    add_face_args(p)
+    p.add_argument("--preview", action="store_true",
+                   help="also write PHOTO_faces.png: the photo with every face numbered (the index map) and why a "
+                        "face cannot be used (written also when no face can be used)")
     p.add_argument("--vgg", default=None, help="path of vgg16-397923af.pth (default: models folder or torch hub cache)")
     add_image_args(p)
     add_overwrite_arg(p)
@@ -63,7 +74,9 @@ def register(sub) -> None:
     p.add_argument("--generator", default=None,
                    help="domain transfer: decode with this StyleGAN2 (g_ema) / StyleGANEX checkpoint")
     p.add_argument("--frame", default=None,
-                   help="the original photo: paste the result back into it (needs a latent with a crop record)")
+                   help="the original photo: paste the result back into it (needs a latent with a crop record); "
+                        "every face of the latent is pasted")
+    add_paste_args(p)
     p.add_argument("--out", required=True, help="output image file (.png, .jpg, .webp, .tif, .bmp)")
     add_image_args(p)
     add_overwrite_arg(p)
@@ -72,24 +85,43 @@ def register(sub) -> None:
 
 # ---- commands ---------------------------------------------------------------------------------
 def cmd_invert(args) -> int:
-    from ..faces import CropInfo, prepare_center, prepare_face
+    from ..faces import CropInfo, prepare_center
+    from ..faces.group import prepare_group, previews, scan_images, scan_problems
     from ..images import load_image
     from ..latent_io import save_latent
     from ..pipeline import decode_latent, encode_images, invert_images
 
+    selection = face_selection(args)
     out = check_output_folder(args.out)
     stem = Path(args.photo).stem
     latent_path = out / f"{stem}_latent.safetensors"
-    recon_path = out / f"{stem}_inversion.png"
-    crop_path = out / f"{stem}_crop.png"
     json_path = out / f"{stem}_crop.json"
-    check_not_inputs([latent_path, recon_path, crop_path, json_path],
-                     [args.photo, model_path_arg(args), args.vgg], args.overwrite)
+    preview_path = out / f"{stem}_faces.png"
+    inputs = [args.photo, model_path_arg(args), args.vgg]
+
+    def image_paths(count: int) -> list:
+        suffixes = [f"_{k}" for k in range(count)] if count > 1 else [""]
+        return [(out / f"{stem}_inversion{s}.png", out / f"{stem}_crop{s}.png") for s in suffixes]
+
+    check_not_inputs([latent_path, json_path, preview_path, *image_paths(1)[0]], inputs, args.overwrite)
     model = load_model_arg(args)
     image = load_image(args.photo)
-    prepared = prepare_center(image) if args.no_face else prepare_face(image)
-    crop_info = CropInfo.from_prepared([prepared])
-    crops, aligned = prepared.crop[None], prepared.aligned[None]
+    if args.no_face:
+        prepared = prepare_center(image)
+        crop_info = CropInfo.from_prepared([prepared])
+        crops, aligned, scans = prepared.crop[None], prepared.aligned[None], None
+    else:
+        scans = scan_images(image[None], selection)
+        problem = scan_problems(scans)
+        if problem:
+            write_images([(preview_path, previews(image[None], scans)[0])])
+            raise FaceError(f"{args.photo}: {problem}. The faces are numbered and marked in {preview_path}; choose "
+                            "others with --faces, or use --no-face for a centre crop")
+        group = prepare_group(image[None], scans)
+        crop_info = group.crop.with_frames(image[None])
+        crops, aligned = group.crops, group.aligned
+    paths = image_paths(crops.shape[0])
+    check_not_inputs([p for pair in paths for p in pair], inputs, args.overwrite)
     history = []
     latent = encode_images(model, crops, aligned, crop=crop_info)
     if args.steps > 0:
@@ -102,18 +134,22 @@ def cmd_invert(args) -> int:
                                    seed=args.seed, progress=bar, lpips=lpips)
         latent, history = result.latent, result.history
     latent.meta.update(photo=str(args.photo), model=str(args.model))
-    recon = decode_latent(model, latent)[0]
+    recon = decode_latent(model, latent)
 
-    # all four files appear together at the end, or none (an error or Ctrl-C leaves nothing behind)
+    # all files appear together at the end, or none (an error or Ctrl-C leaves nothing behind)
+    images = [(path, picture) for (recon_path, crop_path), k in zip(paths, range(len(paths)))
+              for path, picture in ((recon_path, recon[k]), (crop_path, crops[k]))]
+    if args.preview and scans is not None:
+        images.append((preview_path, previews(image[None], scans)[0]))
     write_all([
         (latent_path, lambda tmp: save_latent(latent, tmp)),
-        (recon_path, image_writer(recon, recon_path)),
-        (crop_path, image_writer(prepared.crop, crop_path)),
+        *[(path, image_writer(picture, path)) for path, picture in images],
         (json_path, lambda tmp: tmp.write_text(json.dumps(crop_info.to_dict(), indent=2))),
     ])
     if history:
         print(f"loss {history[0]:.4f} -> {history[-1]:.4f} in {len(history)} steps")
-    print(f"wrote {latent_path}, {stem}_inversion.png, {stem}_crop.png, {stem}_crop.json in {out}")
+    faces = f" ({recon.shape[0]} faces)" if recon.shape[0] > 1 else ""
+    print(f"wrote {latent_path}{faces}, {len(images)} images and {stem}_crop.json in {out}")
     return 0
 
 
@@ -142,7 +178,13 @@ def cmd_edit(args) -> int:
         if latent.crop is None:
             raise InputError(f"{args.latent} has no crop record, so it cannot be pasted back into "
                              f"{args.frame}; drop --frame to save the crop")
-        result = latent.crop.with_frames(load_image(args.frame)[None]).paste(result)
-    write_images([(Path(args.out), result[0])])
-    print(f"wrote {args.out}")
+        result = latent.crop.with_frames(load_image(args.frame)[None]).composite(result, paste_options(args)).frames
+    target = Path(args.out)
+    if result.shape[0] == 1:
+        write_images([(target, result[0])])
+        print(f"wrote {args.out}")
+    else:  # several faces, not pasted: one file each
+        paths = [target.with_name(f"{target.stem}_{k}{target.suffix}") for k in range(result.shape[0])]
+        write_images(list(zip(paths, result)))
+        print(f"wrote {len(paths)} faces: {', '.join(p.name for p in paths)}")
     return 0

@@ -6,19 +6,24 @@ renamed at the end): an error or Ctrl-C leaves no partial output behind.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 from ..outputs import check_not_inputs, check_output_file, check_output_folder, write_images
 from .common import (
     ProgressBar,
+    add_face_args,
     add_image_args,
     add_model_args,
     add_overwrite_arg,
+    add_paste_args,
     count,
     device_arg,
+    face_selection,
     int_range,
     load_model_arg,
     model_path_arg,
+    paste_options,
     seed,
     strength,
 )
@@ -66,7 +71,11 @@ def register(sub) -> None:
                         "not for toonify models")
     p.add_argument("--out", required=True, help="output video (.mp4, .m4v, .mov, .mkv; the input's audio is kept)")
     p.add_argument("--track", action="store_true", help="move the crop with the face (default: first frame's crop)")
-    p.add_argument("--paste-back", action="store_true", help="blend the result back into the full frames")
+    p.add_argument("--paste-back", action="store_true",
+                   help="blend the result back into the full frames; every face chosen by --faces is tracked and "
+                        "pasted with --mask/--feather/--erode, colours matched (see below)")
+    add_face_args(p)
+    add_paste_args(p)
     p.add_argument("--chunk-size", type=int_range(1, 64), default=None,
                    help="frames processed together (default: 8 on a GPU, 1 on the CPU, where a chunk of 8 "
                         "1024x1024 outputs needs about 3 GB more memory for about 10%% speed)")
@@ -168,11 +177,19 @@ def cmd_video(args) -> int:
     total = info.n_frames if args.max_frames is None else min(info.n_frames, args.max_frames)
     frames = read_video_frames(args.video, max_frames=args.max_frames, allow_short=args.allow_short)
     chunk = args.chunk_size or (1 if model.device.type == "cpu" else 8)
+    tracked = {}
+    if args.paste_back:
+        from ..faces import VideoState
+
+        tracked = dict(faces=face_selection(args), paste=paste_options(args), state=VideoState())
     with ProgressBar(total, "video", "frame") as progress:
         outs = process_video(model, frames, editing_scale=scale, crop="track" if args.track else "first",
                              chunk_size=chunk, paste_back=args.paste_back, progress=progress,
-                             total=total)
+                             total=total, **tracked)
         written = write_video(args.out, outs, info.fps, audio_from=args.video)
+    if tracked and not tracked["state"].tracks:
+        notes = "; ".join(tracked["state"].notes[:3]) or "none detected"
+        print(f"warning: no usable face in any frame ({notes}): the frames were written unchanged", file=sys.stderr)
     print(f"wrote {args.out} ({written.n_frames} frames, {written.width}x{written.height}"
           f"{', with audio' if written.has_audio else ''})")
     return 0

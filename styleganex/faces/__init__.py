@@ -25,9 +25,13 @@ from .demo import demo_figure
 from .detect import FaceDetector, default_detector, detect_face, redetect_face
 from .dlib_detector import DlibDetector, predictor_path
 from .face import MIN_EYE_DISTANCE, Face, select_face
-from .paste import paste_back
+from .group import PreparedGroup, prepare_group, scan_images
+from .paste import ColourTransform, Pasted, PasteOptions, paste_back, paste_face
 from .prepare import IF_NO_FACE, LANDMARK_SOURCES, PreparedFace, align_crop, prepare_center, prepare_face, prepare_faces
 from .preprocess import SizeRecord, gaussian_preblur, make_size_valid, preblur_sigma, undo_size_valid
+from .preview import draw_index_map
+from .select import FaceCandidate, FaceScan, FaceSelection, face_problem, scan_faces
+from .tracks import FaceTracker, Track, TrackedFace, VideoState
 from .video import VideoCropper, fixed_size_record
 
 __all__ = [
@@ -38,4 +42,7 @@ __all__ = [
     "fixed_size_record", "gaussian_preblur", "make_size_valid", "paste_back", "preblur_sigma", "predictor_path",
     "prepare_center", "prepare_face", "prepare_faces", "redetect_face", "select_face", "styleganex_crop",
     "undo_size_valid",
+    "ColourTransform", "FaceCandidate", "FaceScan", "FaceSelection", "FaceTracker", "PasteOptions", "Pasted",
+    "PreparedGroup", "Track", "TrackedFace", "VideoState", "draw_index_map", "face_problem", "paste_face",
+    "prepare_group", "scan_images", "scan_faces",
 ]

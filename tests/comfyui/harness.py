@@ -204,14 +204,18 @@ def write_edit_stand_ins(folder: Path) -> dict:
 
 
 def write_test_inputs(input_dir: Path) -> dict:
-    """astronaut.png (a real photo), sketch.png, blank.png (no face), tiny.png (16x16 black) and
-    clip.mp4 (3 frames of the astronaut, 256x256)."""
+    """astronaut.png (a real photo), group.png (three people composed from the packaged photos),
+    sketch.png, blank.png (no face), tiny.png (16x16 black) and clip.mp4 (3 frames of the astronaut, 256x256)."""
     import numpy as np
     from PIL import Image, ImageDraw
     from skimage import data
 
     astronaut = Image.fromarray(data.astronaut())
     astronaut.save(input_dir / "astronaut.png")
+    from styleganex.images import to_uint8_hwc
+    from styleganex.testing import group_photo
+
+    Image.fromarray(to_uint8_hwc(group_photo(3))).save(input_dir / "group.png")
     sketch = Image.new("L", (256, 256), 255)
     d = ImageDraw.Draw(sketch)
     d.ellipse((48, 32, 208, 232), outline=0, width=3)
@@ -223,7 +227,7 @@ def write_test_inputs(input_dir: Path) -> dict:
     Image.new("RGB", (128, 128), (120, 130, 140)).save(input_dir / "blank.png")
     Image.new("RGB", (16, 16), (0, 0, 0)).save(input_dir / "tiny.png")
     _write_clip(input_dir / "clip.mp4", np.asarray(astronaut.resize((256, 256), Image.LANCZOS)))
-    return {"astronaut": "astronaut.png", "sketch": "sketch.png", "blank": "blank.png", "tiny": "tiny.png",
+    return {"astronaut": "astronaut.png", "group": "group.png", "sketch": "sketch.png", "blank": "blank.png", "tiny": "tiny.png",
             "clip": "clip.mp4"}
 
 

@@ -191,7 +191,41 @@ def edit_directions_workflow() -> dict:
     }
 
 
+def group_photo_workflow() -> dict:
+    """A group photo: every face inverted, edited and pasted back into the one photo."""
+    return {
+        "title": "Group photo: every face edited and pasted back",
+        "models": ["styleganex_inversion.pt", "vgg16-397923af.pth", "directions/smile.npy (yours)"],
+        "inputs": ["a photo with several faces (group.png here)"],
+        "note": "Photo -> Face Crop (select: all; the preview numbers every face left to right, so 'indices' can "
+                "pick some, e.g. 0,2; unusable faces are marked with the reason) -> Encode -> Optimize Inversion -> "
+                "Apply Edit (smile.npy x 2 on w+ rows 0-7) -> Decode: each face is pasted back into the one photo "
+                "with a mask that follows the face, faded inside its border, colours matched to the photo around "
+                "it. The mask output (previewed below) shows the changed region, for inpainting or blending. "
+                "Connect a Face Parser Loader to Decode's parser input for masks from the parsed face; set mask "
+                "to 'head' for hair edits. Needs styleganex_inversion.pt and vgg16-397923af.pth in "
+                "models/styleganex and a direction in models/styleganex/directions.",
+        "nodes": [
+            (1, 0, 0, *loader("styleganex_inversion.pt")),
+            (2, 0, 1, "LoadImage", {"image": "group.png"}, {}),
+            (3, 1, 1, "StyleGANEXFaceCrop", {"select": "all"}, {"image": (2, 0)}),
+            (4, 2, 2, "PreviewImage", {}, {"images": (3, 3)}),
+            (5, 2, 0, "StyleGANEXEncode", {},
+             {"model": (1, 0), "image": (3, 0), "aligned": (3, 1), "crop_info": (3, 2)}),
+            (6, 3, 0, "StyleGANEXOptimizeInversion", {}, {"model": (1, 0), "image": (3, 0), "latent": (5, 0)}),
+            (7, 4, 0, "StyleGANEXApplyEdit", {"direction": "smile.npy", "strength": 2.0, "layer_start": 0,
+                                              "layer_end": 7}, {"latent": (6, 0), "model": (1, 0)}),
+            (8, 5, 0, "StyleGANEXDecode", {"mask": "face", "colour_match": True},
+             {"model": (1, 0), "latent": (7, 0), "crop_info": (3, 2)}),
+            (9, 6, 0, "SaveImage", {"filename_prefix": "styleganex/group"}, {"images": (8, 0)}),
+            (10, 6, 1, "MaskToImage", {}, {"mask": (8, 1)}),
+            (11, 7, 1, "PreviewImage", {}, {"images": (10, 0)}),
+        ],
+    }
+
+
 SPECS["styleganex_photo_edit_directions_sefa_sweep"] = edit_directions_workflow()
+SPECS["styleganex_group_photo_every_face"] = group_photo_workflow()
 
 
 def _default(name: str, opts: dict, spec_type):
