@@ -82,6 +82,15 @@ def test_workflow_file_is_valid_ui_format(path):
     for n in loaders:
         assert n["widgets_values"][0] in note and n["widgets_values"][0] in wf["extra"]["styleganex"]["models"]
     assert "non-commercial" in note
+    # what the template browser shows (frontend 1.32.9): the file name as title and description, and
+    # "<name>.jpg" beside the file as the thumbnail
+    assert path.stem.startswith("StyleGANEX ") and note.startswith(path.stem)
+    assert wf["extra"]["styleganex"]["description"] in note
+    thumb = path.with_suffix(".jpg")
+    assert thumb.is_file(), f"no thumbnail {thumb.name}"
+    assert thumb.read_bytes()[:3] == b"\xff\xd8\xff" and thumb.stat().st_size < 100_000
+    # the stored view (checked on screen by the browser tier) zooms in far enough for text to be drawn
+    assert 0.58 <= wf["extra"]["ds"]["scale"] <= 1.0
 
 
 # ---- with ComfyUI's modules ---------------------------------------------------------------------

@@ -230,6 +230,40 @@ def write_test_models(models: Path) -> dict:
     return written
 
 
+def write_random_vgg(folder: Path) -> Path:
+    """``vgg16-397923af.pth`` with random ``features.*`` tensors of torchvision's VGG16 shapes (58 MB): the
+    LPIPS backbone file the inversion workflow names, so that its missing-models check passes."""
+    import torch
+    import torchvision
+
+    path = folder / "vgg16-397923af.pth"
+    if path.is_file():
+        return path
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        shapes = {f"features.{k}": v.shape for k, v in torchvision.models.vgg16().features.state_dict().items()}
+    g = torch.Generator().manual_seed(3)
+    torch.save({k: torch.randn(s, generator=g) * 0.05 for k, s in shapes.items()}, path)
+    return path
+
+
+def start_session(base: Path, models: Path, vgg: bool = False) -> "ComfyServer":
+    """ComfyUI (prepared and its requirements installed) serving ``base`` with the test checkpoints in
+    ``models`` and the test inputs; ``server.files``, ``server.inputs`` and ``server.models`` are set."""
+    t0 = time.monotonic()
+    comfy_dir = ensure_comfyui()
+    ensure_requirements(comfy_dir)
+    yaml_path = make_base_dir(base, models)
+    files = write_test_models(models)
+    if vgg:
+        files["vgg16-397923af.pth"] = write_random_vgg(models / "styleganex")
+    inputs = write_test_inputs(base / "input")
+    server = ComfyServer(comfy_dir, base, yaml_path)
+    server.start()
+    server.files, server.inputs, server.models = files, inputs, models
+    log(f"ComfyUI up in {time.monotonic() - t0:.1f} s (port {server.port})")
+    return server
+
+
 def write_test_inputs(input_dir: Path) -> dict:
     """astronaut.png (a real photo), sketch.png, blank.png (no face), tiny.png (16x16 black) and
     clip.mp4 (3 frames of the astronaut, 256x256)."""
@@ -393,9 +427,8 @@ def error_text(entry: dict) -> str:
     return ""
 
 
-# ---- UI workflow -> API prompt ------------------------------------------------------------------
+# ---- UI workflow widgets (make_workflows lays out widgets_values as the frontend does) -----------
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
-FRONTEND_ONLY = {"Note", "MarkdownNote", "Reroute"}
 
 
 def widget_inputs(node_info: dict) -> list[tuple[str, dict]]:
@@ -414,43 +447,19 @@ def widget_inputs(node_info: dict) -> list[tuple[str, dict]]:
     return out
 
 
-def ui_to_api(workflow: dict, object_info: dict) -> dict:
-    """Convert a UI-format workflow (what the frontend saves) into an API prompt."""
-    links = {link[0]: link for link in workflow.get("links", [])}
-    prompt = {}
-    for node in workflow["nodes"]:
-        if node.get("mode", 0) in (2, 4):  # muted / bypassed
-            continue
-        ctype = node["type"]
-        if ctype in FRONTEND_ONLY:
-            continue
-        if ctype not in object_info:
-            raise KeyError(f"workflow node {node['id']} has type {ctype!r}, which the server does not know")
-        info = object_info[ctype]
-        inputs = {}
-        values = list(node.get("widgets_values") or [])
-        i = 0
-        for name, opts in widget_inputs(info):
-            if i >= len(values):
-                break
-            inputs[name] = values[i]
-            i += 1
-            if opts.get("control_after_generate") or name in ("seed", "noise_seed"):
-                i += 1  # the frontend's "fixed/randomize" value follows the number
-        for slot in node.get("inputs", []):
-            if slot.get("link") is None:
-                continue
-            link = links[slot["link"]]
-            inputs[slot["name"]] = [str(link[1]), link[2]]
-        prompt[str(node["id"])] = {"class_type": ctype, "inputs": inputs}
-    return prompt
+def outputs_by_node(entry: dict) -> dict:
+    """node id -> the files (images, videos) it output in a /history entry."""
+    return {nid: [i for key in ("images", "gifs", "video", "videos") for i in (out.get(key) or [])
+                  if isinstance(i, dict) and "filename" in i]
+            for nid, out in entry.get("outputs", {}).items()}
 
 
-def output_images(entry: dict) -> list[dict]:
-    files = []
-    for node_out in entry.get("outputs", {}).values():
-        for key in ("images", "gifs", "video", "videos"):
-            for item in node_out.get(key, []) or []:
-                if isinstance(item, dict) and "filename" in item:
-                    files.append(item)
-    return files
+def output_path(server: "ComfyServer", item: dict) -> Path:
+    return server.base / item.get("type", "output") / item.get("subfolder", "") / item["filename"]
+
+
+def image_size(server: "ComfyServer", item: dict) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(output_path(server, item)) as im:
+        return im.size
