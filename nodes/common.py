@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from ..styleganex.checkpoints import LICENSE_NOTE, WEIGHTS_URL
-from ..styleganex.errors import Cancelled
+from ..styleganex.errors import Cancelled, ModelKindError
 from .compat import (
     Interrupted,
     ProgressBar,
@@ -132,14 +132,8 @@ def require_model_file(name: str, what: str = "model file") -> str:
 
 # ---- the objects on the sockets --------------------------------------------------------------------
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
-KIND_FILES = {
-    "rgb": "styleganex_inversion.pt (or an edit / toonify / sr model)",
-    "sr": "styleganex_sr.pt or styleganex_sr32.pt",
-    "sketch": "styleganex_sketch2face.pt",
-    "mask": "styleganex_mask2face.pt",
-}
 KIND_NODES = {"sr": "Super-Resolve", "sketch": "Sketch/Mask to Face", "mask": "Sketch/Mask to Face",
-              "other": "Encode / Optimize Inversion / Video Edit"}
+              "rgb": "Encode / Optimize Inversion / Video Edit"}
 
 
 @dataclass(eq=False)
@@ -158,26 +152,19 @@ class StyleGANEXModel:
 
     @property
     def kind(self) -> str:
-        """'sr', 'sketch', 'mask' or 'other' (an RGB inversion / edit / toonify model)."""
-        nc = int(self.model.config.input_nc)
-        if nc == 1:
-            return "sketch"
-        if nc != 3:
-            return "mask"
-        ds = str((getattr(self.model, "opts", None) or {}).get("dataset_type", ""))
-        return "sr" if ds == "ffhq_super_resolution" or self.variant in ("sr", "sr32") else "other"
+        """The core's model kind: 'rgb', 'sr', 'sketch' or 'mask'."""
+        return self.model.kind
 
     def describe(self) -> str:
         return f"'{self.name}' (a {self.variant} model)"
 
     def require(self, node: str, kinds: tuple[str, ...]) -> None:
-        """Raise a message naming the right checkpoint and node when the model is of another kind."""
-        if self.kind in kinds:
-            return
-        want = " or ".join(KIND_FILES["rgb" if k == "other" else k] for k in kinds)
-        raise ValueError(f"{node} needs {want}, but the connected model is {self.describe()}. "
-                         f"Load the right checkpoint, or connect this model to the "
-                         f"'{KIND_NODES.get(self.kind, 'matching')}' node instead.")
+        """The core's kind check, with the node that takes this model added to the message."""
+        try:
+            self.model.require_kind(*kinds, task=node)
+        except ModelKindError as e:
+            raise ModelKindError(f"{e}. Load the right checkpoint, or connect {self.describe()} to the "
+                                 f"'{KIND_NODES[self.kind]}' node instead.") from None
 
     @contextlib.contextmanager
     def on_device(self, dtype: torch.dtype | None = None):
@@ -206,25 +193,6 @@ def _move(model, device, dtype) -> None:
         model.to(device=device, dtype=dtype)
         if getattr(model, "editing_w", None) is not None:
             model.editing_w = model.editing_w.to(device, dtype)
-
-
-@dataclass(eq=False)
-class CropInfo:
-    """What FaceCrop found, per image of the batch: the crop geometry (``CropRecord``), the face
-    (frame coordinates) and the original frames (for paste-back), [B, 3, H, W] in 0..1 on the CPU."""
-
-    records: list
-    faces: list
-    frames: torch.Tensor
-    padding: int = 256
-    mode: str = "each image"
-
-    @property
-    def batch(self) -> int:
-        return len(self.records)
-
-    def to_dict(self) -> dict:
-        return {"records": [r.to_dict() for r in self.records], "padding": self.padding, "mode": self.mode}
 
 
 @dataclass(eq=False)

@@ -70,19 +70,10 @@ def _resolve(choice: str):
 
 
 def _load_direction(choice: str) -> torch.Tensor:
-    from ..styleganex.editing import DirectionError, load_directions
+    from ..styleganex.editing import load_directions, select_direction
 
     path, name = _resolve(choice)
-    directions = load_directions(path)
-    if name is None:
-        if len(directions) > 1:
-            raise DirectionError(f"Apply Edit: {os.path.basename(path)} holds {len(directions)} directions "
-                                 f"{sorted(directions)}; choose one as '<file> [<name>]' (press R to refresh)")
-        return next(iter(directions.values()))
-    if name not in directions:
-        raise DirectionError(f"Apply Edit: {os.path.basename(path)} has no direction '{name}'; it has "
-                             f"{sorted(directions)}")
-    return directions[name]
+    return select_direction(load_directions(path), name, f"Apply Edit: {os.path.basename(path)}")
 
 
 class ApplyEdit(io.ComfyNode):
@@ -184,9 +175,11 @@ class SwapGenerator(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, generator) -> io.NodeOutput:
+        from ..styleganex.checkpoints import load_generator
+
         path = require_model_file(generator, "generator checkpoint")
         with torch.inference_mode(False):
-            swapped = model.model.swap_generator(path)
+            swapped = model.model.swap_generator(load_generator(path)[0])
         return io.NodeOutput(StyleGANEXModel(swapped, f"{model.name} + {generator}", model.device, model.dtype))
 
 

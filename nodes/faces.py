@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from .common import CATEGORY, CropInfo, CropType, ParserType, Progress, core_to_image, image_to_core
+from ..styleganex.errors import InputError
+from ..styleganex.faces.crops import BATCH_MODES as CORE_BATCH_MODES
+from ..styleganex.faces.face import RULES as FACE_RULES
+from .common import CATEGORY, CropType, ParserType, Progress, cancellable, core_to_image, image_to_core
 from .compat import io
 
-RULES = ["largest", "score", "center"]
-BATCH_MODES = ["each image", "first image for all"]
+RULES = list(FACE_RULES)
+BATCH_MODES = list(CORE_BATCH_MODES)
 NO_FACE = ["error", "center crop"]
 
 
@@ -63,53 +66,28 @@ class FaceCrop(io.ComfyNode):
     @classmethod
     def execute(cls, image, padding=256, face="largest", face_index=0, batch_mode="each image",
                 if_no_face="error") -> io.NodeOutput:
-        from ..styleganex import faces as fc
+        from ..styleganex.faces import CropInfo, NoFaceError, prepare_faces
 
         frames = image_to_core(image)
-        det = _detector()
+        options = dict(detector=_detector(), rule=face, index=int(face_index), padding=int(padding),
+                       if_no_face="center" if if_no_face == "center crop" else "error")
         progress = Progress(frames.shape[0])
-        crops, aligned, records, found = [], [], [], []
-        for b in range(frames.shape[0]):
-            frame = frames[b]
-            if batch_mode == "first image for all" and b > 0:
-                crops.append(fc.apply_crop(frame, records[0]))
-                records.append(records[0])
-                found.append(found[0])
-                aligned.append(aligned[0])
-                progress.step(b + 1)
-                continue
-            try:
-                f = fc.detect_face(frame, det, rule=face, index=face_index)
-            except fc.NoFaceError as e:
-                if if_no_face != "center crop":
-                    raise fc.NoFaceError(
-                        f"Face Crop: no face found in image {b} of the batch ({frame.shape[2]}x{frame.shape[1]} px). "
-                        f"Use a photo with a clearly visible frontal face (eyes at least "
-                        f"{fc.MIN_EYE_DISTANCE:g} px apart), or set if_no_face to 'center crop'.") from e
-                f = None
-            except ValueError as e:  # e.g. face_index past the number of faces
-                raise ValueError(f"Face Crop, image {b}: {e}") from e
-            if f is None:
-                crop, record = fc.center_crop(frame, 2 * padding)
-                al = torch.nn.functional.interpolate(crop[None], size=(256, 256), mode="bilinear",
-                                                     antialias=True, align_corners=False)[0]
-            else:
-                crop, record = fc.styleganex_crop(frame, f, padding)
-                al = fc.align_face(crop, record.face_in_crop(f), 256)
-            crops.append(crop)
-            aligned.append(al.clamp(0, 1))
-            records.append(record)
-            found.append(f)
-            progress.step(b + 1)
-        sizes = sorted({tuple(c.shape[-2:]) for c in crops})
+        try:
+            with cancellable():
+                prepared = prepare_faces(frames, first_for_all=batch_mode == BATCH_MODES[1], progress=progress,
+                                         cancel=progress.cancel, **options)
+        except NoFaceError as e:
+            raise NoFaceError(f"Face Crop: {e}. Use a photo with a clearly visible frontal face, or set if_no_face "
+                              "to 'center crop'.") from None
+        sizes = sorted({tuple(p.crop.shape[-2:]) for p in prepared})
         if len(sizes) > 1:
-            raise ValueError(
+            raise InputError(
                 f"Face Crop: the faces of this batch give crops of different sizes {sizes}, and an IMAGE batch "
                 f"needs one size. Set batch_mode to 'first image for all' (video frames), or crop the images "
                 f"one at a time.")
-        info = CropInfo(records=records, faces=found, frames=frames, padding=int(padding), mode=batch_mode)
-        return io.NodeOutput(core_to_image(torch.stack(crops), signed=False),
-                             core_to_image(torch.stack(aligned), signed=False), info)
+        info = CropInfo.from_prepared(prepared, int(padding), batch_mode, frames)
+        return io.NodeOutput(core_to_image(torch.stack([p.crop for p in prepared]), signed=False),
+                             core_to_image(torch.stack([p.aligned for p in prepared]), signed=False), info)
 
 
 class FaceParse(io.ComfyNode):

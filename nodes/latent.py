@@ -3,10 +3,9 @@ the result back into the original photo)."""
 
 from __future__ import annotations
 
-import dataclasses
-
 import torch
 
+from ..styleganex.pipeline import NOISE_MODES as CORE_NOISE_MODES
 from .common import (
     CATEGORY,
     VGG_FILE,
@@ -19,52 +18,16 @@ from .common import (
     find_model_file,
     image_to_core,
     model_folders,
-    signed,
     vgg_files,
 )
 from .compat import io
 
+NOISE_MODES = list(CORE_NOISE_MODES)
 RANDOM_BACKBONE = "random (tests only)"
-NOISE_MODES = ["auto", "zero", "random", "stored"]
 
 
-def _pad8(x01: torch.Tensor):
-    """Pad [B,3,H,W] to multiples of 8 (edges replicated); returns (padded, record dict or None)."""
-    if x01.shape[-2] % 8 == 0 and x01.shape[-1] % 8 == 0:
-        return x01, None
-    from ..styleganex.faces import make_size_valid
-    padded, record = make_size_valid(x01, 8, "pad")
-    return padded, record.to_dict()
-
-
-def _unpad(out: torch.Tensor, latent, frame_hw: tuple[int, int]) -> torch.Tensor:
-    rec = (latent.meta or {}).get("size_record")
-    if not rec:
-        return out
-    from ..styleganex.faces import SizeRecord, undo_size_valid
-    record = SizeRecord.from_dict(rec)
-    scale = out.shape[-1] // frame_hw[1]
-    return undo_size_valid(out, record, scale)
-
-
-def _aligned(aligned, batch: int):
-    if aligned is None:
-        return None
-    al = image_to_core(aligned, "aligned")
-    if al.shape[0] == 1 and batch > 1:
-        al = al.expand(batch, -1, -1, -1)
-    if al.shape[0] != batch:
-        raise ValueError(f"the aligned batch has {al.shape[0]} faces but the image batch has {batch} images; "
-                         "connect the aligned output of the same Face Crop node")
-    return signed(al)
-
-
-def _with_crop(latent, crop):
-    if crop is None:
-        return latent
-    if crop.batch != latent.batch:
-        raise ValueError(f"the crop info is for {crop.batch} images but the latent holds {latent.batch}")
-    return dataclasses.replace(latent, crop=crop.to_dict())
+def _aligned(aligned):
+    return None if aligned is None else image_to_core(aligned, "aligned")
 
 
 class Encode(io.ComfyNode):
@@ -89,33 +52,16 @@ class Encode(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, image, aligned=None, crop_info=None) -> io.NodeOutput:
-        model.require("Encode", ("other", "sr"))
-        x01, size_record = _pad8(image_to_core(image))
-        al = _aligned(aligned, x01.shape[0])
-        progress = Progress(x01.shape[0])
-        parts = []
-        with model.on_device() as m:
-            for b in range(x01.shape[0]):
-                progress.step(b)
-                parts.append(m.encode(signed(x01[b:b + 1]), None if al is None else al[b:b + 1]).to("cpu"))
-                progress(b + 1)
-        latent = _cat(parts)
-        meta = {"source": model.name, "variant": model.variant, "frame_size": list(x01.shape[-2:])}
-        if size_record:
-            meta["size_record"] = size_record
-        latent = dataclasses.replace(latent, meta=meta)
-        return io.NodeOutput(_with_crop(latent, crop_info))
+        from ..styleganex.pipeline import encode_images
 
-
-def _cat(parts):
-    from ..styleganex.latent import Latent
-
-    if len(parts) == 1:
-        return parts[0]
-    cat = lambda xs: None if xs[0] is None else [torch.cat(t) for t in zip(*xs)]  # noqa: E731
-    return Latent(wplus=torch.cat([p.wplus for p in parts]), f=torch.cat([p.f for p in parts]),
-                  skips=cat([p.skips for p in parts]), noise=cat([p.noise for p in parts]),
-                  crop=parts[0].crop, meta=dict(parts[0].meta))
+        model.require("Encode", ("rgb", "sr"))
+        images = image_to_core(image)
+        progress = Progress(images.shape[0])
+        with model.on_device() as m, cancellable():
+            latent = encode_images(m, images, _aligned(aligned), crop=crop_info, progress=progress,
+                                   cancel=progress.cancel)
+        latent.meta["model"] = model.name
+        return io.NodeOutput(latent.to("cpu"))
 
 
 def _lpips(backbone: str, weight: float):
@@ -185,46 +131,26 @@ class OptimizeInversion(io.ComfyNode):
     @classmethod
     def execute(cls, model, image, latent=None, aligned=None, steps=500, lr=0.05, lpips_weight=1.0,
                 mse_weight=0.0, noise_reg_weight=1000.0, seed=0, lpips_backbone=VGG_FILE) -> io.NodeOutput:
-        from ..styleganex.inversion import optimize
+        from ..styleganex.pipeline import invert_images
 
-        model.require("Optimize Inversion", ("other", "sr"))
-        if lpips_weight <= 0 and mse_weight <= 0:
-            raise ValueError("Optimize Inversion: lpips_weight and mse_weight are both 0, so there is nothing to "
-                             "optimise; set one of them above 0")
-        x01, size_record = _pad8(image_to_core(image))
-        if latent is not None:
-            if latent.batch != x01.shape[0]:
-                raise ValueError(f"Optimize Inversion: the latent holds {latent.batch} images but the image batch "
-                                 f"has {x01.shape[0]}; connect the Encode node of the same image")
-            if tuple(latent.f.shape[-2:]) != (x01.shape[-2] // 8, x01.shape[-1] // 8):
-                raise ValueError("Optimize Inversion: the latent was encoded from an image of another size; connect "
-                                 "the Encode node of the same image")
-        al = _aligned(aligned, x01.shape[0]) if latent is None else None
+        model.require("Optimize Inversion", ("rgb", "sr"))
         progress = Progress(steps)
-        # ComfyUI runs nodes in torch.inference_mode(); the optimisation needs autograd, and tensors made
-        # in inference mode cannot be saved for backward: leave it and use normal copies of the inputs
-        with torch.inference_mode(False), torch.enable_grad():
+        # ComfyUI runs nodes in torch.inference_mode(); the LPIPS network must be made outside it so the
+        # optimisation (which leaves inference mode itself) can differentiate through it
+        with torch.inference_mode(False):
             lp = _lpips(lpips_backbone, lpips_weight)
-            frame = signed(x01).clone()
-            al = None if al is None else al.clone()
-            start = None if latent is None else _clone(latent)
-            try:
-                with model.on_device(dtype=torch.float32) as m, cancellable():
-                    result = optimize(m, frame, al, latent=start, steps=int(steps), lr=float(lr),
-                                      lpips_weight=float(lpips_weight), mse_weight=float(mse_weight),
-                                      noise_reg_weight=float(noise_reg_weight), seed=int(seed),
-                                      progress=progress, cancel=progress.cancel, lpips=lp)
-            finally:
-                if lp is not None:  # the cached LPIPS network waits on the CPU too
-                    lp.to("cpu")
-        out = result.latent.to("cpu", torch.float32)
-        meta = dict(latent.meta) if latent is not None else {"source": model.name, "variant": model.variant,
-                                                              "frame_size": list(x01.shape[-2:])}
-        meta.update(out.meta)
-        if size_record:
-            meta["size_record"] = size_record
-        crop = latent.crop if latent is not None else out.crop
-        return io.NodeOutput(dataclasses.replace(out, meta=meta, crop=crop))
+        try:
+            with model.on_device(dtype=torch.float32) as m, cancellable():
+                result = invert_images(m, image_to_core(image), _aligned(aligned), latent=latent, steps=int(steps),
+                                       lr=float(lr), lpips_weight=float(lpips_weight), mse_weight=float(mse_weight),
+                                       noise_reg_weight=float(noise_reg_weight), seed=int(seed),
+                                       progress=progress, cancel=progress.cancel, lpips=lp)
+        finally:
+            if lp is not None:  # the cached LPIPS network waits on the CPU too
+                lp.to("cpu")
+        if latent is None:
+            result.latent.meta["model"] = model.name
+        return io.NodeOutput(result.latent.to("cpu", torch.float32))
 
 
 class Decode(io.ComfyNode):
@@ -254,40 +180,14 @@ class Decode(io.ComfyNode):
     @classmethod
     def execute(cls, model, latent, noise="auto", seed=0, paste_back=True, feather=0.1,
                 crop_info=None) -> io.NodeOutput:
-        if crop_info is not None and paste_back and crop_info.batch != latent.batch:
-            raise ValueError(f"Decode: the crop info is for {crop_info.batch} images but the latent holds "
-                             f"{latent.batch}; connect the Face Crop node the latent came from")
+        from ..styleganex.pipeline import decode_latent
+
         progress = Progress(latent.batch)
-        mode = None if noise == "auto" else noise
-        generator = torch.Generator(device=model.device).manual_seed(int(seed)) if noise == "random" else None
-        frame_hw = tuple(latent.meta.get("frame_size") or (latent.f.shape[-2] * 8, latent.f.shape[-1] * 8))
-        outs = []
-        with model.on_device() as m:
-            for b in range(latent.batch):
-                progress.step(b)
-                one = _slice(latent, b)
-                y = m.decode(one, noise=mode, generator=generator).float().clamp(-1, 1).cpu()
-                y = _unpad(y, latent, frame_hw)
-                outs.append((y + 1) / 2)
-                progress(b + 1)
-        out = torch.cat(outs)
+        with model.on_device() as m, cancellable():
+            out = decode_latent(m, latent, noise, seed=int(seed), progress=progress, cancel=progress.cancel)
         if crop_info is not None and paste_back:
-            from ..styleganex.faces import paste_back as paste
-            out = torch.stack([paste(crop_info.frames[b], out[b], crop_info.records[b], feather)
-                               for b in range(out.shape[0])])
+            out = crop_info.paste(out, float(feather))
         return io.NodeOutput(core_to_image(out, signed=False))
-
-
-def _clone(latent):
-    c = lambda xs: None if xs is None else [x.clone() for x in xs]  # noqa: E731
-    return dataclasses.replace(latent, wplus=latent.wplus.clone(), f=latent.f.clone(), skips=c(latent.skips),
-                               noise=c(latent.noise))
-
-
-def _slice(latent, b: int):
-    s = lambda xs: None if xs is None else [x[b:b + 1] if x.shape[0] > 1 else x for x in xs]  # noqa: E731
-    return dataclasses.replace(latent, wplus=latent.wplus[b:b + 1], f=latent.f[b:b + 1],
-                               skips=s(latent.skips), noise=s(latent.noise))
 
 
 NODES = [Encode, OptimizeInversion, Decode]

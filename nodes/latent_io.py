@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 
-from .common import CATEGORY, CropInfo, CropType, LatentType, ModelType, image_to_core
+from ..styleganex.errors import InputError
+from .common import CATEGORY, CropType, LatentType, ModelType, image_to_core
 from .compat import folder_paths, io
 
 EXTENSIONS = (".safetensors", ".pt")
@@ -100,24 +101,13 @@ class LoadLatent(io.ComfyNode):
         latent = load_latent(path, None if model is None else model.model)
         crop = None
         if frame is not None:
-            if not latent.crop or not latent.crop.get("records"):
-                raise ValueError(f"Load Latent: {latent_file} has no crop record, so it cannot be pasted back; "
+            if latent.crop is None:
+                raise InputError(f"Load Latent: {latent_file} has no crop record, so it cannot be pasted back; "
                                  "disconnect 'frame'")
-            from ..styleganex.faces import CropRecord
-            records = [CropRecord.from_dict(r) for r in latent.crop["records"]]
-            frames = image_to_core(frame, "frame")
-            if frames.shape[0] == 1 and len(records) > 1:
-                frames = frames.expand(len(records), -1, -1, -1)
-            if frames.shape[0] != len(records):
-                raise ValueError(f"Load Latent: the latent has crop records for {len(records)} images, 'frame' "
-                                 f"holds {frames.shape[0]}")
-            for k, r in enumerate(records):
-                if tuple(frames.shape[-2:]) != tuple(r.frame_size):
-                    raise ValueError(f"Load Latent: the latent was cropped from a {r.frame_size[1]}x{r.frame_size[0]}"
-                                     f" photo but 'frame' is {frames.shape[-1]}x{frames.shape[-2]}: connect the "
-                                     "original photo")
-            crop = CropInfo(records=records, faces=[None] * len(records), frames=frames,
-                            padding=int(latent.crop.get("padding", 256)), mode=str(latent.crop.get("mode", "")))
+            try:
+                crop = latent.crop.with_frames(image_to_core(frame, "frame"))
+            except InputError as e:
+                raise InputError(f"Load Latent: {e}") from None
         return io.NodeOutput(latent, crop)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..styleganex.errors import InputError, NoFaceError
 from .common import (
     CATEGORY,
     CropType,
@@ -50,32 +51,21 @@ class SuperResolve(io.ComfyNode):
         x01 = image_to_core(image)
         h, w = x01.shape[-2:]
         if min(h, w) < 8:
-            raise ValueError(f"Super-Resolve: the image is {w}x{h} px; it needs at least 8 px per side")
+            raise InputError(f"Super-Resolve: the image is {w}x{h} px; it needs at least 8 px per side")
         faces = None
         if crop_info is not None:
             if crop_info.batch not in (1, x01.shape[0]):
-                raise ValueError(f"Super-Resolve: the crop info is for {crop_info.batch} images, the batch has "
+                raise InputError(f"Super-Resolve: the crop info is for {crop_info.batch} images, the batch has "
                                  f"{x01.shape[0]}")
-            faces = []
-            for b in range(x01.shape[0]):
-                k = b if crop_info.batch > 1 else 0
-                face, record = crop_info.faces[k], crop_info.records[k]
-                if face is None:
-                    faces = None
-                    break
-                ch, cw = record.crop_size
-                sx, sy = w / cw, h / ch
-                faces.append(record.face_in_crop(face).mapped(lambda p, sx=sx, sy=sy: (p + 0.5) * [sx, sy] - 0.5))
+            faces = [crop_info.face_in(b if crop_info.batch > 1 else 0, (h, w)) for b in range(x01.shape[0])]
         progress = Progress(x01.shape[0])
         with model.on_device() as m, cancellable():
             try:
                 out = super_resolve(m, signed(x01), factor=int(factor), face=faces, seed=int(seed),
                                     progress=progress, cancel=progress.cancel)
-            except ValueError as e:
-                if "no face" in str(e).lower():
-                    raise ValueError(f"Super-Resolve: {e}. Connect the crop_info of the Face Crop that made this "
-                                     "image, so its landmarks are used.") from e
-                raise
+            except NoFaceError as e:
+                raise NoFaceError(f"Super-Resolve: {e}. Connect the crop_info of the Face Crop that made this "
+                                  "image, so its landmarks are used.") from None
         return io.NodeOutput(core_to_image(out))
 
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 
+from ..styleganex.video import CROP_MODES as VIDEO_CROP_MODES
 from .common import CATEGORY, ModelType, Progress, cancellable, core_to_image, image_to_core
 from .compat import io
 
-CROP_MODES = ["first", "track", "none"]
+CROP_MODES = list(VIDEO_CROP_MODES)
 
 
 def _run(node: str, model, frames, editing_scale, crop, padding, chunk_size, paste_back, feather):
@@ -15,24 +16,14 @@ def _run(node: str, model, frames, editing_scale, crop, padding, chunk_size, pas
     from ..styleganex.video import process_video
 
     x01 = image_to_core(frames, "frames")
-    if crop == "none" and paste_back:
-        raise ValueError(f"{node}: paste_back needs a crop; with crop 'none' the output already covers the frame")
-    face, record = None, crop
-    if crop == "first" and int(padding) != fc.DEFAULT_PADDING[0]:
-        try:
-            face = fc.detect_face(x01[0])
-        except fc.NoFaceError as e:
-            raise fc.NoFaceError(f"{node}: no face in the first frame, which gives the crop for the whole video. "
-                                 "Trim the video to start on a visible face, or set crop to 'none'.") from e
-        record = fc.crop_record(tuple(x01.shape[-2:]), face, int(padding))
     total = x01.shape[0]
     progress = Progress(total)
     outs = []
     with model.on_device() as m, cancellable():
         try:
-            it = process_video(m, x01, editing_scale=editing_scale, crop=record, chunk_size=int(chunk_size),
-                               paste_back=bool(paste_back), progress=progress, cancel=progress.cancel, face=face,
-                               total=total, feather=float(feather))
+            it = process_video(m, x01, editing_scale=editing_scale, crop=crop, chunk_size=int(chunk_size),
+                               paste_back=bool(paste_back), progress=progress, cancel=progress.cancel,
+                               total=total, feather=float(feather), padding=int(padding))
             for frame in it:
                 outs.append(frame.to("cpu", torch.float32))
         except fc.NoFaceError as e:
@@ -47,7 +38,7 @@ def _common_inputs():
                        tooltip="first: the face of frame 0 gives one crop for all frames (official); track: a crop of "
                                "that size follows the face; none: whole frames"),
         io.Int.Input("padding", default=256, min=32, max=1024, step=8,
-                     tooltip="pixels kept around the eyes (official 256); crop 'first' only"),
+                     tooltip="pixels kept around the eyes (official 256); crops 'first' and 'track'"),
         io.Int.Input("chunk_size", default=4, min=1, max=64, tooltip="frames computed together (memory)"),
         io.Boolean.Input("paste_back", default=False, tooltip="blend each result back into its full frame"),
         io.Float.Input("feather", default=0.1, min=0.0, max=0.5, step=0.01),
@@ -76,7 +67,7 @@ class VideoEdit(io.ComfyNode):
     @classmethod
     def execute(cls, model, frames, editing_scale=1.0, crop="first", padding=256, chunk_size=4, paste_back=False,
                 feather=0.1) -> io.NodeOutput:
-        model.require("Video Edit", ("other",))
+        model.require("Video Edit", ("rgb",))
         if getattr(model.model, "editing_w", None) is None:
             raise ValueError(f"Video Edit needs styleganex_edit_age.pt or styleganex_edit_hair.pt (a model with an "
                              f"editing vector); {model.describe()} has none. For toonify models use Video Toonify.")
@@ -103,7 +94,7 @@ class VideoToonify(io.ComfyNode):
     @classmethod
     def execute(cls, model, frames, crop="first", padding=256, chunk_size=4, paste_back=False,
                 feather=0.1) -> io.NodeOutput:
-        model.require("Video Toonify", ("other",))
+        model.require("Video Toonify", ("rgb",))
         return _run("Video Toonify", model, frames, None, crop, padding, chunk_size, paste_back, feather)
 
 

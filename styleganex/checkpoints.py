@@ -28,7 +28,8 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import ModelConfig, infer_widths
+from .config import ModelConfig, infer_widths, model_kind
+from .errors import CheckpointError
 from .generator import Generator
 from .model import StyleGANEX
 from .ops import binomial3x3, make_kernel
@@ -38,10 +39,6 @@ FORMAT = "styleganex"
 FORMAT_VERSION = "1"
 WEIGHTS_URL = "https://huggingface.co/PKUWilliamYang/StyleGANEX/tree/main/pretrained_models"
 LICENSE_NOTE = "official weights: S-Lab License 1.0 (non-commercial use only)"
-
-
-class CheckpointError(ValueError):
-    """A file that is not (or not the right kind of) StyleGANEX / StyleGAN2 checkpoint."""
 
 
 # ---- raw reading ---------------------------------------------------------------------------
@@ -219,17 +216,16 @@ def variant_name(opts: dict, has_editing_w: bool, filename: str = "") -> str:
 
 
 def _variant_from_opts(opts: dict, has_editing_w: bool) -> str:
-    nc = int(opts.get("input_nc", 3))
-    ds = str(opts.get("dataset_type", ""))
-    if nc == 1:
+    kind = model_kind(int(opts.get("input_nc", 3)), opts)
+    if kind == "sketch":
         return "sketch2face"
-    if nc == 19:
+    if kind == "mask":
         return "mask2face"
     if has_editing_w or int(opts.get("use_att", 0)):
         return "edit"
-    if ds == "toonify":
+    if str(opts.get("dataset_type", "")) == "toonify":
         return "toonify"
-    if ds == "ffhq_super_resolution":
+    if kind == "sr":
         return "sr32" if str(opts.get("resize_factors", "")) == "8" else "sr"
     if not opts.get("use_skip", False):
         return "inversion"

@@ -11,10 +11,40 @@ from __future__ import annotations
 import dataclasses
 import json
 import math
-
 from dataclasses import dataclass, field
 
+from .errors import InputError
+
 RESOLUTIONS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+KINDS = ("rgb", "sr", "sketch", "mask")
+"""What a model takes: ``rgb`` photos (inversion, edit, toonify), ``sr`` low-resolution faces
+(super-resolution), ``sketch`` 1-channel sketches, ``mask`` one-hot parsing maps."""
+
+KIND_FILES = {
+    "rgb": "styleganex_inversion.pt (or an edit / toonify model)",
+    "sr": "styleganex_sr.pt or styleganex_sr32.pt",
+    "sketch": "styleganex_sketch2face.pt",
+    "mask": "styleganex_mask2face.pt",
+}
+"""The released checkpoints of each kind, for messages."""
+
+
+def model_kind(input_nc: int, opts: dict | None = None, variant: str = "") -> str:
+    """The kind (one of :data:`KINDS`) of a model with ``input_nc`` input channels and these opts.
+
+    >>> model_kind(3, {"dataset_type": "ffhq_super_resolution"})
+    'sr'
+    >>> model_kind(19)
+    'mask'
+    """
+    if int(input_nc) == 1:
+        return "sketch"
+    if int(input_nc) != 3:
+        return "mask"
+    if str((opts or {}).get("dataset_type", "")) == "ffhq_super_resolution" or variant in ("sr", "sr32"):
+        return "sr"
+    return "rgb"
 OFFICIAL_GEN_CHANNELS = {4: 512, 8: 512, 16: 512, 32: 512, 64: 512, 128: 256, 256: 128, 512: 64, 1024: 32}
 
 
@@ -52,10 +82,10 @@ class ModelConfig:
         self.enc_stage_widths = tuple(self.enc_stage_widths)
         self.enc_units_per_stage = tuple(self.enc_units_per_stage)
         if self.size not in RESOLUTIONS[3:]:
-            raise ValueError(f"output size must be a power of two from 32 to 1024, got {self.size}")
+            raise InputError(f"output size must be a power of two from 32 to 1024, got {self.size}")
         missing = [r for r in RESOLUTIONS if r <= self.size and r not in self.gen_channels]
         if missing:
-            raise ValueError(f"gen_channels lacks resolutions {missing}")
+            raise InputError(f"gen_channels lacks resolutions {missing}")
 
     # ---- derived quantities -------------------------------------------------------------
     @property
@@ -101,7 +131,7 @@ class ModelConfig:
             if name in opts and opts[name] is not None:
                 kw[name] = type(getattr(cls(), name))(opts[name])
         if opts.get("encoder_type", "GradualStyleEncoder") != "GradualStyleEncoder":
-            raise ValueError(f"unsupported encoder_type {opts.get('encoder_type')!r}: "
+            raise InputError(f"unsupported encoder_type {opts.get('encoder_type')!r}: "
                              "StyleGANEX checkpoints use GradualStyleEncoder")
         kw.update(widths_from_reduced_config(widths) if widths else {})
         return cls(**kw)
@@ -119,7 +149,7 @@ class ModelConfig:
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise ValueError(f"unknown config fields {sorted(unknown)}")
+            raise InputError(f"unknown config fields {sorted(unknown)}")
         return cls(**d)
 
     def to_json(self) -> str:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
+from .errors import InputError
+
 
 def bicubic_weight(x: torch.Tensor, a: float = -0.5) -> torch.Tensor:
     """Keys' cubic convolution kernel evaluated at x."""
@@ -29,12 +31,12 @@ def bicubic_downsample(img: torch.Tensor, factor: int) -> torch.Tensor:
     then the same along W. Output [B, C, ceil-ish(H/factor), ...] exactly as the official filter.
     """
     if factor < 1 or int(factor) != factor:
-        raise ValueError(f"factor must be a positive integer, got {factor}")
+        raise InputError(f"factor must be a positive integer, got {factor}")
     if factor == 1:
         return img
     b, c, h, w = img.shape
     if min(h, w) <= 3 * factor // 2 + 1:
-        raise ValueError(f"image {h}x{w} is too small to downsample by {factor}")
+        raise InputError(f"image {h}x{w} is too small to downsample by {factor}")
     taps = bicubic_taps(factor).to(img)
     pad = 3 * factor
     top = pad // 2

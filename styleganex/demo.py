@@ -13,6 +13,7 @@ from pathlib import Path
 import torch
 
 from .checkpoints import load_model, missing_weights_message
+from .model import StyleGANEX
 from .outputs import write_images
 from .paths import download_official, find_model_file, models_dir
 
@@ -23,16 +24,19 @@ def astronaut() -> torch.Tensor:
     return torch.from_numpy(data.astronaut()).permute(2, 0, 1).float() / 255.0
 
 
-def reconstruct(model, photo: torch.Tensor) -> dict:
-    """Crop, align, encode, decode and paste back one photo [3, H, W] in 0..1; all outputs in 0..1."""
-    from .faces import align_face, detect_face, paste_back, styleganex_crop
-    face = detect_face(photo)
-    crop, record = styleganex_crop(photo, face)
-    aligned = align_face(photo, face)
-    latent = model.encode(crop[None] * 2 - 1, aligned[None] * 2 - 1)
-    decoded = ((model.decode(latent)[0].float() + 1) / 2).clamp(0, 1)
-    pasted = paste_back(photo, decoded, record)
-    return {"crop": crop, "aligned": aligned, "decoded": decoded, "pasted": pasted}
+def reconstruct(model: StyleGANEX, photo: torch.Tensor) -> dict:
+    """Crop, align, encode, decode and paste back one photo [3, H, W] in 0..1 with the same steps as the
+    CLI and the nodes (``faces.prepare_face``, ``pipeline.encode_images`` / ``decode_latent``); all
+    outputs in 0..1."""
+    from .faces import CropInfo, prepare_face
+    from .pipeline import decode_latent, encode_images
+
+    face = prepare_face(photo)
+    crop = CropInfo.from_prepared([face], frames=photo[None])
+    latent = encode_images(model, face.crop[None], face.aligned[None], crop=crop)
+    decoded = decode_latent(model, latent)
+    pasted = crop.paste(decoded)
+    return {"crop": face.crop, "aligned": face.aligned, "decoded": decoded[0], "pasted": pasted[0]}
 
 
 def run_demo(model_name: str, out_dir: Path, download: bool = False, random_weights: bool = False) -> int:

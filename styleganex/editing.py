@@ -30,7 +30,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import DirectionError
 from .latent import Latent
+from .model import MIX_SCALE, StyleGANEX
 
 __all__ = [
     "MIX_FROM",
@@ -38,19 +40,15 @@ __all__ = [
     "DirectionError",
     "apply_direction",
     "apply_edits",
+    "load_direction",
     "load_directions",
     "parse_layers",
+    "select_direction",
     "style_mix",
 ]
 
-MIX_SCALE = 0.7
-"""The released demo's scale of the mapped random style in style mixing."""
 MIX_FROM = 8
 """First w+ row replaced by style mixing in the released demo (rows 8..17 of 18)."""
-
-
-class DirectionError(ValueError):
-    """An unreadable direction file or a direction that does not fit the latent."""
 
 
 # ---- reading directions ------------------------------------------------------------------
@@ -120,6 +118,25 @@ def load_directions(path) -> dict[str, torch.Tensor]:
     if not raw:
         raise DirectionError(f"{path} holds no directions")
     return {name: _as_direction(v, name, path) for name, v in raw.items()}
+
+
+def select_direction(directions: dict[str, torch.Tensor], name: str | None = None,
+                     where: str = "the direction file") -> torch.Tensor:
+    """One direction out of :func:`load_directions`' dict: the one called ``name``, or the only one.
+
+    Raises ``DirectionError`` for an unknown name, or when no name is given for a file of several."""
+    if name is not None:
+        if name not in directions:
+            raise DirectionError(f"{where} has no direction {name!r}; it has {sorted(directions)}")
+        return directions[name]
+    if len(directions) > 1:
+        raise DirectionError(f"{where} holds {len(directions)} directions {sorted(directions)}: choose one by name")
+    return next(iter(directions.values()))
+
+
+def load_direction(path, name: str | None = None) -> torch.Tensor:
+    """:func:`select_direction` of :func:`load_directions` ``(path)``."""
+    return select_direction(load_directions(path), name, str(path))
 
 
 # ---- applying ----------------------------------------------------------------------------
@@ -213,7 +230,7 @@ def apply_edits(latent: Latent, edits) -> Latent:
     return latent
 
 
-def style_mix(model, latent: Latent, layers=None, seed: int = 0, scale: float = MIX_SCALE,
+def style_mix(model: StyleGANEX, latent: Latent, layers=None, seed: int = 0, scale: float = MIX_SCALE,
               source=None) -> Latent:
     """Replace w+ rows ``layers`` (default ``range(8, n_latent)``) of every frame.
 

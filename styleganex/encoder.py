@@ -15,8 +15,8 @@ statistics: wrap the call in ``with batch_statistics():`` (sketch/mask models do
 from __future__ import annotations
 
 import contextlib
-import math
 import contextvars
+import math
 from dataclasses import dataclass
 
 import torch
@@ -24,6 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .errors import InputError
 from .ops import EqualLinear
 
 _BATCH_STATS = contextvars.ContextVar("styleganex_batch_stats", default=False)
@@ -216,7 +217,7 @@ class Encoder(nn.Module):
         # official tap indices for IR-SE-50: 2, 6, 10, 15, 20, 23
         self.tap_c128, self.tap_c1, self.tap_c3 = ends[0], ends[1], ends[3]
         if c.enc_units_per_stage[2] < 10:
-            raise ValueError("the third encoder stage needs at least 10 units (IR-SE-50 has 14)")
+            raise InputError("the third encoder stage needs at least 10 units (IR-SE-50 has 14)")
         self.tap_c21, self.tap_c22, self.tap_c2 = ends[1] + 4, ends[1] + 9, ends[2]
         S = c.style_dim
         self.styles = nn.ModuleList()
@@ -240,7 +241,7 @@ class Encoder(nn.Module):
         """Input layer, or the translation net T for non-RGB inputs."""
         if x.shape[1] != 3:
             if not hasattr(self, "input_label_layer"):
-                raise ValueError(f"this model takes RGB input (3 channels), got {x.shape[1]} channels")
+                raise InputError(f"this model takes RGB input (3 channels), got {x.shape[1]} channels")
             return self.input_label_layer(x)
         return self.input_layer(x)
 

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
+from .errors import InputError
 from .ops import EqualLinear, PixelNorm, StyledConv, ToRGB
 
 NOISE_MODES = ("zero", "random", "stored")
@@ -88,7 +89,7 @@ class Generator(nn.Module):
         """Normalise the noise argument into a per-layer list (False = no noise, None = random)."""
         if isinstance(noise, str):
             if noise not in NOISE_MODES:
-                raise ValueError(f"noise must be one of {NOISE_MODES} or a list of maps, got {noise!r}")
+                raise InputError(f"noise must be one of {NOISE_MODES} or a list of maps, got {noise!r}")
             if noise == "zero":
                 return [False] * self.num_layers
             if noise == "random":
@@ -96,7 +97,7 @@ class Generator(nn.Module):
             return self.stored_noise()
         noise = list(noise)
         if len(noise) != self.num_layers:
-            raise ValueError(f"expected {self.num_layers} noise maps, got {len(noise)}")
+            raise InputError(f"expected {self.num_layers} noise maps, got {len(noise)}")
         return noise
 
     def synthesize(self, wplus: torch.Tensor, f: torch.Tensor | None = None, noise="zero",

@@ -17,19 +17,20 @@ works in 0..1; the model itself wants -1..1 and its callers convert).
 
 from __future__ import annotations
 
-import math
 import os
 
 import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
+from .errors import ImageError
+from .validation import check_image
+
+__all__ = ["MAX_PIXELS", "ImageError", "check_image", "from_uint8_hwc", "load_image", "to_uint8_hwc"]
+
 MAX_PIXELS = 36_000_000
 """Largest image ``load_image`` decodes by default (36 megapixels, e.g. 6000 x 6000): a float32
 copy of that takes 432 MB, and larger files are more often decompression bombs than photos."""
-
-RANGE_SLACK = 1e-3
-"""``check_image`` lets values stray this far outside 0..1 (float rounding of resampling filters)."""
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
@@ -40,10 +41,6 @@ _FILE_SIGNATURES = {
     b"{": "a JSON file",
     b"<": "an HTML/XML/SVG text file",
 }
-
-
-class ImageError(ValueError):
-    """A file that is not a readable image, or an image tensor that breaks the core's conventions."""
 
 
 def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
@@ -124,27 +121,3 @@ def from_uint8_hwc(array: np.ndarray) -> torch.Tensor:
         raise ImageError(f"expected an array [H, W, 3], [H, W, 1] or [H, W], got shape {array.shape}")
     tensor = torch.from_numpy(np.array(array)).permute(2, 0, 1).float() / 255.0
     return tensor.expand(3, -1, -1).contiguous()
-
-
-def check_image(image: torch.Tensor, name: str = "image") -> torch.Tensor:
-    """Check that ``image`` is a float tensor ``[3, H, W]`` or ``[B, 3, H, W]``, finite, in 0..1
-    (give or take ``RANGE_SLACK``).
-
-    Returns the image unchanged so calls can be chained; raises ``ImageError`` saying what is wrong.
-    """
-    if not isinstance(image, torch.Tensor):
-        raise ImageError(f"{name} must be a torch.Tensor, got {type(image).__name__}")
-    if image.ndim not in (3, 4) or image.shape[-3] != 3:
-        raise ImageError(f"{name} must have shape [3, H, W] or [B, 3, H, W] (RGB), got {tuple(image.shape)}")
-    if not image.is_floating_point():
-        raise ImageError(f"{name} must be a float tensor in 0..1, got dtype {image.dtype}")
-    if image.shape[-1] == 0 or image.shape[-2] == 0:
-        raise ImageError(f"{name} is empty: shape {tuple(image.shape)}")
-    low, high = (v.item() for v in torch.aminmax(image.detach()))  # NaN and inf show up here too
-    if not (math.isfinite(low) and math.isfinite(high)):
-        raise ImageError(f"{name} contains NaN or infinite values")
-    if low < -RANGE_SLACK or high > 1.0 + RANGE_SLACK:
-        hint = " (it looks like -1..1: use (x + 1) / 2)" if low >= -1.0 and high <= 1.0 else ""
-        hint = hint or (" (it looks like 0..255: divide by 255)" if high > 2.0 and low >= 0.0 else "")
-        raise ImageError(f"{name} values must lie in 0..1, found {low:.4g}..{high:.4g}{hint}")
-    return image

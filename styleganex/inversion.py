@@ -1,7 +1,12 @@
 """Step II of the two-step inversion: optimise w+, f and the noise maps of one or more frames.
 
-    result = optimize(model, frame, aligned, steps=500, seed=0)     # frame [B,3,H,W] in [-1,1]
-    image = model.decode(result.latent, noise=None)                 # uses the optimised noise
+>>> frame = torch.rand(1, 3, 32, 40) * 2 - 1                  # [B, 3, H, W] in [-1, 1]
+>>> result = optimize(model, frame, steps=500, seed=0)     # doctest: +SKIP
+>>> result = optimize(model, frame, steps=3, seed=0, lpips_weight=0.0, mse_weight=1.0)
+>>> result.steps_run, len(result.latent.noise) == model.decoder.num_layers
+(3, True)
+>>> model.decode(result.latent, noise=None).shape          # noise=None uses the optimised noise maps
+torch.Size([1, 3, 128, 160])
 
 As in the official ``latent_optimization.py``: start from the encoder (Step I: w+ from the aligned
 face, f from the frame); Adam (lr 0.05, ``lr_schedule``: linear ramp-up over 5 %, cosine ramp-down
@@ -28,8 +33,9 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from .errors import Cancelled, check_cancel
+from .errors import Cancelled, InputError, check_cancel
 from .latent import Latent
+from .model import StyleGANEX
 
 __all__ = [
     "Cancelled",
@@ -95,7 +101,7 @@ class InversionResult:
         return bool(self.latent.meta.get("inversion", {}).get("stopped_early", False))
 
 
-def noise_sizes(model, f_size: tuple[int, int]) -> list[tuple[int, int]]:
+def noise_sizes(model: StyleGANEX, f_size: tuple[int, int]) -> list[tuple[int, int]]:
     """(h, w) of the noise map of every generator layer for a first-layer feature of ``f_size``.
 
     Layer i has the nominal resolution r = 2^((i+5)//2); the dilated levels (r <= 32) run at the
@@ -111,10 +117,10 @@ def noise_sizes(model, f_size: tuple[int, int]) -> list[tuple[int, int]]:
 
 
 @torch.no_grad()
-def latent_std(model, n: int = 1000, generator: torch.Generator | None = None) -> float:
+def latent_std(model: StyleGANEX, n: int = 1000, generator: torch.Generator | None = None) -> float:
     """Spread of the mapped style distribution, as the official code measures it:
     sqrt(sum((w - mean(w))^2) / n) over ``n`` mapped standard-normal z."""
-    device, dtype = model._device_dtype()
+    device, dtype = model.device, model.dtype
     z = torch.randn(n, model.config.style_dim, generator=generator).to(device, dtype)
     w = model.decoder.style(z)
     return float(((w - w.mean(0)).pow(2).sum() / n).sqrt())
@@ -140,7 +146,7 @@ def box_average(image: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
         return image
     fh, fw = h // size[0], w // size[1]
     if fh != fw or fh * size[0] != h or fw * size[1] != w:
-        raise ValueError(f"the output {h}x{w} is not a whole multiple of the frame {size[0]}x{size[1]}")
+        raise InputError(f"the output {h}x{w} is not a whole multiple of the frame {size[0]}x{size[1]}")
     return F.avg_pool2d(image, fh)
 
 
@@ -157,35 +163,35 @@ def _perceptual(lpips):
 def _check_options(steps, lr, lpips_weight, mse_weight, id_weight, id_loss, noise_reg_weight,
                    latent_noise, early_stop_patience):
     if isinstance(steps, bool) or not isinstance(steps, int) or steps <= 0:
-        raise ValueError(f"steps must be a positive whole number, got {steps!r}")
+        raise InputError(f"steps must be a positive whole number, got {steps!r}")
     for name, v in (("lr", lr), ("lpips_weight", lpips_weight), ("mse_weight", mse_weight),
                     ("id_weight", id_weight), ("noise_reg_weight", noise_reg_weight),
                     ("latent_noise", latent_noise)):
         if not isinstance(v, (int, float)) or not math.isfinite(v) or v < 0:
-            raise ValueError(f"{name} must be a finite number >= 0, got {v!r}")
+            raise InputError(f"{name} must be a finite number >= 0, got {v!r}")
     if lr <= 0:
-        raise ValueError(f"lr must be > 0, got {lr!r}")
+        raise InputError(f"lr must be > 0, got {lr!r}")
     if id_weight > 0 and not callable(id_loss):
-        raise ValueError("id_weight > 0 needs id_loss: a callable (output, target) -> loss per image, "
+        raise InputError("id_weight > 0 needs id_loss: a callable (output, target) -> loss per image, "
                          "both [B, 3, H, W] in [-1, 1]")
     if lpips_weight == 0 and mse_weight == 0 and id_weight == 0:
-        raise ValueError("all image losses have weight 0: set lpips_weight, mse_weight or id_weight")
+        raise InputError("all image losses have weight 0: set lpips_weight, mse_weight or id_weight")
     if early_stop_patience is not None and (isinstance(early_stop_patience, bool)
                                             or not isinstance(early_stop_patience, int)
                                             or early_stop_patience < 1):
-        raise ValueError(f"early_stop_patience must be None or a whole number >= 1, got {early_stop_patience!r}")
+        raise InputError(f"early_stop_patience must be None or a whole number >= 1, got {early_stop_patience!r}")
 
 
 def _start_noise(model, start: Latent, sizes, generator, device, dtype):
     batch = start.batch
     if start.noise is not None:
         if len(start.noise) != len(sizes):
-            raise ValueError(f"the latent carries {len(start.noise)} noise maps, this model has "
+            raise InputError(f"the latent carries {len(start.noise)} noise maps, this model has "
                              f"{len(sizes)} layers")
         maps = []
         for i, (n, s) in enumerate(zip(start.noise, sizes)):
             if n.ndim != 4 or n.shape[1] != 1 or tuple(n.shape[2:]) != s or n.shape[0] not in (1, batch):
-                raise ValueError(f"noise map {i} is {tuple(n.shape)}, expected [{batch}, 1, {s[0]}, {s[1]}]")
+                raise InputError(f"noise map {i} is {tuple(n.shape)}, expected [{batch}, 1, {s[0]}, {s[1]}]")
             maps.append(n.detach().to(device, dtype).expand(batch, -1, -1, -1).clone())
         return maps
     return [torch.randn(batch, 1, h, w, generator=generator).to(device, dtype) for h, w in sizes]
@@ -195,7 +201,7 @@ def _per_frame(noises, batch):
     return [n[b:b + 1] for b in range(batch) for n in noises]
 
 
-def optimize(model, frame: torch.Tensor, aligned: torch.Tensor | None = None, latent: Latent | None = None,
+def optimize(model: StyleGANEX, frame: torch.Tensor, aligned: torch.Tensor | None = None, latent: Latent | None = None,
              steps: int = 500, lr: float = 0.05, lpips_weight: float = 1.0, mse_weight: float = 0.0,
              id_weight: float = 0.0, id_loss=None, noise_reg_weight: float = 1e3,
              latent_noise: float = LATENT_NOISE, early_stop_patience: int | None = None,
@@ -233,10 +239,10 @@ def _optimize(model, frame, aligned, latent, steps, lr, lpips_weight, mse_weight
     _check_options(steps, lr, lpips_weight, mse_weight, id_weight, id_loss, noise_reg_weight,
                    latent_noise, early_stop_patience)
     if model.is_label_model:
-        raise ValueError(f"this is a {model.variant} model (sketch/mask input): Step II inversion "
+        raise InputError(f"this is a {model.variant} model (sketch/mask input): Step II inversion "
                          "needs an RGB model, e.g. styleganex_inversion.pt")
-    frame = model._check_frame(frame)
-    device, dtype = model._device_dtype()
+    frame = model.check_frame(frame)
+    device, dtype = model.device, model.dtype
     frame = frame.detach().to(device, dtype).clone()  # clone: a normal tensor even from inference mode
     batch, _, height, width = frame.shape
     generator = torch.Generator()
@@ -260,10 +266,10 @@ def _optimize(model, frame, aligned, latent, steps, lr, lpips_weight, mse_weight
                     raise TypeError(f"latent must be a styleganex.Latent, got {type(latent).__name__}")
                 latent.check_compatible(model)
                 if latent.batch != batch:
-                    raise ValueError(f"batch mismatch: the frame has {batch} images, the latent {latent.batch}")
+                    raise InputError(f"batch mismatch: the frame has {batch} images, the latent {latent.batch}")
                 start = latent
             if tuple(start.f.shape[2:]) != (height // 8, width // 8):
-                raise ValueError(f"the latent's f is {tuple(start.f.shape[2:])}, which does not fit a "
+                raise InputError(f"the latent's f is {tuple(start.f.shape[2:])}, which does not fit a "
                                  f"{height}x{width} frame (expected {height // 8}x{width // 8})")
             std = latent_std(model, generator=generator)
             if perceptual is not None:

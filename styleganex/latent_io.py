@@ -5,9 +5,12 @@ Our format is ``.safetensors`` with the tensors
     wplus [B, n_latent, S]    f [B, C, h, w]    noise.0 .. noise.N-1 [B, 1, hi, wi] (optional)
     skips.0 .. skips.K-1 (optional: encoder skip features of translation / video models)
 
-and the metadata ``format = "styleganex-latent"``, ``version``, ``crop`` (the crop record as JSON,
-for pasting back into the full frame) and ``meta`` (JSON: e.g. the inversion settings). Files are
-written to a temporary file beside the target and renamed, so an interrupted save never leaves a
+and the metadata ``format = "styleganex-latent"``, ``version``, ``crop`` (``CropInfo.to_dict()`` as
+JSON, for pasting back into the full frame; empty when there is none), ``size_record`` (JSON: how the
+frames were padded to multiples of 8) and ``meta`` (JSON: e.g. the inversion settings). Every JSON
+field is checked when read (``faces.CropInfo.from_dict`` also reads the layouts of version 1: a single
+crop record from ``invert`` and the nodes' records list, whose padding record sat in ``meta``). Files
+are written to a temporary file beside the target and renamed, so an interrupted save never leaves a
 half-written latent.
 
 ``load_official_inversion`` reads the official ``inversion.py`` output, a ``.pt`` holding
@@ -22,17 +25,17 @@ from pathlib import Path
 
 import torch
 
+from .errors import InputError, LatentFileError
+from .faces.crops import CropInfo
+from .faces.preprocess import SizeRecord
 from .latent import Latent
 from .outputs import write_all
+from .schema import parse_json
 
 FORMAT = "styleganex-latent"
-VERSION = "1"
+VERSION = "2"
 
 __all__ = ["LatentFileError", "load_latent", "load_official_inversion", "save_latent"]
-
-
-class LatentFileError(ValueError):
-    """A file that is not a (valid) latent."""
 
 
 def _tensor(t: torch.Tensor) -> torch.Tensor:
@@ -51,11 +54,9 @@ def save_latent(latent: Latent, path) -> Path:
     for name, maps in (("noise", latent.noise), ("skips", latent.skips)):
         for i, t in enumerate(maps or []):
             tensors[f"{name}.{i}"] = _tensor(t)
-    try:
-        crop = "" if latent.crop is None else json.dumps(latent.crop)
-    except TypeError as e:
-        raise ValueError(f"the latent's crop record is not JSON-serialisable: {e}") from e
-    meta = {"format": FORMAT, "version": VERSION, "crop": crop,
+    crop = "" if latent.crop is None else json.dumps(latent.crop.to_dict())
+    size_record = "" if latent.size_record is None else json.dumps(latent.size_record.to_dict())
+    meta = {"format": FORMAT, "version": VERSION, "crop": crop, "size_record": size_record,
             "meta": json.dumps(latent.meta or {}, default=str),
             "n_latent": str(latent.wplus.shape[1]), "style_dim": str(latent.wplus.shape[2])}
     write_all([(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))])
@@ -94,7 +95,7 @@ def _check_values(latent: Latent, what) -> None:
                                   f"[{latent.batch}, C, h, w]")
 
 
-def _make_latent(wplus, f, noise, skips, crop, meta, what) -> Latent:
+def _make_latent(wplus, f, noise, skips, crop, meta, what, size_record=None) -> Latent:
     if not isinstance(wplus, torch.Tensor) or not isinstance(f, torch.Tensor):
         raise LatentFileError(f"{what}: 'wplus' and 'f' must be tensors")
     if wplus.ndim == 2:
@@ -102,7 +103,8 @@ def _make_latent(wplus, f, noise, skips, crop, meta, what) -> Latent:
     if f.ndim == 3:
         f = f.unsqueeze(0)
     try:
-        latent = Latent(wplus=wplus.float(), f=f.float(), skips=skips, noise=noise, crop=crop, meta=meta)
+        latent = Latent(wplus=wplus.float(), f=f.float(), skips=skips, noise=noise, crop=crop, meta=meta,
+                        size_record=size_record)
     except ValueError as e:
         raise LatentFileError(f"{what}: {e}") from e
     _check_values(latent, what)
@@ -151,16 +153,30 @@ def load_latent(path, model=None) -> Latent:
                                       f"(found {sorted(tensors)[:6]})")
         elif "wplus" not in tensors or "f" not in tensors:
             raise LatentFileError(f"{path}: latent file without 'wplus' or 'f' (damaged?)")
-        try:
-            crop = json.loads(meta["crop"]) if meta.get("crop") else None
-            extra = json.loads(meta["meta"]) if meta.get("meta") else {}
-        except json.JSONDecodeError as e:
-            raise LatentFileError(f"{path}: the crop/meta metadata is not valid JSON: {e}") from e
+        crop, size_record, extra = _read_metadata(meta, path)
         latent = _make_latent(tensors["wplus"], tensors["f"], _indexed(tensors, "noise", path),
-                              _indexed(tensors, "skips", path), crop, extra, str(path))
+                              _indexed(tensors, "skips", path), crop, extra, str(path), size_record)
     if model is not None:
         check_latent_fits(latent, model, str(path))
     return latent
+
+
+def _read_metadata(meta: dict, path) -> tuple:
+    """(CropInfo or None, SizeRecord or None, meta dict) from a latent file's metadata, every field
+    checked; LatentFileError naming the file and the field otherwise."""
+    try:
+        extra = parse_json(meta["meta"], "the 'meta' metadata") if meta.get("meta") else {}
+        if not isinstance(extra, dict):
+            raise InputError(f"the 'meta' metadata must be a JSON object, found {type(extra).__name__}")
+        crop = CropInfo.from_dict(parse_json(meta["crop"], "the 'crop' metadata"), "the 'crop' metadata") \
+            if meta.get("crop") else None
+        size = meta.get("size_record") or extra.pop("size_record", None)  # version 1 kept it in meta
+        if isinstance(size, str):
+            size = parse_json(size, "the 'size_record' metadata")
+        size_record = None if not size else SizeRecord.from_dict(size, "the 'size_record' metadata")
+    except InputError as e:
+        raise LatentFileError(f"{path}: {e}") from None
+    return crop, size_record, extra
 
 
 def check_latent_fits(latent: Latent, model, what: str = "latent") -> None:

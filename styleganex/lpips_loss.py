@@ -23,13 +23,15 @@ runs VGG only on the output. ``Perceptual(net).set_target(y)(x)`` equals ``net(x
 from __future__ import annotations
 
 import functools
-import os
 import threading
 import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from .errors import InputError
+from .paths import models_dir
 
 VGG_FILE = "vgg16-397923af.pth"
 VGG_URL = f"https://download.pytorch.org/models/{VGG_FILE}"
@@ -38,17 +40,9 @@ _SLICES = ((1, range(4)), (2, range(4, 9)), (3, range(9, 16)), (4, range(16, 23)
 _lock = threading.Lock()
 
 
-def _models_dir() -> Path:
-    try:
-        from .paths import models_dir
-        return Path(models_dir())
-    except ImportError:  # pragma: no cover - paths.py is part of the package
-        return Path(os.environ.get("STYLEGANEX_MODELS", Path.cwd() / "models" / "styleganex"))
-
-
 def search_dirs() -> list[Path]:
     """Folders searched for ``vgg16-397923af.pth``, in order."""
-    dirs = [_models_dir()]
+    dirs = [models_dir()]
     local = Path.cwd() / "models" / "styleganex"
     if local not in dirs:
         dirs.append(local)
@@ -90,16 +84,16 @@ def read_vgg_weights(path) -> dict:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
         msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise ValueError(f"{path} is not a readable VGG16 weights file ({msg})") from e
+        raise InputError(f"{path} is not a readable VGG16 weights file ({msg})") from e
     if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):
-        raise ValueError(f"{path} holds a {type(sd).__name__}, not a VGG16 state dict")  # noqa: TRY004
+        raise InputError(f"{path} holds a {type(sd).__name__}, not a VGG16 state dict")  # noqa: TRY004
     shapes = _vgg_feature_shapes()
     bad = [k for k, s in shapes.items()
            if not isinstance(sd.get(f"features.{k}"), torch.Tensor) or tuple(sd[f"features.{k}"].shape) != s]
     if bad:
-        raise ValueError(f"{path} is not torchvision's VGG16 weights file ({VGG_FILE}): {len(bad)} of "
+        raise InputError(f"{path} is not torchvision's VGG16 weights file ({VGG_FILE}): {len(bad)} of "
                          f"its {len(shapes)} features.* tensors are missing or have the wrong shape "
                          f"(e.g. features.{bad[0]})")
     slice_of = {x: k for k, index in _SLICES for x in index}
@@ -165,7 +159,7 @@ class Perceptual(nn.Module):
     @torch.no_grad()
     def set_target(self, target: torch.Tensor) -> Perceptual:
         if target.ndim != 4 or target.shape[1] != 3:
-            raise ValueError(f"target must be [B, 3, H, W] in [-1, 1], got {tuple(target.shape)}")
+            raise InputError(f"target must be [B, 3, H, W] in [-1, 1], got {tuple(target.shape)}")
         self._target = [f.detach() for f in self.features(target)]
         self._target_shape = tuple(target.shape)
         return self
@@ -175,7 +169,7 @@ class Perceptual(nn.Module):
             raise RuntimeError("Perceptual: call set_target(target) first")
         tb = self._target_shape[0]
         if x.ndim != 4 or tuple(x.shape[1:]) != self._target_shape[1:] or (x.shape[0] != tb and tb != 1):
-            raise ValueError(f"image {tuple(x.shape)} does not match the target {self._target_shape}")
+            raise InputError(f"image {tuple(x.shape)} does not match the target {self._target_shape}")
         total = 0.0
         for lin, a, b in zip(self.net.lins, self.features(x), self._target):
             # the LPIPS linear layer is a bias-free 1x1 conv: mean(conv(d)) == conv(mean(d))

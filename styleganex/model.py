@@ -1,8 +1,15 @@
 """The StyleGANEX model: encoder E + generator G + latent_avg (the official ``pSp`` class).
 
-    model = styleganex.load_model("styleganex_inversion.pt")
-    latent = model.encode(frame, aligned)        # frame [B,3,H,W] in [-1,1], H, W multiples of 8
-    image = model.decode(latent)                 # [B,3,H*size/256,W*size/256]... 4H x 4W at 1024
+>>> model = styleganex.load_model("models/styleganex/styleganex_inversion.pt")
+>>> frame = torch.rand(1, 3, 64, 80) * 2 - 1      # [B, 3, H, W] in [-1, 1], H and W multiples of 8
+>>> aligned = torch.rand(1, 3, 256, 256) * 2 - 1  # the FFHQ-aligned face
+>>> latent = model.encode(frame, aligned)         # w+ from the aligned face, f from the frame
+>>> latent.f.shape[-2:]                           # f is H/8 x W/8
+torch.Size([8, 10])
+>>> model.decode(latent).shape                    # 4H x 4W for the 1024 models (H x W at 256)
+torch.Size([1, 3, 256, 320])
+>>> model.kind, model.variant
+('rgb', 'inversion')
 
 Frames enter as ``[B, C, H, W]`` in [-1, 1] (sketches: 1 channel in [0, 1]; parsing masks: 19-channel
 one-hot). ``aligned`` is the 256x256 FFHQ-aligned face that gives w+; without it w+ comes from the
@@ -12,16 +19,21 @@ frame itself.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ModelConfig
+from .config import KIND_FILES, ModelConfig, model_kind
 from .encoder import Encoder, batch_statistics
+from .errors import InputError, ModelKindError
 from .generator import Generator
 from .latent import Latent
-from .validation import check_image_tensor
+from .validation import SIGNED, check_image
+
+MIX_SCALE = 0.7
+"""The release's scale of mapped random styles injected into w+ (style mixing, sketch/mask samples)."""
 
 
 class StyleGANEX(nn.Module):
@@ -49,9 +61,29 @@ class StyleGANEX(nn.Module):
         """Sketch / mask models: non-RGB input through the translation net T."""
         return self.config.input_nc != 3
 
-    def _device_dtype(self):
-        p = self.decoder.input.input
-        return p.device, p.dtype
+    @property
+    def kind(self) -> str:
+        """What the model takes: ``"rgb"``, ``"sr"``, ``"sketch"`` or ``"mask"`` (``config.KINDS``)."""
+        return model_kind(self.config.input_nc, self.opts, self.variant)
+
+    def require_kind(self, *kinds: str, task: str = "this pipeline") -> None:
+        """Raise :class:`~styleganex.errors.ModelKindError` naming the right checkpoint unless the
+        model's :attr:`kind` is one of ``kinds``."""
+        if self.kind in kinds:
+            return
+        want = " or ".join(KIND_FILES[k] for k in kinds)
+        raise ModelKindError(f"{task} needs {want}, but this is the {self.variant} model (kind "
+                             f"'{self.kind}', {self.config.input_nc}-channel input)")
+
+    @property
+    def device(self) -> torch.device:
+        """Where the weights are."""
+        return self.decoder.input.input.device
+
+    @property
+    def dtype(self) -> torch.dtype:
+        """The weights' floating-point type."""
+        return self.decoder.input.input.dtype
 
     # ---- encode ------------------------------------------------------------------------------
     def _batch_stats(self, batch_stats):
@@ -74,14 +106,14 @@ class StyleGANEX(nn.Module):
         skips: compute fusion features (default: when the model has fusion layers).
         Returns a :class:`Latent` with wplus [B, n_latent, S] (latent_avg added) and f.
         """
-        frame = self._check_frame(frame)
+        frame = self.check_frame(frame)
         if aligned is not None:
-            aligned = check_image_tensor(aligned, "aligned", channels=3, multiple=1)
+            aligned = check_image(aligned, "aligned", channels=3, multiple=1, value_range=SIGNED, ndims=(4,))
             if aligned.shape[0] != frame.shape[0]:
-                raise ValueError(f"batch mismatch: frame has {frame.shape[0]} images, aligned has "
+                raise InputError(f"batch mismatch: frame has {frame.shape[0]} images, aligned has "
                                  f"{aligned.shape[0]}")
         want_skips = self.has_fusion if skips is None else skips
-        device, dtype = self._device_dtype()
+        device, dtype = self.device, self.dtype
         frame = frame.to(device, dtype)
         with self._batch_stats(batch_stats):
             if aligned is None:
@@ -97,19 +129,21 @@ class StyleGANEX(nn.Module):
     @torch.no_grad()
     def encode_features(self, frame: torch.Tensor, batch_stats: bool | None = None):
         """Only f and the skip features of a frame (no style heads): the video path."""
-        frame = self._check_frame(frame)
-        device, dtype = self._device_dtype()
+        frame = self.check_frame(frame)
+        device, dtype = self.device, self.dtype
         with self._batch_stats(batch_stats):
             return self.encoder.features(frame.to(device, dtype))
 
-    def _check_frame(self, frame):
+    def check_frame(self, frame: torch.Tensor) -> torch.Tensor:
+        """Check a frame for :meth:`encode`: ``[B, C, H, W]``, H and W multiples of 8; ``C = 3`` in
+        [-1, 1] (RGB models), else ``input_nc`` channels in [0, 1]. Returns it; raises ImageError."""
         c = self.config.input_nc
         if c == 3:
-            return check_image_tensor(frame, "frame", channels=3, multiple=8)
+            return check_image(frame, "frame", channels=3, multiple=8, value_range=SIGNED, ndims=(4,))
         if frame.ndim == 4 and frame.shape[1] == 3:
-            raise ValueError(f"this is a {self.variant} model: it takes a {c}-channel "
+            raise InputError(f"this is a {self.variant} model: it takes a {c}-channel "
                              f"{'sketch in [0,1]' if c == 1 else 'one-hot parsing map'}, not an RGB image")
-        return check_image_tensor(frame, "frame", channels=c, multiple=8, value_range=(0.0, 1.0))
+        return check_image(frame, "frame", channels=c, multiple=8, value_range=(0.0, 1.0), ndims=(4,))
 
     # ---- decode ------------------------------------------------------------------------------
     def resolve_editing_w(self, editing_w, batch: int):
@@ -118,11 +152,11 @@ class StyleGANEX(nn.Module):
             return None
         if isinstance(editing_w, (int, float)):
             if self.editing_w is None:
-                raise ValueError(f"this {self.variant} model has no editing vector (editing_w); "
+                raise InputError(f"this {self.variant} model has no editing vector (editing_w); "
                                  "an edit scale needs an edit_age/edit_hair checkpoint")
             editing_w = self.editing_w[0:1] * float(editing_w)
         if editing_w.ndim != 3 or editing_w.shape[1:] != (self.n_latent, self.config.style_dim):
-            raise ValueError(f"editing_w must be [B, {self.n_latent}, {self.config.style_dim}], "
+            raise InputError(f"editing_w must be [B, {self.n_latent}, {self.config.style_dim}], "
                              f"got {tuple(editing_w.shape)}")
         return editing_w.expand(batch, -1, -1)
 
@@ -140,22 +174,22 @@ class StyleGANEX(nn.Module):
         if maps is not None:
             maps = list(maps)
             if len(maps) != self.decoder.num_layers:
-                raise ValueError(f"expected {self.decoder.num_layers} noise maps, got {len(maps)}: "
+                raise InputError(f"expected {self.decoder.num_layers} noise maps, got {len(maps)}: "
                                  "they come from another model")
             for i, n in enumerate(maps):
                 if not isinstance(n, torch.Tensor) or n.ndim != 4:
-                    raise ValueError(f"noise map {i} must be a tensor [B, 1, h, w], got "
+                    raise InputError(f"noise map {i} must be a tensor [B, 1, h, w], got "
                                      f"{tuple(getattr(n, 'shape', ())) or type(n).__name__}")
                 if not torch.isfinite(n).all():
-                    raise ValueError(f"noise map {i} contains NaN or infinite values")
+                    raise InputError(f"noise map {i} contains NaN or infinite values")
         if isinstance(editing_w, torch.Tensor) and not torch.isfinite(editing_w).all():
-            raise ValueError("editing_w contains NaN or infinite values")
+            raise InputError("editing_w contains NaN or infinite values")
         return self.synthesize(latent, noise, editing_w, use_skips, generator)
 
     def synthesize(self, latent: Latent, noise="zero", editing_w=None, use_skips=True, generator=None):
         """Differentiable decode (used by inversion)."""
         latent.check_compatible(self, skips=use_skips)
-        device, dtype = self._device_dtype()
+        device, dtype = self.device, self.dtype
         if noise is None:
             noise = latent.noise if latent.noise is not None else "zero"
         if not isinstance(noise, str):
@@ -207,38 +241,32 @@ class StyleGANEX(nn.Module):
             return F.adaptive_avg_pool2d(images, (images.shape[2] // 4, images.shape[3] // 4))
         return F.adaptive_avg_pool2d(images, (256, 256))
 
-    def swap_generator(self, generator) -> StyleGANEX:
+    def swap_generator(self, generator: Generator | StyleGANEX) -> StyleGANEX:
         """Domain transfer: a new model that shares this encoder (and latent_avg) but decodes with
         another generator, e.g. a toonify / StyleGAN-NADA fine-tune, so the same w+ and f render
-        in its domain. ``generator``: a rosinality StyleGAN2 checkpoint path (``g_ema``), a
-        StyleGANEX checkpoint path (its decoder), a ``Generator``, or a ``StyleGANEX``.
+        in its domain. ``generator``: a ``Generator`` (``styleganex.load_generator(path)`` reads one
+        from a StyleGAN2 ``g_ema`` or a StyleGANEX checkpoint) or a ``StyleGANEX`` (its decoder).
         This model is not changed."""
-        import dataclasses
-        import os
-
-        if isinstance(generator, (str, os.PathLike)):
-            from .checkpoints import load_generator
-            generator, _ = load_generator(generator)
-        elif isinstance(generator, StyleGANEX):
+        if isinstance(generator, StyleGANEX):
             generator = generator.decoder
         if not isinstance(generator, Generator):
-            raise TypeError(f"swap_generator takes a checkpoint path, a Generator or a StyleGANEX, "
-                            f"got {type(generator).__name__}")
+            raise TypeError(f"swap_generator takes a Generator (styleganex.load_generator(path)) or a "
+                            f"StyleGANEX, got {type(generator).__name__}")
         gc, c = generator.config, self.config
         if (gc.size, gc.style_dim) != (c.size, c.style_dim) or gc.gen_channels[4] != c.gen_channels[4]:
-            raise ValueError(f"this generator (size {gc.size}, style_dim {gc.style_dim}, first-layer "
+            raise InputError(f"this generator (size {gc.size}, style_dim {gc.style_dim}, first-layer "
                              f"channels {gc.gen_channels[4]}) cannot decode this model's latents (size "
                              f"{c.size}, style_dim {c.style_dim}, channels {c.gen_channels[4]})")
         for k in range(c.n_fusion):
             r = 2 ** (k + 2)
             if gc.gen_channels[r] != c.gen_channels[r]:
-                raise ValueError(f"the generator has {gc.gen_channels[r]} channels at level {r} where "
+                raise InputError(f"the generator has {gc.gen_channels[r]} channels at level {r} where "
                                  f"this model's fusion layers need {c.gen_channels[r]}")
         config = dataclasses.replace(c, gen_channels=dict(gc.gen_channels), n_mlp=gc.n_mlp,
                                      lr_mlp=gc.lr_mlp, blur_kernel=gc.blur_kernel)
         with torch.device("meta"):
             new = StyleGANEX(config, self.opts, self.variant)
-        device, dtype = self._device_dtype()
+        device, dtype = self.device, self.dtype
         new.encoder = self.encoder
         new.decoder = generator.to(device, dtype).eval()
         new.latent_avg = self.latent_avg
@@ -247,11 +275,13 @@ class StyleGANEX(nn.Module):
         new.training = self.training
         return new
 
-    def mixing_styles(self, n: int, scale: float = 0.7, generator: torch.Generator | None = None):
-        """Mapped random styles [n, n_latent, S] * scale, as the release injects for multi-modal
-        sketch/mask outputs and style mixing."""
-        device, dtype = self._device_dtype()
-        z = torch.randn(n, self.config.style_dim, generator=generator).to(device, dtype)
-        with torch.no_grad():
-            w = self.decoder.style(z)
+    @torch.no_grad()
+    def styles_from_z(self, z: torch.Tensor, scale: float = MIX_SCALE) -> torch.Tensor:
+        """The mapped styles of ``z`` [n, S] on every w+ row, times ``scale``: [n, n_latent, S], as the
+        release injects them for multi-modal sketch/mask outputs and style mixing."""
+        w = self.decoder.style(z.to(self.device, self.dtype))
         return w.unsqueeze(1).repeat(1, self.n_latent, 1) * scale
+
+    def mixing_styles(self, n: int, scale: float = MIX_SCALE, generator: torch.Generator | None = None):
+        """:meth:`styles_from_z` of ``n`` standard-normal z drawn (on the CPU) from ``generator``."""
+        return self.styles_from_z(torch.randn(n, self.config.style_dim, generator=generator), scale)

@@ -16,6 +16,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .errors import InputError
+
 SQRT2 = math.sqrt(2.0)
 
 
@@ -128,7 +130,7 @@ class Upsample(nn.Module):
     def __init__(self, taps, factor: int = 2):
         super().__init__()
         if len(taps) != 4 or factor != 2:
-            raise ValueError("only the 4-tap StyleGAN2 blur kernel with 2x upsampling is supported")
+            raise InputError("only the 4-tap StyleGAN2 blur kernel with 2x upsampling is supported")
         kernel = make_kernel(taps) * factor ** 2
         self.register_buffer("kernel", kernel)
         self.factor = factor

@@ -41,6 +41,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .errors import InputError
+
 __all__ = [
     "NUM_CLASSES",
     "FACE_PARSING_CLASSES",
@@ -315,11 +317,11 @@ def _read_checkpoint(path: Path) -> object:
         try:
             return load_file(str(path), device="cpu")
         except Exception as exc:  # noqa: BLE001 - report any parse failure with the file name
-            raise ValueError(f"Face parser checkpoint {path} could not be read as safetensors: {exc}") from exc
+            raise InputError(f"Face parser checkpoint {path} could not be read as safetensors: {exc}") from exc
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
-        raise ValueError(
+        raise InputError(
             f"Face parser checkpoint {path} could not be read as a weights-only PyTorch file "
             f"(expected faceparsing.pth, a plain BiSeNet state dict): {exc}"
         ) from exc
@@ -376,19 +378,19 @@ def validate_labels(labels: Tensor, num_classes: int = NUM_CLASSES) -> Tensor:
     if labels.dim() == 4 and labels.shape[1] == 1:
         labels = labels[:, 0]
     if labels.dim() != 3:
-        raise ValueError(f"labels must have shape [B,H,W] (or [B,1,H,W]), got {list(labels.shape)}")
+        raise InputError(f"labels must have shape [B,H,W] (or [B,1,H,W]), got {list(labels.shape)}")
     if labels.dtype == torch.bool or labels.is_complex():
-        raise ValueError(f"labels must hold integer class ids, got dtype {labels.dtype}")
+        raise InputError(f"labels must hold integer class ids, got dtype {labels.dtype}")
     if labels.is_floating_point():
         if not torch.equal(labels, labels.round()):
-            raise ValueError("labels must hold integer class ids, got fractional float values")
+            raise InputError("labels must hold integer class ids, got fractional float values")
     labels = labels.long()
     if labels.numel():
         lo, hi = int(labels.min()), int(labels.max())
         if lo < 0:
-            raise ValueError(f"labels must be >= 0, got min label {lo}")
+            raise InputError(f"labels must be >= 0, got min label {lo}")
         if hi >= num_classes:
-            raise ValueError(f"labels must be < {num_classes} (class ids 0..{num_classes - 1}), got max label {hi}")
+            raise InputError(f"labels must be < {num_classes} (class ids 0..{num_classes - 1}), got max label {hi}")
     return labels
 
 
@@ -403,18 +405,18 @@ def onehot_to_labels(onehot: Tensor, num_classes: int | None = None) -> Tensor:
     if not isinstance(onehot, Tensor):
         raise TypeError(f"onehot must be a torch.Tensor, got {type(onehot).__name__}")
     if onehot.dim() != 4:
-        raise ValueError(f"onehot must have shape [B,C,H,W], got {list(onehot.shape)}")
+        raise InputError(f"onehot must have shape [B,C,H,W], got {list(onehot.shape)}")
     if num_classes is not None and onehot.shape[1] != num_classes:
-        raise ValueError(f"onehot has {onehot.shape[1]} channels, expected {num_classes}")
+        raise InputError(f"onehot has {onehot.shape[1]} channels, expected {num_classes}")
     return onehot.argmax(dim=1)
 
 
 def _palette_tensor(palette: Sequence[Sequence[int]] | Tensor, num_classes: int) -> Tensor:
     pal = torch.as_tensor(np.asarray(palette), dtype=torch.int64) if not isinstance(palette, Tensor) else palette.long()
     if pal.dim() != 2 or pal.shape[1] != 3:
-        raise ValueError(f"palette must be a list of RGB triples, got shape {list(pal.shape)}")
+        raise InputError(f"palette must be a list of RGB triples, got shape {list(pal.shape)}")
     if pal.shape[0] < num_classes:
-        raise ValueError(f"palette has {pal.shape[0]} colours, need at least {num_classes}")
+        raise InputError(f"palette has {pal.shape[0]} colours, need at least {num_classes}")
     return pal[:num_classes]
 
 
@@ -463,14 +465,14 @@ def _image_to_uint8_bchw(image) -> Tensor:
         # [B,H,W] label maps, or a single [C,H,W] image with C in (1,3,4)
         t = t[:, None] if t.shape[0] not in (1, 3, 4) else t[None]
     elif t.dim() != 4:
-        raise ValueError(f"label image must have 2 to 4 dimensions, got shape {list(t.shape)}")
+        raise InputError(f"label image must have 2 to 4 dimensions, got shape {list(t.shape)}")
     if t.shape[1] not in (1, 3, 4):
-        raise ValueError(f"label image must have 1, 3 or 4 channels (as [B,C,H,W]), got shape {list(t.shape)}")
+        raise InputError(f"label image must have 1, 3 or 4 channels (as [B,C,H,W]), got shape {list(t.shape)}")
     if t.shape[1] == 4:
         t = t[:, :3]
     if t.is_floating_point():
         if t.numel() and (float(t.min()) < 0.0 or float(t.max()) > 1.0 + 1e-6):
-            raise ValueError("a float label image must be in 0..1 (pixel value / 255)")
+            raise InputError("a float label image must be in 0..1 (pixel value / 255)")
         t = (t * 255.0).round()
     return t.long()
 
@@ -506,7 +508,7 @@ def label_image_to_labels(
         if hi < num_classes:
             return grey
         if img.shape[1] == 1:
-            raise ValueError(
+            raise InputError(
                 f"label image values must be class ids 0..{num_classes - 1}, got max label {hi}"
             )
         # Grey RGB image with larger values: only a palette image could explain it; fall through.
@@ -529,7 +531,7 @@ def label_image_to_labels(
         grey_note = ""
         if img.shape[1] != 1 and torch.equal(img[:, 0], img[:, 1]) and torch.equal(img[:, 0], img[:, 2]):
             grey_note = f" (as a grey label image its max label would be {int(img[:, 0].max())})"
-        raise ValueError(
+        raise InputError(
             f"label image is neither a class-id image (values 0..{num_classes - 1}) nor a colour mask "
             f"with the palette colours: {n_bad} pixel(s) match no palette colour within {tolerance}, "
             f"e.g. RGB {example}{grey_note}"
@@ -570,7 +572,7 @@ class FaceParser:
         obj = _read_checkpoint(p)
         what = _describe_wrong_checkpoint(obj)
         if what is not None:
-            raise ValueError(
+            raise InputError(
                 f"{p} is not the BiSeNet face parser checkpoint (faceparsing.pth): {what}. {_DOWNLOAD_HINT}."
             )
         sd = _normalise_state_dict(obj)  # type: ignore[arg-type]
@@ -583,7 +585,7 @@ class FaceParser:
         missing = [k for k in expected if k not in sd]
         unexpected = [k for k in sd if k not in expected]
         if missing or unexpected:
-            raise ValueError(
+            raise InputError(
                 f"{p} does not match the BiSeNet face parser (faceparsing.pth): "
                 f"{len(missing)} missing key(s) {missing[:4]}, {len(unexpected)} unexpected key(s) "
                 f"{unexpected[:4]}."
@@ -595,7 +597,7 @@ class FaceParser:
             hint = ""
             if sd["conv_out.conv_out.weight"].shape[0] != NUM_CLASSES:
                 hint = f" (the file predicts {sd['conv_out.conv_out.weight'].shape[0]} classes, expected {NUM_CLASSES})"
-            raise ValueError(f"{p} has BiSeNet keys with wrong shapes{hint}: {wrong[:4]}")
+            raise InputError(f"{p} has BiSeNet keys with wrong shapes{hint}: {wrong[:4]}")
         sd = {k: v.to(expected[k].dtype) if v.is_floating_point() else v for k, v in sd.items()}
         model.load_state_dict(sd, strict=True)
         return cls(model, device)
@@ -616,9 +618,9 @@ class FaceParser:
         if not isinstance(image, Tensor):
             raise TypeError(f"image must be a torch.Tensor, got {type(image).__name__}")
         if image.dim() != 4 or image.shape[1] != 3:
-            raise ValueError(f"image must have shape [B,3,H,W] (RGB, 0..1), got {list(image.shape)}")
+            raise InputError(f"image must have shape [B,3,H,W] (RGB, 0..1), got {list(image.shape)}")
         if image.shape[2] < 1 or image.shape[3] < 1:
-            raise ValueError(f"image is empty: {list(image.shape)}")
+            raise InputError(f"image is empty: {list(image.shape)}")
         h, w = image.shape[2], image.shape[3]
         x = image.to(device=self.device, dtype=torch.float32)
         mean = torch.tensor(IMAGENET_MEAN, device=self.device).view(1, 3, 1, 1)
@@ -627,13 +629,13 @@ class FaceParser:
         if size is not None:
             th, tw = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
             if th < 32 or tw < 32:
-                raise ValueError(f"size must be at least 32, got {size}")
+                raise InputError(f"size must be at least 32, got {size}")
             if (th, tw) != (h, w):
                 x = F.interpolate(x, size=(th, tw), mode="bilinear", align_corners=False,
                                   antialias=th < h or tw < w)
         elif scale != 1.0:
             if scale <= 0:
-                raise ValueError(f"scale must be > 0, got {scale}")
+                raise InputError(f"scale must be > 0, got {scale}")
             th, tw = max(1, int(h * scale)), max(1, int(w * scale))
             x = F.interpolate(x, size=(th, tw), mode="bilinear", align_corners=False, antialias=scale < 1)
         out = self.model(x)

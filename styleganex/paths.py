@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from .errors import InputError
+
 HUB_REPO = "PKUWilliamYang/StyleGANEX"
 HUB_FOLDER = "pretrained_models"
 OFFICIAL_FILES = (
@@ -38,11 +40,11 @@ def download_official(name: str, dest: Path | None = None) -> Path:
     Only on explicit request; tests never call this.
     """
     if name not in OFFICIAL_FILES:
-        raise ValueError(f"{name} is not an official StyleGANEX file; one of {OFFICIAL_FILES}")
+        raise InputError(f"{name} is not an official StyleGANEX file; one of {OFFICIAL_FILES}")
     try:
         from huggingface_hub import hf_hub_download
     except ImportError as e:
-        raise RuntimeError("downloading needs the huggingface_hub package: pip install huggingface_hub") from e
+        raise InputError("downloading needs the huggingface_hub package: pip install huggingface_hub") from e
     dest = dest or models_dir()
     dest.mkdir(parents=True, exist_ok=True)
     got = hf_hub_download(HUB_REPO, f"{HUB_FOLDER}/{name}", local_dir=str(dest / ".hub"))

@@ -1,9 +1,16 @@
 """Image translation pipelines of the release: face super-resolution, sketch-to-face, mask-to-face.
 
-    from styleganex.translation import super_resolve, sketch_to_face, mask_to_face
-    hi = super_resolve(sr_model, low, factor=32)              # low [B,3,h,w] in [-1,1] -> [B,3,32h,32w]
-    faces = sketch_to_face(s2f_model, sketch, number=4)       # sketch [B,1,H,W] in [0,1] -> [4B,3,4H,4W]
-    faces = mask_to_face(m2f_model, labels, number=4)         # labels [B,H,W] ints (or one-hot [B,19,H,W])
+>>> from styleganex.testing import random_model
+>>> sketch = torch.rand(1, 1, 64, 64)                         # [B, 1, H, W] in [0, 1]
+>>> sketch_to_face(random_model("sketch2face"), sketch, number=4).shape   # 4 faces, 4x larger, in [-1, 1]
+torch.Size([4, 3, 256, 256])
+>>> labels = torch.randint(0, 19, (1, 64, 64))                # class ids (or one-hot [B, 19, H, W])
+>>> mask_to_face(random_model("mask2face"), labels, number=2).shape
+torch.Size([2, 3, 256, 256])
+>>> low = torch.rand(1, 3, 16, 16) * 2 - 1                    # a low-resolution face in [-1, 1]
+>>> aligned = torch.rand(1, 3, 256, 256) * 2 - 1              # (by default: aligned from the face found)
+>>> super_resolve(random_model("sr"), low, factor=16, aligned=aligned).shape
+torch.Size([1, 3, 256, 256])
 
 What the official ``image_translation.py`` does, and what these functions reproduce:
 
@@ -36,45 +43,20 @@ from typing import Callable, Sequence
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .degradation import bicubic_downsample, bicubic_weight
-from .errors import check_cancel
+from .errors import InputError, check_cancel
+from .faces.preprocess import make_size_valid
 from .latent import Latent
-from .validation import check_image_tensor
+from .model import StyleGANEX
+from .parsing import NUM_CLASSES, labels_to_onehot
+from .validation import SIGNED, check_image
 
-__all__ = ["super_resolve", "sr_factors", "sketch_to_face", "mask_to_face", "sr_lowres",
-           "pil_bicubic_resize", "latent_mask_rows", "styles_from_z", "MIXING_SCALE", "SR_FACTOR_RANGE"]
+__all__ = ["center_crop_512", "super_resolve", "sr_factors", "sketch_to_face", "mask_to_face", "sr_lowres",
+           "pil_bicubic_resize", "latent_mask_rows", "SR_FACTOR_RANGE"]
 
 SR_FACTOR_RANGE = (4, 48)
 """Factors of the multi-factor SR model (``styleganex_sr.pt``), as stated in the release README."""
-
-MIXING_SCALE = 0.7
-"""Scale of the mapped random style injected into the masked w+ rows (release value)."""
-
-NUM_CLASSES = 19
-
-
-# ---- model kinds ---------------------------------------------------------------------------------
-def _kind(model) -> str:
-    """'sr', 'sketch', 'mask' or 'other' from the model's opts / variant."""
-    opts = getattr(model, "opts", {}) or {}
-    nc = int(model.config.input_nc)
-    ds = str(opts.get("dataset_type", ""))
-    variant = str(getattr(model, "variant", ""))
-    if nc == 1:
-        return "sketch"
-    if nc != 3:
-        return "mask"
-    if ds == "ffhq_super_resolution" or variant in ("sr", "sr32"):
-        return "sr"
-    return "other"
-
-
-def _describe(model) -> str:
-    return f"a {getattr(model, 'variant', 'custom')} model (input_nc={model.config.input_nc}, " \
-           f"dataset_type={model.opts.get('dataset_type', '?')!r})"
-
 
 def _parse_int_list(value) -> list[int]:
     if value is None or value == "":
@@ -86,7 +68,7 @@ def _parse_int_list(value) -> list[int]:
     return [int(v) for v in value]
 
 
-def sr_factors(model) -> tuple[int, int]:
+def sr_factors(model: StyleGANEX) -> tuple[int, int]:
     """The inclusive range ``(lo, hi)`` of super-resolution factors ``model`` supports.
 
     From ``opts['resize_factors']`` (the training downsampling factors; the output is 4x the
@@ -94,8 +76,7 @@ def sr_factors(model) -> tuple[int, int]:
     the release's 4-48. Without that option: 32 for the ``sr32`` variant, else 4-48.
     Raises ``ValueError`` for a model that is not a super-resolution model.
     """
-    if _kind(model) != "sr":
-        raise ValueError(f"super-resolution needs the sr or sr32 model, got {_describe(model)}")
+    model.require_kind("sr", task="super-resolution")
     factors = _parse_int_list(model.opts.get("resize_factors"))
     if len(factors) == 1:
         return (4 * factors[0], 4 * factors[0])
@@ -104,14 +85,14 @@ def sr_factors(model) -> tuple[int, int]:
     return SR_FACTOR_RANGE
 
 
-def _check_factor(model, factor) -> int:
+def _check_factor(model: StyleGANEX, factor) -> int:
     lo, hi = sr_factors(model)
     if isinstance(factor, bool) or not isinstance(factor, (int, float, np.integer)) or int(factor) != factor:
-        raise ValueError(f"the super-resolution factor must be a whole number, got {factor!r}")
+        raise InputError(f"the super-resolution factor must be a whole number, got {factor!r}")
     factor = int(factor)
     if not lo <= factor <= hi:
         allowed = f"only {lo}" if lo == hi else f"{lo} to {hi}"
-        raise ValueError(f"this {getattr(model, 'variant', 'sr')} model supports super-resolution factors "
+        raise InputError(f"this {getattr(model, 'variant', 'sr')} model supports super-resolution factors "
                          f"{allowed}, got {factor}")
     return factor
 
@@ -168,25 +149,6 @@ def sr_lowres(image01: torch.Tensor, degrade_factor: int, quantize: bool = True)
     return low
 
 
-def _make_valid(x: torch.Tensor, multiple: int = 8):
-    """Pad to multiples of ``multiple`` (replicating edges); returns (padded, undo(out, scale))."""
-    try:
-        from .faces import make_size_valid, undo_size_valid
-    except ImportError:  # the face front end is optional here: a local equivalent
-        make_size_valid = undo_size_valid = None
-    if make_size_valid is not None:
-        padded, record = make_size_valid(x, multiple, "pad")
-        return padded, (lambda out, scale: undo_size_valid(out, record, scale))
-    h, w = x.shape[-2:]
-    eh, ew = -h % multiple, -w % multiple
-    t, lft = eh // 2, ew // 2
-    padded = F.pad(x, (lft, ew - lft, t, eh - t), mode="replicate") if eh or ew else x
-
-    def undo(out, scale):
-        return out[..., scale * t:scale * (t + h), scale * lft:scale * (lft + w)]
-    return padded, undo
-
-
 # ---- super-resolution ----------------------------------------------------------------------------
 def _faces_for_batch(face, batch: int) -> list:
     if face is None:
@@ -196,7 +158,7 @@ def _faces_for_batch(face, batch: int) -> list:
         f is None or isinstance(f, Face) or np.asarray(f).shape == (68, 2) for f in face)
     if per_image:
         if len(face) != batch:
-            raise ValueError(f"face lists {len(face)} faces for {batch} images")
+            raise InputError(f"face lists {len(face)} faces for {batch} images")
         return list(face)
     return [face] * batch
 
@@ -218,21 +180,11 @@ def _aligned_from(up01: torch.Tensor, faces: list, detector) -> torch.Tensor:
     return torch.stack(out) * 2 - 1
 
 
-def _scale_face(face, from_size, to_size):
-    """A face given in an image of ``from_size`` (H, W) in the coordinates of its resize to ``to_size``."""
-    face = _as_face(face)
-    if tuple(from_size) == tuple(to_size):
-        return face
-    sx, sy = to_size[1] / from_size[1], to_size[0] / from_size[0]
-    return face.mapped(lambda p: (np.asarray(p) + 0.5) * [sx, sy] - 0.5)
+def _noise_generator(model: StyleGANEX, seed: int):
+    return torch.Generator(device=model.device).manual_seed(int(seed))
 
 
-def _noise_generator(model, seed: int):
-    device = model.decoder.input.input.device
-    return torch.Generator(device=device).manual_seed(int(seed))
-
-
-def _sr_render(model, x1: torch.Tensor, aligned: torch.Tensor, noise="random", generator=None) -> torch.Tensor:
+def _sr_render(model: StyleGANEX, x1: torch.Tensor, aligned: torch.Tensor, noise="random", generator=None) -> torch.Tensor:
     """The release's SR forward: w+ from the aligned face, f and skip features from the upsampled
     input ``x1`` [B,3,H,W] in [-1,1] (multiples of 8), decoded (4x at 1024). Not clamped."""
     latent = model.encode(x1, aligned, skips=True)
@@ -240,7 +192,7 @@ def _sr_render(model, x1: torch.Tensor, aligned: torch.Tensor, noise="random", g
 
 
 @torch.no_grad()
-def super_resolve(model, image: torch.Tensor, factor: int | None = None, degrade_factor: int | None = None,
+def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = None, degrade_factor: int | None = None,
                   *, aligned: torch.Tensor | None = None, face=None, detector=None, noise: str = "random",
                   seed: int = 0, quantize: bool = True,
                   progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
@@ -259,15 +211,13 @@ def super_resolve(model, image: torch.Tensor, factor: int | None = None, degrade
     Sizes whose upsampled input is not a multiple of 8 are padded (edges replicated) and the padding
     is removed from the output again.
     """
-    if _kind(model) != "sr":
-        raise ValueError(f"super_resolve needs the sr or sr32 model, got {_describe(model)}; "
-                         "use sketch_to_face / mask_to_face / process_video for the other models")
-    check_image_tensor(image, "image", channels=3)
+    model.require_kind("sr", task="super_resolve")
+    check_image(image, "image", channels=3, value_range=SIGNED, ndims=(4,))
     b, _, h, w = image.shape
     img01 = ((image.float() + 1) / 2).clamp(0, 1)
     if degrade_factor is not None:
         if isinstance(degrade_factor, bool) or int(degrade_factor) != degrade_factor or degrade_factor < 1:
-            raise ValueError(f"degrade_factor must be a positive whole number, got {degrade_factor!r}")
+            raise InputError(f"degrade_factor must be a positive whole number, got {degrade_factor!r}")
         degrade_factor = int(degrade_factor)
         factor = _check_factor(model, 4 * degrade_factor if factor is None else factor)
         low = sr_lowres(img01, degrade_factor, quantize)
@@ -278,42 +228,46 @@ def super_resolve(model, image: torch.Tensor, factor: int | None = None, degrade
         low = torch.round(img01 * 255) / 255 if quantize else img01
         target = (h * factor // 4, w * factor // 4)
     if min(target) < 8:
-        raise ValueError(f"image {h}x{w} is too small: its upsampled input would be {target[0]}x{target[1]}")
+        raise InputError(f"image {h}x{w} is too small: its upsampled input would be {target[0]}x{target[1]}")
     up01 = pil_bicubic_resize(low, target, quantize)
 
     if aligned is None:
-        faces = [None if f is None else _scale_face(f, (h, w), target) for f in _faces_for_batch(face, b)]
+        faces = [None if f is None else _as_face(f).resized((h, w), target) for f in _faces_for_batch(face, b)]
         aligned = _aligned_from(up01, faces, detector)
     else:
-        check_image_tensor(aligned, "aligned", channels=3)
+        check_image(aligned, "aligned", channels=3, value_range=SIGNED, ndims=(4,))
         if aligned.shape[0] != b:
-            raise ValueError(f"aligned has {aligned.shape[0]} images, image has {b}")
+            raise InputError(f"aligned has {aligned.shape[0]} images, image has {b}")
 
-    x1, undo = _make_valid(up01 * 2 - 1)
+    x1, size_record = make_size_valid(up01 * 2 - 1, 8, "pad")
     generator = _noise_generator(model, seed) if noise == "random" else None
     outs = []
     for i in range(b):  # one image at a time: memory stays at one output
         check_cancel(cancel)
         y = _sr_render(model, x1[i:i + 1], aligned[i:i + 1], noise, generator).clamp(-1, 1)
-        outs.append(undo(y, y.shape[-1] // x1.shape[-1]).to(image.device))
+        outs.append(size_record.undo(y).to(image.device))
         if progress is not None:
             progress(i + 1, b, {"stage": "super_resolve"})
     return torch.cat(outs)
 
 
 # ---- sketch / mask to face ------------------------------------------------------------------------
-def latent_mask_rows(model) -> list[int]:
+def center_crop_512(x: torch.Tensor) -> torch.Tensor:
+    """The release web UI's crop of large sketches / parsing maps ``[..., H, W]``: a side over 513 px
+    keeps its central 512 px (bounds floored to multiples of 8); smaller sides are kept whole."""
+    h, w = x.shape[-2:]
+    if h > 513:
+        x = x[..., (h // 2 - 256) // 8 * 8:(h // 2 + 256) // 8 * 8, :]
+    if w > 513:
+        x = x[..., (w // 2 - 256) // 8 * 8:(w // 2 + 256) // 8 * 8]
+    return x
+
+
+def latent_mask_rows(model: StyleGANEX) -> list[int]:
     """The w+ rows replaced by random styles: ``opts['latent_mask']`` (those below n_latent), else 8.."""
     rows = _parse_int_list(model.opts.get("latent_mask"))
     rows = [r for r in rows if 0 <= r < model.n_latent] if rows else list(range(8, model.n_latent))
     return rows
-
-
-def styles_from_z(model, z: torch.Tensor) -> torch.Tensor:
-    """The release's injected w+ for random z [n, S]: ``style(z)`` repeated on every row x 0.7."""
-    device, dtype = model._device_dtype()
-    w = model.decoder.style(z.to(device, dtype))
-    return w.unsqueeze(1).repeat(1, model.n_latent, 1) * MIXING_SCALE
 
 
 def _inject(wplus: torch.Tensor, inject: torch.Tensor, rows: Sequence[int]) -> torch.Tensor:
@@ -323,7 +277,7 @@ def _inject(wplus: torch.Tensor, inject: torch.Tensor, rows: Sequence[int]) -> t
     return out
 
 
-def _translate_render(model, x: torch.Tensor, inject: torch.Tensor, rows: Sequence[int], noise="random",
+def _translate_render(model: StyleGANEX, x: torch.Tensor, inject: torch.Tensor, rows: Sequence[int], noise="random",
                       generator=None) -> torch.Tensor:
     """The release's sketch/mask forward for ONE input ``x`` [1, C, H, W] and ``n`` injected w+
     ``inject`` [n, n_latent, S]: encoder on batch statistics, masked rows replaced, decoded.
@@ -336,25 +290,25 @@ def _translate_render(model, x: torch.Tensor, inject: torch.Tensor, rows: Sequen
     return model.decode(latent, noise=noise, generator=generator)
 
 
-def _multimodal(model, x: torch.Tensor, number: int, seed: int, noise, progress, cancel, what: str):
+def _multimodal(model: StyleGANEX, x: torch.Tensor, number: int, seed: int, noise, progress, cancel, what: str):
     if isinstance(number, bool) or int(number) != number or number < 1:
-        raise ValueError(f"number must be a positive whole number, got {number!r}")
+        raise InputError(f"number must be a positive whole number, got {number!r}")
     number = int(number)
-    x, undo = _make_valid(x)
+    x, size_record = make_size_valid(x, 8, "pad")
     h, w = x.shape[-2:]
     if math.ceil(h / 16) * math.ceil(w / 16) < 2:
-        raise ValueError(f"the {what.split('_')[0]} is too small ({h}x{w} after padding to multiples of 8): "
+        raise InputError(f"the {what.split('_')[0]} is too small ({h}x{w} after padding to multiples of 8): "
                          "the encoder's batch statistics need at least 16x32 pixels")
     rows = latent_mask_rows(model)
     g = torch.Generator().manual_seed(int(seed))  # a CPU generator: same styles on every device
-    styles = styles_from_z(model, torch.randn(number, model.config.style_dim, generator=g))
+    styles = model.mixing_styles(number, generator=g)
     noise_gen = _noise_generator(model, int(seed) + 1) if noise == "random" else None
     outs, total, done = [], x.shape[0] * number, 0
     for b in range(x.shape[0]):  # one input at a time: BatchNorm statistics of that input alone
         for s in range(0, number, 4):
             check_cancel(cancel)
             y = _translate_render(model, x[b:b + 1], styles[s:s + 4], rows, noise, noise_gen).clamp(-1, 1)
-            outs.append(undo(y, y.shape[-1] // x.shape[-1]))
+            outs.append(size_record.undo(y))
             done += y.shape[0]
             if progress is not None:
                 progress(done, total, {"stage": what})
@@ -362,7 +316,7 @@ def _multimodal(model, x: torch.Tensor, number: int, seed: int, noise, progress,
 
 
 @torch.no_grad()
-def sketch_to_face(model, sketch: torch.Tensor, number: int = 1, seed: int = 0, *, noise: str = "random",
+def sketch_to_face(model: StyleGANEX, sketch: torch.Tensor, number: int = 1, seed: int = 0, *, noise: str = "random",
                    progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
     """Faces from sketches with the sketch2face model: ``number`` samples per sketch.
 
@@ -370,15 +324,14 @@ def sketch_to_face(model, sketch: torch.Tensor, number: int = 1, seed: int = 0, 
     (at 1024) in [-1, 1], ordered input-major (sample k of input b at ``b*number + k``). Sample k
     uses the k-th style drawn from ``seed`` for every input, so a seed reproduces its results.
     """
-    if _kind(model) != "sketch":
-        raise ValueError(f"sketch_to_face needs the sketch2face model (1-channel input), got {_describe(model)}")
+    model.require_kind("sketch", task="sketch_to_face")
     if isinstance(sketch, torch.Tensor) and sketch.ndim == 4 and sketch.shape[1] in (3, 4):
-        raise ValueError(f"the sketch must be one channel [B, 1, H, W] in [0, 1], got an RGB image "
+        raise InputError(f"the sketch must be one channel [B, 1, H, W] in [0, 1], got an RGB image "
                          f"{tuple(sketch.shape)}; take one channel (sketch[:, :1]) or its mean")
     if isinstance(sketch, torch.Tensor) and sketch.ndim == 3:
-        raise ValueError(f"the sketch must be [B, 1, H, W], got {tuple(sketch.shape)}; add the channel "
+        raise InputError(f"the sketch must be [B, 1, H, W], got {tuple(sketch.shape)}; add the channel "
                          "dimension with sketch.unsqueeze(1)")
-    check_image_tensor(sketch, "sketch", channels=1, value_range=(0.0, 1.0))
+    check_image(sketch, "sketch", channels=1, value_range=(0.0, 1.0), ndims=(4,))
     return _multimodal(model, sketch.float(), number, seed, noise, progress, cancel, "sketch_to_face")
 
 
@@ -387,36 +340,21 @@ def _mask_onehot(mask: torch.Tensor) -> torch.Tensor:
         raise TypeError(f"mask must be a torch.Tensor (label map [B, H, W] or one-hot [B, 19, H, W]), "
                         f"got {type(mask).__name__}")
     if mask.ndim == 4 and mask.shape[1] == NUM_CLASSES and mask.is_floating_point():
-        check_image_tensor(mask, "mask", channels=NUM_CLASSES, value_range=(0.0, 1.0))
+        check_image(mask, "mask", channels=NUM_CLASSES, value_range=(0.0, 1.0), ndims=(4,))
         return mask.float()
     if mask.ndim == 4 and mask.shape[1] in (3, 4):
-        raise ValueError(f"mask_to_face takes a label map [B, H, W] of class ids 0..18 or a one-hot map "
+        raise InputError(f"mask_to_face takes a label map [B, H, W] of class ids 0..18 or a one-hot map "
                          f"[B, 19, H, W], not an RGB image {tuple(mask.shape)}: parse a photo with "
                          "styleganex.parsing.FaceParser, or read a colour mask with "
                          "styleganex.parsing.label_image_to_labels")
     if mask.ndim == 4 and mask.shape[1] != 1:
-        raise ValueError(f"mask must be a label map [B, H, W] or a one-hot map [B, 19, H, W], got "
+        raise InputError(f"mask must be a label map [B, H, W] or a one-hot map [B, 19, H, W], got "
                          f"{tuple(mask.shape)}")
-    try:
-        from .parsing import labels_to_onehot
-    except ImportError:
-        labels_to_onehot = None
-    if labels_to_onehot is not None:
-        return labels_to_onehot(mask, NUM_CLASSES)
-    labels = mask[:, 0] if mask.ndim == 4 else mask
-    if labels.ndim != 3:
-        raise ValueError(f"mask must be a label map [B, H, W], got {tuple(mask.shape)}")
-    if labels.is_floating_point() and not torch.equal(labels, labels.round()):
-        raise ValueError("mask labels must be whole class ids")
-    labels = labels.long()
-    if labels.min() < 0 or labels.max() >= NUM_CLASSES:
-        raise ValueError(f"mask labels must be class ids 0..{NUM_CLASSES - 1}, got {int(labels.min())}.."
-                         f"{int(labels.max())}")
-    return F.one_hot(labels, NUM_CLASSES).permute(0, 3, 1, 2).float()
+    return labels_to_onehot(mask, NUM_CLASSES)
 
 
 @torch.no_grad()
-def mask_to_face(model, mask: torch.Tensor, number: int = 1, seed: int = 0, *, noise: str = "random",
+def mask_to_face(model: StyleGANEX, mask: torch.Tensor, number: int = 1, seed: int = 0, *, noise: str = "random",
                  progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
     """Faces from face-parsing maps with the mask2face model: ``number`` samples per map.
 
@@ -424,10 +362,9 @@ def mask_to_face(model, mask: torch.Tensor, number: int = 1, seed: int = 0, *, n
     ``styleganex.parsing``) or a one-hot map [B, 19, H, W]. Returns [B*number, 3, 4H, 4W] (at 1024)
     in [-1, 1], ordered as :func:`sketch_to_face`.
     """
-    if _kind(model) != "mask":
-        raise ValueError(f"mask_to_face needs the mask2face model (19-channel input), got {_describe(model)}")
+    model.require_kind("mask", task="mask_to_face")
     if model.config.input_nc != NUM_CLASSES:
-        raise ValueError(f"this model takes {model.config.input_nc}-channel label maps, not the "
+        raise InputError(f"this model takes {model.config.input_nc}-channel label maps, not the "
                          f"{NUM_CLASSES}-class parsing maps of the release")
     onehot = _mask_onehot(mask)
     return _multimodal(model, onehot, number, seed, noise, progress, cancel, "mask_to_face")

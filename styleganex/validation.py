@@ -1,40 +1,82 @@
-"""Input checks with messages that say what is wrong and what to do about it."""
+"""The one image-tensor check, with messages that say what is wrong and what to do about it.
+
+Face functions take images ``[3, H, W]`` or ``[B, 3, H, W]`` in 0..1; the model takes ``[B, C, H, W]``
+in -1..1 (sketches and parsing maps in 0..1). Both are checked by :func:`check_image`.
+"""
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-RANGE_SLACK = 1e-3  # values may overshoot the nominal range by this much (rounding)
+from .errors import ImageError
+
+RANGE_SLACK = 1e-3
+"""Values may stray this far outside their nominal range (float rounding of resampling filters)."""
+
+UNIT = (0.0, 1.0)
+"""The value range of images in the face functions, sketches and parsing maps."""
+SIGNED = (-1.0, 1.0)
+"""The value range of images the model takes and gives."""
 
 
-def check_image_tensor(x, name: str, channels: int | None = None, multiple: int = 1,
-                       value_range: tuple[float, float] | None = (-1.0, 1.0)) -> torch.Tensor:
-    """Validate a [B, C, H, W] float tensor; return it unchanged or raise ValueError.
+def check_image(x, name: str = "image", *, channels: int | None = 3, multiple: int = 1,
+                value_range: tuple[float, float] | None = UNIT, ndims: tuple[int, ...] = (3, 4)):
+    """Validate an image tensor; return it unchanged or raise :class:`~styleganex.errors.ImageError`.
 
-    Checks: a torch tensor, 4 dimensions, ``channels``, sides multiples of ``multiple``, finite
-    values, and (unless ``value_range`` is None) values inside the range.
+    Args:
+        x: the tensor, ``[C, H, W]`` or ``[B, C, H, W]`` as ``ndims`` allows.
+        name: how the message calls it.
+        channels: required ``C`` (None: any).
+        multiple: ``H`` and ``W`` must be multiples of this.
+        value_range: ``(low, high)`` the values must lie in, give or take ``RANGE_SLACK``
+            (None: any finite values).
+        ndims: the accepted numbers of dimensions.
+
+    Returns:
+        ``x``, so calls can be chained.
+
+    Checks a float tensor of an accepted rank, the channel count, no empty side, sides multiples
+    of ``multiple``, finite values and the value range.
+
+    >>> check_image(torch.zeros(3, 8, 8)).shape
+    torch.Size([3, 8, 8])
+    >>> check_image(torch.full((1, 3, 8, 8), -5.0), "frame", value_range=(-1.0, 1.0))
+    Traceback (most recent call last):
+    ...
+    styleganex.errors.ImageError: frame values must lie in [-1, 1], found -5..-5
     """
+    layout = " or ".join(("[C, H, W]", "[B, C, H, W]")[n - 3] for n in ndims if n in (3, 4))
     if not isinstance(x, torch.Tensor):
-        raise TypeError(f"{name} must be a torch.Tensor [B, C, H, W], got {type(x).__name__}")
-    if x.ndim != 4:
-        raise ValueError(f"{name} must have shape [B, C, H, W], got {tuple(x.shape)}")
+        raise ImageError(f"{name} must be a torch.Tensor {layout}, got {type(x).__name__}")
+    if x.ndim not in ndims or (channels is not None and x.shape[-3] != channels):
+        want = f"{layout.replace('C', str(channels))} ({channels} channels)" if channels is not None else layout
+        raise ImageError(f"{name} must have shape {want}, got {tuple(x.shape)}")
     if not x.is_floating_point():
-        raise ValueError(f"{name} must be a float tensor, got {x.dtype}")
-    b, c, h, w = x.shape
-    if b == 0 or h == 0 or w == 0:
-        raise ValueError(f"{name} is empty: shape {tuple(x.shape)}")
-    if channels is not None and c != channels:
-        raise ValueError(f"{name} must have {channels} channels, got {c} (shape {tuple(x.shape)})")
+        raise ImageError(f"{name} must be a float tensor, got {x.dtype}")
+    if x.numel() == 0:
+        raise ImageError(f"{name} is empty: shape {tuple(x.shape)}")
+    h, w = x.shape[-2:]
     if multiple > 1 and (h % multiple or w % multiple):
-        raise ValueError(
-            f"{name} sides must be multiples of {multiple}, got {h}x{w}; crop or pad it first "
-            f"(styleganex.faces.make_size_valid does this reversibly)")
-    if not torch.isfinite(x).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
+        raise ImageError(f"{name} sides must be multiples of {multiple}, got {h}x{w}; crop or pad it first "
+                         f"(styleganex.faces.make_size_valid does this reversibly)")
+    low, high = (v.item() for v in torch.aminmax(x.detach()))  # NaN and inf show up here too
+    if not (math.isfinite(low) and math.isfinite(high)):
+        raise ImageError(f"{name} contains NaN or infinite values")
     if value_range is not None:
         lo, hi = value_range
-        mn, mx = float(x.min()), float(x.max())
-        if mn < lo - RANGE_SLACK or mx > hi + RANGE_SLACK:
-            raise ValueError(f"{name} values must lie in [{lo:g}, {hi:g}], got [{mn:.3g}, {mx:.3g}]"
-                             + (" (convert 0..1 images with x * 2 - 1)" if lo == -1 and mn >= 0 and mx > 1 else ""))
+        if low < lo - RANGE_SLACK or high > hi + RANGE_SLACK:
+            raise ImageError(f"{name} values must lie in [{lo:g}, {hi:g}], found {low:.4g}..{high:.4g}"
+                             + _range_hint(lo, hi, low, high))
     return x
+
+
+def _range_hint(lo: float, hi: float, low: float, high: float) -> str:
+    if (lo, hi) == (-1.0, 1.0) and low >= 0.0 and 1.0 < high <= 255.0:
+        return " (convert 0..1 images with x * 2 - 1; 0..255 images with x / 127.5 - 1)"
+    if (lo, hi) == (0.0, 1.0) and low >= -1.0 and high <= 1.0:
+        return " (it looks like -1..1: use (x + 1) / 2)"
+    if (lo, hi) == (0.0, 1.0) and low >= 0.0 and high > 2.0:
+        return " (it looks like 0..255: divide by 255)"
+    return ""

@@ -1,8 +1,11 @@
 """Video facial attribute editing and video toonification, frame by frame in bounded memory.
 
-    from styleganex.video import process_video
-    for frame in process_video(edit_model, frames, editing_scale=1.0):   # frames: [3,H,W] in 0..1
-        ...                                                              # [3, 4h, 4w] in 0..1
+>>> from styleganex.testing import random_model
+>>> frames = torch.rand(3, 3, 64, 80)                 # a video: [T, 3, H, W] (or an iterable of [3, H, W]) in 0..1
+>>> outputs = process_video(random_model("edit_age"), frames, editing_scale=1.0, crop="none",
+...                         aligned=torch.rand(3, 256, 256))   # crop "first" (default) finds the face instead
+>>> [tuple(frame.shape) for frame in outputs]         # lazily, in order: [3, 4H, 4W] in 0..1
+[(3, 256, 320), (3, 256, 320), (3, 256, 320)]
 
 As the official ``video_editing.py``: the crop parameters and the aligned face x̃ come from the first
 frame; every frame is cropped with those parameters, encoded for f and the fusion skip features, and
@@ -25,16 +28,18 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from .errors import Cancelled, check_cancel
+from .errors import Cancelled, InputError, check_cancel
+from .faces.preprocess import make_size_valid
 from .latent import Latent
-from .validation import check_image_tensor
+from .model import StyleGANEX
+from .validation import SIGNED, check_image
 
 __all__ = ["process_video", "VideoRenderer", "editing_vector"]
 
 CROP_MODES = ("first", "track", "none")
 
 
-def editing_vector(model, editing_scale) -> torch.Tensor | None:
+def editing_vector(model: StyleGANEX, editing_scale) -> torch.Tensor | None:
     """``editing_w[0:1] * scale`` of an edit model (as ``video_editing.py``), or None for no scale.
 
     A negative scale edits the other way. Raises ``ValueError`` for a scale on a model without an
@@ -42,11 +47,11 @@ def editing_vector(model, editing_scale) -> torch.Tensor | None:
     if editing_scale is None:
         return None
     if isinstance(editing_scale, bool) or not isinstance(editing_scale, (int, float)):
-        raise ValueError(f"editing_scale must be a number, got {editing_scale!r}")
+        raise InputError(f"editing_scale must be a number, got {editing_scale!r}")
     if not np.isfinite(float(editing_scale)):
-        raise ValueError(f"editing_scale must be finite, got {editing_scale!r}")
+        raise InputError(f"editing_scale must be finite, got {editing_scale!r}")
     if getattr(model, "editing_w", None) is None:
-        raise ValueError(f"this {getattr(model, 'variant', 'custom')} model has no editing vector "
+        raise InputError(f"this {getattr(model, 'variant', 'custom')} model has no editing vector "
                          "(editing_w): an editing scale needs the edit_age or edit_hair model; leave "
                          "the scale out for toonify models")
     return model.editing_w[0:1] * float(editing_scale)
@@ -58,15 +63,15 @@ class VideoRenderer:
     f and skip features from ``model.encode_features``, zero noise, ``editing_w`` added.
     Returns the raw decoder output [n, 3, ...] (not clamped)."""
 
-    def __init__(self, model, aligned: torch.Tensor, editing_w: torch.Tensor | None = None):
+    def __init__(self, model: StyleGANEX, aligned: torch.Tensor, editing_w: torch.Tensor | None = None):
         if model.config.input_nc != 3:
-            raise ValueError(f"video editing needs a model with RGB input, got the "
+            raise InputError(f"video editing needs a model with RGB input, got the "
                              f"{getattr(model, 'variant', 'custom')} model ({model.config.input_nc}-channel input)")
-        check_image_tensor(aligned, "aligned", channels=3)
+        check_image(aligned, "aligned", channels=3, value_range=SIGNED, ndims=(4,))
         if aligned.shape[0] != 1:
-            raise ValueError(f"aligned must be one face [1, 3, h, w], got {tuple(aligned.shape)}")
+            raise InputError(f"aligned must be one face [1, 3, h, w], got {tuple(aligned.shape)}")
         self.model = model
-        device, dtype = model._device_dtype()
+        device, dtype = model.device, model.dtype
         with torch.no_grad():
             codes = model.encoder.codes(aligned.to(device, dtype))
             self.wplus = model.add_latent_avg(codes)
@@ -113,20 +118,10 @@ def _with_frame_index(exc: BaseException, index: int, last: int | None = None) -
 
 
 def _check_frame(frame, size) -> torch.Tensor:
-    if not isinstance(frame, torch.Tensor):
-        raise TypeError(f"a frame must be a torch.Tensor [3, H, W] in 0..1, got {type(frame).__name__}")
-    if frame.ndim != 3 or frame.shape[0] != 3:
-        raise ValueError(f"a frame must be [3, H, W] (RGB), got {tuple(frame.shape)}")
-    if not frame.is_floating_point():
-        raise ValueError(f"a frame must be a float tensor in 0..1, got {frame.dtype}")
+    check_image(frame, "the frame", ndims=(3,))
     if size is not None and tuple(frame.shape[-2:]) != tuple(size):
-        raise ValueError(f"size {tuple(frame.shape[-2:])} differs from frame 0, {tuple(size)}; "
+        raise InputError(f"size {tuple(frame.shape[-2:])} differs from frame 0, {tuple(size)}; "
                          "all frames of a video must have the same size")
-    if not torch.isfinite(frame).all():
-        raise ValueError("the frame contains NaN or infinite values")
-    lo, hi = float(frame.min()), float(frame.max())
-    if lo < -1e-3 or hi > 1 + 1e-3:
-        raise ValueError(f"frame values must lie in 0..1, got {lo:.3g}..{hi:.3g}")
     return frame.clamp(0, 1)
 
 
@@ -137,21 +132,21 @@ def _crop_mode(crop):
         return "none", None
     if isinstance(crop, str):
         if crop not in CROP_MODES:
-            raise ValueError(f"crop must be one of {CROP_MODES}, a faces.CropRecord, or None, got {crop!r}")
+            raise InputError(f"crop must be one of {CROP_MODES}, a faces.CropRecord, or None, got {crop!r}")
         return crop, None
     from .faces import CropRecord
     if isinstance(crop, CropRecord):
         return "record", crop
     if isinstance(crop, dict):
         return "record", CropRecord.from_dict(crop)
-    raise ValueError(f"crop must be one of {CROP_MODES}, a faces.CropRecord, or None, got {type(crop).__name__}")
+    raise InputError(f"crop must be one of {CROP_MODES}, a faces.CropRecord, or None, got {type(crop).__name__}")
 
 
-def process_video(model, frames: torch.Tensor | Iterable[torch.Tensor], editing_scale: float | None = None,
+def process_video(model: StyleGANEX, frames: torch.Tensor | Iterable[torch.Tensor], editing_scale: float | None = None,
                   crop=None, chunk_size: int = 8, paste_back: bool = False,
                   progress: Callable | None = None, cancel: Callable | None = None, *,
                   face=None, aligned: torch.Tensor | None = None, detector=None, total: int | None = None,
-                  feather: float = 0.1) -> Iterator[torch.Tensor]:
+                  feather: float = 0.1, padding=None) -> Iterator[torch.Tensor]:
     """Edit or toonify a video; yields the output frames [3, H', W'] in 0..1, in order, lazily.
 
     model: an edit model (``editing_scale`` times its ``editing_w`` is added; negative scales edit the
@@ -163,6 +158,8 @@ def process_video(model, frames: torch.Tensor | Iterable[torch.Tensor], editing_
         or an explicit ``faces.CropRecord`` (or its dict) for every frame.
     face: the face of the first frame (``faces.Face`` or (68, 2) landmarks, frame pixels) instead of
         running ``detector`` (default: dlib) on it. aligned: x̃ itself, [3, h, w] or [1, 3, h, w] in 0..1.
+    padding: the crop's padding around the eyes, ``(left, right, top, bottom)`` or one number of
+        rescaled pixels (default: the release's 256 on every side; see ``faces.crop_record``).
     chunk_size: frames encoded/decoded together; memory is bounded by it, not by the video length.
     paste_back: blend each output into its full frame (output = frame size); needs a crop.
     progress(done, total, info) after each output frame (total None when unknown), cancel() checked
@@ -173,29 +170,29 @@ def process_video(model, frames: torch.Tensor | Iterable[torch.Tensor], editing_
     """
     mode, record = _crop_mode(crop)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, int) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+        raise InputError(f"chunk_size must be a positive int, got {chunk_size!r}")
     if model.config.input_nc != 3:
-        raise ValueError(f"process_video needs an RGB model (edit or toonify), got the "
+        raise InputError(f"process_video needs an RGB model (edit or toonify), got the "
                          f"{getattr(model, 'variant', 'custom')} model ({model.config.input_nc}-channel input)")
     if paste_back and mode == "none":
-        raise ValueError("paste_back needs a crop: with crop='none' the output already covers the whole frame")
+        raise InputError("paste_back needs a crop: with crop='none' the output already covers the whole frame")
     editing_w = editing_vector(model, editing_scale)
     if total is None and hasattr(frames, "__len__"):
         total = len(frames)
     if isinstance(frames, torch.Tensor) and frames.ndim != 4:
-        raise ValueError(f"frames must be [T, 3, H, W] or an iterable of [3, H, W], got {tuple(frames.shape)}")
+        raise InputError(f"frames must be [T, 3, H, W] or an iterable of [3, H, W], got {tuple(frames.shape)}")
     return _run(model, iter(frames), editing_w, mode, record, chunk_size, paste_back, progress, cancel,
-                face, aligned, detector, total, feather)
+                face, aligned, detector, total, feather, padding)
 
 
 _PASS = (Cancelled, KeyboardInterrupt, GeneratorExit)
 
 
 def _run(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel, face, aligned,
-         detector, total, feather) -> Iterator[torch.Tensor]:
+         detector, total, feather, padding) -> Iterator[torch.Tensor]:
     try:
         yield from _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel,
-                               face, aligned, detector, total, feather)
+                               face, aligned, detector, total, feather, padding)
     finally:
         close = getattr(it, "close", None)  # e.g. release the video file of read_video_frames
         if close is not None:
@@ -203,10 +200,12 @@ def _run(model, it, editing_w, mode, record, chunk_size, paste_back, progress, c
 
 
 def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel, face, aligned,
-                detector, total, feather) -> Iterator[torch.Tensor]:
+                detector, total, feather, padding) -> Iterator[torch.Tensor]:
     fc = None
     if mode != "none" or aligned is None or face is not None:  # the face front end, only when needed
         from . import faces as fc
+    if padding is None and fc is not None:
+        padding = fc.DEFAULT_PADDING
 
     index = 0  # index of the next frame to read
 
@@ -227,7 +226,7 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
 
     first = next_frame(None)
     if first is None:
-        raise ValueError("the video has no frames")
+        raise InputError("the video has no frames")
     size = tuple(first.shape[-2:])
     if face is not None and not isinstance(face, fc.Face):
         face = fc.Face.from_landmarks(face)
@@ -235,10 +234,10 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
     # the crop and the face of the first frame
     cropper, first_face = None, face
     if mode == "first" and face is not None:
-        record = fc.crop_record(size, face)
+        record = fc.crop_record(size, face, padding)
     elif mode in ("first", "track"):
         det = detector if face is None else _FirstFace(face, detector)
-        cropper = fc.VideoCropper(det, track=(mode == "track"))
+        cropper = fc.VideoCropper(det, padding=padding, track=(mode == "track"))
         _, record = cropper(first)  # NoFaceError when the first frame has no face
         first_face = cropper.first_face
         if mode == "first":
@@ -254,9 +253,9 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
             x_tilde = fc.align_face(fc.apply_crop(first, record), record.face_in_crop(first_face))
     else:
         if aligned.ndim == 4 and aligned.shape[0] != 1:
-            raise ValueError(f"aligned must be one face [3, h, w] or [1, 3, h, w], got {tuple(aligned.shape)}")
+            raise InputError(f"aligned must be one face [3, h, w] or [1, 3, h, w], got {tuple(aligned.shape)}")
         x_tilde = aligned if aligned.ndim == 3 else aligned[0]
-        check_image_tensor(x_tilde[None], "aligned", channels=3, value_range=(0.0, 1.0))
+        check_image(x_tilde[None], "aligned", channels=3, value_range=(0.0, 1.0), ndims=(4,))
     renderer = VideoRenderer(model, x_tilde[None] * 2 - 1, editing_w)
 
     def crop_frame(frame):
@@ -268,7 +267,7 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
         return fc.apply_crop(frame, record), record
 
     def run_chunk(crops, start):
-        padded, undo = _make_valid(torch.stack(crops) * 2 - 1)
+        padded, size_record = make_size_valid(torch.stack(crops) * 2 - 1, 8, "pad")
         try:
             out = renderer.render(padded)
         except _PASS:
@@ -283,7 +282,7 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
                     except Exception as e2:  # noqa: BLE001
                         raise _with_frame_index(e2, start + k) from e2
             raise _with_frame_index(e, start, start + len(crops) - 1) from e
-        out = undo(out.clamp(-1, 1), out.shape[-1] // padded.shape[-1])
+        out = size_record.undo(out.clamp(-1, 1))
         return ((out + 1) / 2).clamp(0, 1)
 
     done, frame = 0, first
@@ -322,7 +321,3 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
                 check_cancel(cancel)
         del outs, crops, fulls, records
 
-
-def _make_valid(x: torch.Tensor):
-    from .translation import _make_valid as mv
-    return mv(x)

@@ -42,7 +42,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import check_cancel
+from .errors import InputError, VideoError, VideoNotFoundError, check_cancel
 
 __all__ = [
     "VideoError",
@@ -58,14 +58,6 @@ __all__ = [
 _BT601 = 6
 _RANGE_MPEG = 1
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
-
-
-class VideoError(ValueError):
-    """A file is not a readable video (unreadable, corrupt, not a video, no video stream)."""
-
-
-class VideoNotFoundError(VideoError, FileNotFoundError):
-    """The video file (or the output folder) does not exist."""
 
 
 @dataclass(frozen=True)
@@ -204,7 +196,7 @@ def read_video_frames(path: str | os.PathLike, max_frames: int | None = None) ->
     """
     if max_frames is not None:
         if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 0:
-            raise ValueError(f"max_frames must be None or an int >= 0, got {max_frames!r}")
+            raise InputError(f"max_frames must be None or an int >= 0, got {max_frames!r}")
     p = Path(path)
     probe_video(p)  # raises VideoError now for unreadable/non-video files
     return _iter_frames(p, max_frames)
@@ -219,9 +211,9 @@ def _as_rate(fps) -> Fraction:
     try:
         rate = fps if isinstance(fps, Fraction) else Fraction(fps).limit_denominator(100000)
     except (TypeError, ValueError) as exc:
-        raise ValueError(f"fps must be a positive number, got {fps!r}") from exc
+        raise InputError(f"fps must be a positive number, got {fps!r}") from exc
     if not math.isfinite(float(rate)) or rate <= 0:
-        raise ValueError(f"fps must be a positive number, got {fps!r}")
+        raise InputError(f"fps must be a positive number, got {fps!r}")
     return rate
 
 
@@ -234,7 +226,7 @@ def _frame_to_rgb24(frame, index: int) -> np.ndarray:
     if t.dim() == 4 and t.shape[0] == 1:
         t = t[0]
     if t.dim() != 3 or t.shape[0] not in (1, 3) or t.shape[1] < 1 or t.shape[2] < 1:
-        raise ValueError(f"frame {index} must have shape [3,H,W] (or [1,H,W]), got {list(frame.shape)}")
+        raise InputError(f"frame {index} must have shape [3,H,W] (or [1,H,W]), got {list(frame.shape)}")
     if t.shape[0] == 1:
         t = t.expand(3, -1, -1)
     if t.dtype == torch.uint8:
@@ -393,7 +385,7 @@ def write_video(
     """
     rate = _as_rate(fps)
     if not isinstance(crf, int) or not 0 <= crf <= 51:
-        raise ValueError(f"crf must be an int in 0..51, got {crf!r}")
+        raise InputError(f"crf must be an int in 0..51, got {crf!r}")
     dest = Path(path)
     folder = dest.parent if str(dest.parent) else Path(".")
     if not folder.is_dir():
@@ -418,7 +410,7 @@ def write_video(
         try:
             first = next(iterator)
         except StopIteration:
-            raise ValueError("write_video got no frames") from None
+            raise InputError("write_video got no frames") from None
         arr = _frame_to_rgb24(first, 0)
         in_h, in_w = arr.shape[:2]
         arr = _pad_even(arr)
@@ -456,7 +448,7 @@ def write_video(
                 break
             arr = _frame_to_rgb24(nxt, index)
             if arr.shape[:2] != (in_h, in_w):
-                raise ValueError(
+                raise InputError(
                     f"frame {index} is {arr.shape[1]}x{arr.shape[0]} but frame 0 is {in_w}x{in_h}; "
                     "all frames of a video must have the same size"
                 )

@@ -50,3 +50,18 @@ def astronaut():
     """scikit-image's astronaut as [3, 512, 512] float in [0, 1]."""
     from skimage import data
     return torch.from_numpy(data.astronaut()).permute(2, 0, 1).float() / 255.0
+
+
+@pytest.fixture(scope="session")
+def vgg_dir(tmp_path_factory):
+    """A models folder with a vgg16-397923af.pth holding random features.* tensors (58 MB): LPIPS runs
+    offline, though it is then no perceptual metric."""
+    import torchvision
+
+    from styleganex.lpips_loss import VGG_FILE
+    d = tmp_path_factory.mktemp("vggmodels")
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        shapes = {f"features.{k}": v.shape for k, v in torchvision.models.vgg16().features.state_dict().items()}
+    g = torch.Generator().manual_seed(3)
+    torch.save({k: torch.randn(s, generator=g) * 0.05 for k, s in shapes.items()}, d / VGG_FILE)
+    return d

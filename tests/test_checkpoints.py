@@ -178,8 +178,8 @@ def test_missing_noise_buffers_are_zeros_with_a_warning(tmp_path, edit_model):
 
 
 def test_safetensors_with_wrong_shapes(tmp_path, official_pt):
-    from safetensors.torch import load_file, save_file
     from safetensors import safe_open
+    from safetensors.torch import load_file, save_file
     st = tmp_path / "m.safetensors"
     styleganex.convert(official_pt, st)
     with safe_open(str(st), "pt") as fh:

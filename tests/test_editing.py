@@ -5,14 +5,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from styleganex.editing import (
-    DirectionError,
-    apply_direction,
-    apply_edits,
-    load_directions,
-    parse_layers,
-    style_mix,
-)
+from styleganex.checkpoints import load_generator
+from styleganex.editing import DirectionError, apply_direction, apply_edits, load_directions, parse_layers, style_mix
+from styleganex.faces import CropInfo, CropRecord
 from styleganex.testing import random_model, save_official_pt, save_stylegan2_pt
 
 
@@ -137,10 +132,12 @@ def test_swap_generator_decodes_same_latent_with_other_weights(model, latent, tm
     toon = random_model("inversion", seed=9)
     path = save_stylegan2_pt(toon, tmp_path / "toon_g.pt")
     before = model.decode(latent)
-    swapped = model.swap_generator(path)
+    swapped = model.swap_generator(load_generator(path)[0])
     assert swapped.encoder is model.encoder and swapped.decoder is not model.decoder
     # another decoder object with the same weights: kernels may differ in the last bits (float32, outputs ~1)
     torch.testing.assert_close(swapped.decode(latent), toon.decode(latent), rtol=1e-5, atol=1e-5)
+    with pytest.raises(TypeError, match="load_generator"):
+        model.swap_generator(path)  # a path is loaded by the caller (styleganex.load_generator)
     assert torch.equal(model.decode(latent), before)  # the original model is unchanged (the same call again)
     torch.testing.assert_close(model.swap_generator(toon).decode(latent), toon.decode(latent), rtol=1e-5, atol=1e-5)
     small = random_model("inversion", size=256, seed=0)
@@ -156,7 +153,7 @@ def test_cli_edit_with_paste_back(model, latent, tmp_path):
 
     ckpt = save_official_pt(model, tmp_path / "tiny.pt")
     lat = apply_direction(latent, torch.zeros(model.config.style_dim), 0.0)
-    lat.crop = {"frame_size": [40, 50], "scale": 1.0, "resized_size": [40, 50], "box": [8, 4, 40, 36]}
+    lat.crop = CropInfo((CropRecord((40, 50), 1.0, (40, 50), (8, 4, 40, 36)),))
     lpath = save_latent(lat, tmp_path / "face.safetensors")
     np.save(tmp_path / "d.npy", np.ones(model.config.style_dim, np.float32))
     out = tmp_path / "edit.png"

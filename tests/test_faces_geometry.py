@@ -16,9 +16,26 @@ from skimage import data
 from skimage.registration import phase_cross_correlation
 
 from styleganex.faces import (
-    MIN_EYE_DISTANCE, Alignment, CropRecord, Face, FaceTooSmallError, NoFaceError, SizeRecord, VideoCropper, align_face,
-    apply_crop, center_crop, crop_record, ffhq_alignment, gaussian_preblur, make_size_valid, paste_back,
-    preblur_sigma, select_face, styleganex_crop, undo_size_valid,
+    MIN_EYE_DISTANCE,
+    Alignment,
+    CropRecord,
+    Face,
+    FaceTooSmallError,
+    NoFaceError,
+    SizeRecord,
+    VideoCropper,
+    align_face,
+    apply_crop,
+    center_crop,
+    crop_record,
+    ffhq_alignment,
+    gaussian_preblur,
+    make_size_valid,
+    paste_back,
+    preblur_sigma,
+    select_face,
+    styleganex_crop,
+    undo_size_valid,
 )
 from styleganex.images import from_uint8_hwc, to_uint8_hwc
 from styleganex.testing import shift_image

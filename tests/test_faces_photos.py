@@ -20,8 +20,17 @@ from skimage.registration import phase_cross_correlation
 from skimage.transform import rotate
 
 from styleganex.faces import (
-    DlibDetector, FaceTooSmallError, NoFaceError, VideoCropper, align_face, center_crop, detect_face,
-    ffhq_alignment, paste_back, select_face, styleganex_crop,
+    DlibDetector,
+    FaceTooSmallError,
+    NoFaceError,
+    VideoCropper,
+    align_face,
+    center_crop,
+    detect_face,
+    ffhq_alignment,
+    paste_back,
+    select_face,
+    styleganex_crop,
 )
 from styleganex.images import from_uint8_hwc, load_image, to_uint8_hwc
 from styleganex.testing import shift_image

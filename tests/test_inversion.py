@@ -185,18 +185,6 @@ def test_missing_vgg_file_is_a_clear_error(tmp_path, monkeypatch, model, astrona
         optimize(model, face32(astronaut), steps=1)
 
 
-@pytest.fixture(scope="module")
-def vgg_dir(tmp_path_factory):
-    """A models folder with a vgg16-397923af.pth holding random features.* tensors (58 MB)."""
-    import torchvision
-    d = tmp_path_factory.mktemp("vggmodels")
-    with torch.random.fork_rng(devices=[]), torch.device("meta"):
-        shapes = {f"features.{k}": v.shape for k, v in torchvision.models.vgg16().features.state_dict().items()}
-    g = torch.Generator().manual_seed(3)
-    torch.save({k: torch.randn(s, generator=g) * 0.05 for k, s in shapes.items()}, d / VGG_FILE)
-    return d
-
-
 def test_vgg_weights_load_from_models_folder(vgg_dir, monkeypatch, tmp_path):
     monkeypatch.setenv("STYLEGANEX_MODELS", str(vgg_dir))
     net = load_lpips()
@@ -227,7 +215,7 @@ def test_cli_invert_writes_latent_png_and_crop(tmp_path, monkeypatch, vgg_dir, m
                "--seed", "3", "--no-face"])
     assert rc == 0
     lat = load_latent(out / "astro_latent.safetensors", model)
-    assert lat.crop["frame_size"] == [40, 48] and lat.noise is not None and lat.meta["inversion"]["steps"] == 2
+    assert lat.crop.records[0].frame_size == (40, 48) and lat.noise is not None and lat.meta["inversion"]["steps"] == 2
     assert Image.open(out / "astro_inversion.png").size == (4 * 48, 4 * 40)
     assert (out / "astro_crop.json").is_file()
     assert main(["invert", str(photo), "--model", str(ckpt), "--out", str(out), "--steps", "-1"]) == 2

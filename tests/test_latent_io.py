@@ -6,13 +6,9 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from styleganex.faces import CropInfo
 from styleganex.latent import Latent
-from styleganex.latent_io import (
-    LatentFileError,
-    load_latent,
-    load_official_inversion,
-    save_latent,
-)
+from styleganex.latent_io import LatentFileError, load_latent, load_official_inversion, save_latent
 from styleganex.testing import random_model
 
 
@@ -28,7 +24,9 @@ def latent(model):
     lat = model.encode(frame)
     from styleganex.inversion import noise_sizes
     lat.noise = [torch.randn(1, 1, h, w, generator=g) for h, w in noise_sizes(model, lat.f.shape[2:])]
-    lat.crop = {"frame_size": [300, 400], "scale": 0.5, "resized_size": [150, 200], "box": [8, 16, 48, 48]}
+    # the single-record layout `invert` wrote before version 2 still reads
+    lat.crop = CropInfo.from_dict({"frame_size": [300, 400], "scale": 0.5, "resized_size": [150, 200],
+                                   "box": [8, 16, 48, 48]})
     lat.meta = {"inversion": {"steps": 3, "seed": 1}}
     return lat
 

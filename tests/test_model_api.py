@@ -61,7 +61,7 @@ def test_batch_statistics_does_not_touch_the_model():
 @pytest.mark.parametrize("frame,msg", [
     (torch.zeros(1, 3, 60, 64), "multiples of 8"),
     (torch.zeros(1, 4, 64, 64), "3 channels"),
-    (torch.zeros(3, 64, 64), r"\[B, C, H, W\]"),
+    (torch.zeros(3, 64, 64), r"\[B, 3, H, W\]"),
     (torch.full((1, 3, 64, 64), 2.0), r"values must lie in \[-1, 1\]"),
     (torch.full((1, 3, 64, 64), float("nan")), "NaN"),
     (torch.zeros(1, 3, 64, 64, dtype=torch.int64), "float"),

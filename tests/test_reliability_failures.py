@@ -15,7 +15,7 @@ import pytest
 import torch
 
 import styleganex.faces as faces_pkg
-from styleganex.errors import Cancelled
+from styleganex.errors import Cancelled, InputError
 from styleganex.faces import CropRecord, Face
 from styleganex.inversion import optimize
 from styleganex.lpips_loss import load_lpips
@@ -130,10 +130,10 @@ def test_cli_invert_failure_leaves_no_output(invert_setup, monkeypatch, where, e
     from styleganex.commands import invert_edit
     argv, out = invert_setup
     if where.startswith("optimisation"):
-        def bar_call(self, done, total, info):
+        def bar_call(self, done, total=None, info=None):
             if done == 2:
                 raise exc("injected")
-        monkeypatch.setattr(invert_edit._Bar, "__call__", bar_call)
+        monkeypatch.setattr(invert_edit.ProgressBar, "__call__", bar_call)
     elif where.startswith("decoding"):
         def decode(self, *a, **k):
             raise exc("injected")
@@ -183,7 +183,7 @@ def video_setup(tmp_path, monkeypatch):
     return argv, out
 
 
-@pytest.mark.parametrize("exc, rc", [(ValueError, 2), (KeyboardInterrupt, 130)])
+@pytest.mark.parametrize("exc, rc", [(InputError, 2), (KeyboardInterrupt, 130)])
 def test_cli_video_failure_mid_way_leaves_no_output(video_setup, monkeypatch, capsys, exc, rc):
     from styleganex.cli import main
     from styleganex.video_io import probe_video
@@ -200,7 +200,7 @@ def test_cli_video_failure_mid_way_leaves_no_output(video_setup, monkeypatch, ca
         return real(self, crops)
     monkeypatch.setattr(VideoRenderer, "render", render)
     assert main(argv) == rc
-    if exc is ValueError:
+    if exc is InputError:
         assert "frame 3: injected failure" in capsys.readouterr().err
     assert _listing(out.parent) == []  # no result.mp4, no hidden .part file
 

@@ -3,7 +3,7 @@ their CLI commands (styleganex.commands.translate).
 
 The parity cases of the official code (psp_sr256_use_skip, psp_sketch256/mask256_train_mode, the
 SR bicubic degradation) run through the pipelines' own steps (``_sr_render``,
-``_translate_render``, ``styles_from_z``, ``sr_lowres``) within each case's tolerance; everything
+``_translate_render``, ``StyleGANEX.styles_from_z``, ``sr_lowres``) within each case's tolerance; everything
 else uses small random models.
 """
 
@@ -87,7 +87,7 @@ def test_parity_sketch_mask_step(fx, name):
     ours = T._translate_render(model, t["in.x1"], t["in.inject_latent"], args["latent_mask"], noise)
     _assert_close(ours, t["out.image"], case)
     # the injected styles as the pipeline makes them from z
-    _assert_close(T.styles_from_z(model, t["in.inject_z"]), t["in.inject_latent"], case)
+    _assert_close(model.styles_from_z(t["in.inject_z"]), t["in.inject_latent"], case)
     # batch statistics without touching the model
     assert not model.training
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in bn.items())
@@ -126,7 +126,7 @@ def test_sr_factor_rules(sr, sr32, s2f):
     for model, bad, msg in [(sr, 3, "4 to 48"), (sr, 49, "4 to 48"), (sr32, 16, "only 32"), (sr, 2.5, "whole")]:
         with pytest.raises(ValueError, match=msg):
             T.super_resolve(model, low, bad, aligned=al)
-    with pytest.raises(ValueError, match="sr or sr32"):
+    with pytest.raises(ValueError, match="sr.pt or styleganex_sr32.pt"):
         T.super_resolve(s2f, low, 16, aligned=al)
     custom = random_model("sr", seed=2)
     custom.opts["resize_factors"] = "4"
@@ -204,7 +204,7 @@ def test_multimodal_calls_are_independent(m2f):
     assert all(torch.equal(v, m2f.state_dict()[k]) for k, v in bn.items())
     # batch statistics are really used: eval-mode BatchNorm gives another picture
     onehot = torch.nn.functional.one_hot(labels, 19).permute(0, 3, 1, 2).float()
-    inj = T.styles_from_z(m2f, torch.randn(1, 16, generator=torch.Generator().manual_seed(0)))
+    inj = m2f.styles_from_z(torch.randn(1, 16, generator=torch.Generator().manual_seed(0)))
     rows = T.latent_mask_rows(m2f)
     assert rows == list(range(8, m2f.n_latent))
     train = T._translate_render(m2f, onehot, inj, rows, "zero")
@@ -225,7 +225,7 @@ def test_mask_inputs_and_errors(m2f, s2f):
         T.mask_to_face(m2f, torch.full((1, 32, 32), 19))
     with pytest.raises(ValueError, match="RGB image"):
         T.mask_to_face(m2f, torch.rand(1, 3, 32, 32))
-    with pytest.raises(ValueError, match="mask2face model"):
+    with pytest.raises(ValueError, match="needs styleganex_mask2face.pt"):
         T.mask_to_face(s2f, labels)
     with pytest.raises(ValueError, match="number"):
         T.mask_to_face(m2f, labels, number=0)
@@ -239,7 +239,7 @@ def test_sketch_errors(s2f, m2f, sr):
     with pytest.raises(ValueError, match="unsqueeze"):
         T.sketch_to_face(s2f, torch.rand(1, 32, 32))
     for model in (m2f, sr):
-        with pytest.raises(ValueError, match="sketch2face model"):
+        with pytest.raises(ValueError, match="needs styleganex_sketch2face.pt"):
             T.sketch_to_face(model, torch.rand(1, 1, 32, 32))
 
 
@@ -323,7 +323,7 @@ def test_cli_sr_and_errors(tmp_path, model_files, monkeypatch):
     bad = tmp_path / "bad.png"
     with pytest.raises(ValueError, match="4 to 48"):
         _cli(["sr", low, "--model", model_files["sr"], "--factor", "64", "--out", str(bad), "--device", "cpu"])
-    with pytest.raises(ValueError, match="sr or sr32"):
+    with pytest.raises(ValueError, match="sr.pt or styleganex_sr32.pt"):
         _cli(["sr", low, "--model", model_files["sketch2face"], "--out", str(bad), "--device", "cpu"])
     monkeypatch.setattr(detect, "default_detector", lambda: NoFaces())
     with pytest.raises(ValueError, match="no face"):

@@ -12,14 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from styleganex.video_io import (
-    VideoError,
-    VideoInfo,
-    VideoNotFoundError,
-    probe_video,
-    read_video_frames,
-    write_video,
-)
+from styleganex.video_io import VideoError, VideoInfo, VideoNotFoundError, probe_video, read_video_frames, write_video
 
 FPS = 12
 N_FRAMES = 12

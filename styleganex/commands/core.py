@@ -7,7 +7,6 @@ from collections import Counter
 from pathlib import Path
 
 
-
 def register(sub) -> None:
     p = sub.add_parser("info", help="say what a checkpoint file is (variant, sizes, keys)")
     p.add_argument("file")

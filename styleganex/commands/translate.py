@@ -9,15 +9,14 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import torch
-
 from ..outputs import write_images
+from .common import ProgressBar, add_model_args, device_arg, load_model_arg
 
 
 def register(sub) -> None:
     p = sub.add_parser("sr", help="face super-resolution (sr / sr32 models)")
     p.add_argument("image", help="low-resolution face image (with --degrade: a high-resolution photo)")
-    _model_args(p)
+    add_model_args(p)
     p.add_argument("--factor", type=int, default=None,
                    help="super-resolution factor (sr: 4-48, default 32; sr32: 32)")
     p.add_argument("--degrade", action="store_true",
@@ -29,13 +28,13 @@ def register(sub) -> None:
 
     p = sub.add_parser("sketch2face", help="faces from a one-channel sketch (sketch2face model)")
     p.add_argument("sketch", help="sketch image (the first channel is used, 0..1, as released)")
-    _model_args(p)
+    add_model_args(p)
     _multimodal_args(p)
     p.set_defaults(func=cmd_sketch2face)
 
     p = sub.add_parser("mask2face", help="faces from a face-parsing map or a photo (mask2face model)")
     p.add_argument("mask", help="label image (class ids 0..18 or CelebAMask-HQ colours), or a photo with --parser")
-    _model_args(p)
+    add_model_args(p)
     p.add_argument("--parser", default=None,
                    help="faceparsing.pth: the input is a photo whose face is cropped and parsed first")
     _multimodal_args(p)
@@ -43,7 +42,7 @@ def register(sub) -> None:
 
     p = sub.add_parser("video", help="video attribute editing (edit_age/edit_hair) or toonification")
     p.add_argument("video", help="input video file")
-    _model_args(p)
+    add_model_args(p)
     p.add_argument("--scale", type=float, default=None,
                    help="editing scale of edit models (default 1.0; negative edits the other way); "
                         "not for toonify models")
@@ -57,49 +56,10 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_video)
 
 
-def _model_args(p) -> None:
-    p.add_argument("--model", required=True, help="checkpoint path or file name in the models folder")
-    p.add_argument("--device", default=None, help="cpu or cuda (default: cuda when available)")
-
-
 def _multimodal_args(p) -> None:
     p.add_argument("--number", type=int, default=4, help="how many different faces")
     p.add_argument("--seed", type=int, default=0, help="random seed of the styles and noise")
     p.add_argument("--out", required=True, help="output folder (NAME_0.png, NAME_1.png, ...)")
-
-
-# ---- helpers ------------------------------------------------------------------------------------
-def _device(args) -> str:
-    return args.device or ("cuda" if torch.cuda.is_available() else "cpu")
-
-
-def _load(args):
-    from ..checkpoints import load_model
-    from ..paths import find_model_file
-    path = find_model_file(args.model) or Path(args.model)
-    return load_model(path, device=_device(args))
-
-
-def _bar(total, desc):
-    from tqdm import tqdm
-    bar = tqdm(total=total, desc=desc, unit="img" if desc != "video" else "frame")
-
-    def progress(done, total_, info=None):
-        if total_ is not None and bar.total != total_:
-            bar.total = total_
-        bar.update(done - bar.n)
-    return bar, progress
-
-
-def _center_crop_512(x: torch.Tensor) -> torch.Tensor:
-    """The web UI's crop of large sketches / masks: sides over 513 px keep their central 512 px
-    (bounds floored to multiples of 8)."""
-    h, w = x.shape[-2:]
-    if h > 513:
-        x = x[..., (h // 2 - 256) // 8 * 8:(h // 2 + 256) // 8 * 8, :]
-    if w > 513:
-        x = x[..., (w // 2 - 256) // 8 * 8:(w // 2 + 256) // 8 * 8]
-    return x
 
 
 # ---- commands -----------------------------------------------------------------------------------
@@ -107,21 +67,19 @@ def cmd_sr(args) -> int:
     from ..images import load_image
     from ..translation import super_resolve
     image = load_image(args.image)
-    model = _load(args)
+    model = load_model_arg(args)
     face = None
     if args.degrade:
-        from ..faces import detect_face, styleganex_crop
-        frame_face = detect_face(image)
-        image, record = styleganex_crop(image, frame_face)
-        face = record.face_in_crop(frame_face)
+        from ..faces import Face, prepare_face
+        prepared = prepare_face(image)
+        image, face = prepared.crop, Face.from_landmarks(prepared.landmarks)
     degrade = None
     if args.degrade:
         factor = args.factor if args.factor is not None else 32
         degrade = max(1, factor // 4)
     else:
         factor = args.factor
-    bar, progress = _bar(1, "sr")
-    with bar:
+    with ProgressBar(1, "sr", "img") as progress:
         out = super_resolve(model, image[None] * 2 - 1, factor, degrade, face=face, seed=args.seed,
                             progress=progress)
     write_images([(Path(args.out), (out[0].float().cpu() + 1) / 2)])
@@ -129,33 +87,33 @@ def cmd_sr(args) -> int:
     return 0
 
 
-def _write_samples(out: torch.Tensor, folder: Path, stem: str) -> None:
-    items = [(folder / f"{stem}_{i}.png", (out[i].float().cpu() + 1) / 2) for i in range(out.shape[0])]
+def _samples(args, run, x, name: str) -> int:
+    """Run sketch_to_face / mask_to_face on ``x`` and write NAME_0.png, NAME_1.png, ... to ``--out``."""
+    model = load_model_arg(args)
+    with ProgressBar(args.number, run.__name__, "img") as progress:
+        out = run(model, x, args.number, args.seed, progress=progress)
+    folder = Path(args.out)
+    items = [(folder / f"{name}_{i}.png", (out[i].float().cpu() + 1) / 2) for i in range(out.shape[0])]
     write_images(items)
     print(f"wrote {len(items)} images to {folder}")
+    return 0
 
 
 def cmd_sketch2face(args) -> int:
     from ..images import load_image
-    from ..translation import sketch_to_face
-    sketch = _center_crop_512(load_image(args.sketch)[0:1][None])  # the first channel, as the web UI
-    model = _load(args)
-    bar, progress = _bar(args.number, "sketch2face")
-    with bar:
-        out = sketch_to_face(model, sketch, args.number, args.seed, progress=progress)
-    _write_samples(out, Path(args.out), Path(args.sketch).stem)
-    return 0
+    from ..translation import center_crop_512, sketch_to_face
+    sketch = center_crop_512(load_image(args.sketch)[0:1][None])  # the first channel, as the web UI
+    return _samples(args, sketch_to_face, sketch, Path(args.sketch).stem)
 
 
 def cmd_mask2face(args) -> int:
-    from ..translation import mask_to_face
+    from ..translation import center_crop_512, mask_to_face
     if args.parser:
-        from ..faces import detect_face, styleganex_crop
+        from ..faces import prepare_face
         from ..images import load_image
         from ..parsing import FaceParser
-        photo = load_image(args.mask)
-        crop, _ = styleganex_crop(photo, detect_face(photo))
-        labels = FaceParser.load(args.parser, device=_device(args)).parse(crop[None]).cpu()
+        crop = prepare_face(load_image(args.mask)).crop
+        labels = FaceParser.load(args.parser, device=device_arg(args.device)).parse(crop[None]).cpu()
     else:
         from PIL import Image
 
@@ -165,28 +123,21 @@ def cmd_mask2face(args) -> int:
         with Image.open(args.mask) as im:
             im.load()
             labels = label_image_to_labels(im)
-    labels = _center_crop_512(labels)
-    model = _load(args)
-    bar, progress = _bar(args.number, "mask2face")
-    with bar:
-        out = mask_to_face(model, labels, args.number, args.seed, progress=progress)
-    _write_samples(out, Path(args.out), Path(args.mask).stem)
-    return 0
+    return _samples(args, mask_to_face, center_crop_512(labels), Path(args.mask).stem)
 
 
 def cmd_video(args) -> int:
     from ..video import process_video
     from ..video_io import probe_video, read_video_frames, write_video
     info = probe_video(args.video)
-    model = _load(args)
+    model = load_model_arg(args)
     scale = args.scale
     if scale is None and getattr(model, "editing_w", None) is not None:
         scale = 1.0
     total = info.n_frames if args.max_frames is None else min(info.n_frames, args.max_frames)
     frames = read_video_frames(args.video, max_frames=args.max_frames)
-    chunk = args.chunk_size or (1 if str(next(model.parameters()).device) == "cpu" else 8)
-    bar, progress = _bar(total, "video")
-    with bar:
+    chunk = args.chunk_size or (1 if model.device.type == "cpu" else 8)
+    with ProgressBar(total, "video", "frame") as progress:
         outs = process_video(model, frames, editing_scale=scale, crop="track" if args.track else "first",
                              chunk_size=chunk, paste_back=args.paste_back, progress=progress,
                              total=total)

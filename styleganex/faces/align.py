@@ -27,6 +27,7 @@ import torch
 import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
 
+from ..errors import FaceError
 from ..images import check_image
 from .face import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, RIGHT_EYE, Face
 from .resample import apply_affine, resize_matrix, warp
@@ -102,7 +103,7 @@ class Alignment:
         cx0, cy0 = max(low[0] - border, 0), max(low[1] - border, 0)
         cx1, cy1 = min(high[0] + border, width), min(high[1] + border, height)
         if cx1 <= cx0 or cy1 <= cy0:
-            raise ValueError("the face lies outside the image")
+            raise FaceError("the face lies outside the image")
         image = image[:, cy0:cy1, cx0:cx1]
         quad = quad - [cx0, cy0]
         to_work = _translation(-cx0, -cy0) @ to_work

@@ -22,7 +22,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from ..errors import FaceError, InputError
 from ..images import check_image
+from ..schema import MAX_SIDE, read_float, read_ints
 from .face import Face
 from .resample import apply_affine, as_3x3, resize_matrix, resize_then_cut
 
@@ -98,9 +100,23 @@ class CropRecord:
                 "resized_size": list(self.resized_size), "box": list(self.box)}
 
     @classmethod
-    def from_dict(cls, data: dict) -> CropRecord:
-        return cls(tuple(int(v) for v in data["frame_size"]), float(data["scale"]),
-                   tuple(int(v) for v in data["resized_size"]), tuple(int(v) for v in data["box"]))
+    def from_dict(cls, data: dict, where: str = "crop record") -> CropRecord:
+        """Read a record (e.g. from a latent file), checking every field and that they agree:
+        sizes of 1..65536 px, a positive finite scale, a resized size within a pixel of
+        ``frame_size * scale`` on each side (1 %), and a non-empty box inside the rescaled frame. Raises ``InputError`` naming ``where`` and the field."""
+        frame = read_ints(data, "frame_size", where, 2, 1, MAX_SIDE)
+        scale = read_float(data, "scale", where, 0.0, float(MAX_SIDE), low_open=True)
+        resized = read_ints(data, "resized_size", where, 2, 1, MAX_SIDE)
+        box = read_ints(data, "box", where, 4, 0, MAX_SIDE)
+        for axis, (n, r) in enumerate(zip(frame, resized)):
+            if abs(n * scale - r) > max(1.0, 0.01 * r):
+                raise InputError(f"{where}: resized_size {list(resized)} does not match frame_size "
+                                 f"{list(frame)} x scale {scale:g}")
+        x0, y0, x1, y1 = box
+        if not (x0 < x1 <= resized[1] and y0 < y1 <= resized[0]):
+            raise InputError(f"{where}: box {list(box)} is empty or outside the rescaled frame "
+                             f"{resized[1]}x{resized[0]}")
+        return cls(frame, scale, resized, box)
 
 
 def crop_record(frame_size: tuple[int, int], face: Face, padding=DEFAULT_PADDING) -> CropRecord:
@@ -115,10 +131,10 @@ def crop_record(frame_size: tuple[int, int], face: Face, padding=DEFAULT_PADDING
     face.require_alignable()
     left_eye, right_eye = face.eyes()
     if right_eye[0] - left_eye[0] <= 0:
-        raise ValueError("the eyes are not left-to-right in the image (is the face turned over 90 degrees?)")
+        raise FaceError("the eyes are not left-to-right in the image (is the face turned over 90 degrees?)")
     tilt = math.degrees(math.atan2(abs(right_eye[1] - left_eye[1]), right_eye[0] - left_eye[0]))
     if tilt > MAX_TILT:
-        raise ValueError(f"the face is turned by {tilt:.0f} degrees (the line through the eyes), more than "
+        raise FaceError(f"the face is turned by {tilt:.0f} degrees (the line through the eyes), more than "
                          f"the {MAX_TILT:g} the StyleGANEX crop handles; rotate the image upright first")
     scale = EYE_DISTANCE / float(right_eye[0] - left_eye[0])
     middle = (left_eye + right_eye) / 2.0 * scale
@@ -129,7 +145,7 @@ def _four(padding) -> tuple[float, float, float, float]:
     if np.isscalar(padding):
         return (padding,) * 4
     if len(padding) != 4:
-        raise ValueError(f"padding is (left, right, top, bottom) or one number, got {padding!r}")
+        raise FaceError(f"padding is (left, right, top, bottom) or one number, got {padding!r}")
     return tuple(padding)
 
 
@@ -144,7 +160,7 @@ def _record_around(frame_size, scale: float, center, padding) -> CropRecord:
     y0 = max(round(cy - pad_top), 0) // MULTIPLE * MULTIPLE
     y1 = min(round(cy + pad_bottom), h) // MULTIPLE * MULTIPLE
     if x1 <= x0 or y1 <= y0:
-        raise ValueError(f"the crop around the face is empty: a {width}x{height} frame rescaled by {scale:.3g} "
+        raise FaceError(f"the crop around the face is empty: a {width}x{height} frame rescaled by {scale:.3g} "
                          f"leaves no {MULTIPLE}-pixel-aligned box around the eyes")
     return CropRecord((height, width), scale, (h, w), (x0, y0, x1, y1))
 
@@ -154,7 +170,7 @@ def apply_crop(image: torch.Tensor, record: CropRecord) -> torch.Tensor:
     ``(H, W) == record.frame_size``). Returns ``[.., 3, h, w]`` with ``(h, w) == record.crop_size``."""
     check_image(image)
     if tuple(image.shape[-2:]) != tuple(record.frame_size):
-        raise ValueError(f"image is {tuple(image.shape[-2:])} but the crop record is for a frame {record.frame_size}")
+        raise FaceError(f"image is {tuple(image.shape[-2:])} but the crop record is for a frame {record.frame_size}")
     return resize_then_cut(image, record.resized_size, record.box).clamp(0.0, 1.0)
 
 

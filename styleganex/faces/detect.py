@@ -7,8 +7,9 @@ from typing import Protocol, runtime_checkable
 
 import torch
 
+from ..errors import InputError, NoFaceError
 from ..images import check_image
-from .face import Face, NoFaceError, select_face
+from .face import Face, select_face
 
 
 @runtime_checkable
@@ -37,7 +38,7 @@ def detect_face(image: torch.Tensor, detector: FaceDetector | None = None, rule:
     """
     check_image(image)
     if image.ndim != 3:
-        raise ValueError(f"detect_face takes one image [3, H, W], got {tuple(image.shape)}")
+        raise InputError(f"detect_face takes one image [3, H, W], got {tuple(image.shape)}")
     faces = (detector or default_detector()).detect(image)
     if not faces:
         height, width = image.shape[-2:]

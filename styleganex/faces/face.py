@@ -13,6 +13,8 @@ from typing import Callable
 
 import numpy as np
 
+from ..errors import FaceTooSmallError, InputError, NoFaceError
+
 LEFT_EYE = slice(36, 42)
 RIGHT_EYE = slice(42, 48)
 MOUTH_LEFT = 48
@@ -24,18 +26,6 @@ crop rescales the eyes to 64 px apart and the aligned face puts them about 64 px
 so below 16 px the face would be upscaled more than 4x and consist of interpolation only."""
 
 RULES = ("largest", "score", "center")
-
-
-class FaceError(ValueError):
-    """Base class of the errors about faces."""
-
-
-class NoFaceError(FaceError):
-    """No face was found where one was needed."""
-
-
-class FaceTooSmallError(FaceError):
-    """The face is too small to crop or align (eye distance under ``MIN_EYE_DISTANCE``)."""
 
 
 @dataclass(eq=False)
@@ -55,14 +45,14 @@ class Face:
     def __post_init__(self):
         x0, y0, x1, y1 = (float(v) for v in self.box)
         if not (x1 > x0 and y1 > y0):
-            raise ValueError(f"a face box needs x1 > x0 and y1 > y0, got {self.box}")
+            raise InputError(f"a face box needs x1 > x0 and y1 > y0, got {self.box}")
         self.box = (x0, y0, x1, y1)
         if self.landmarks is not None:
             points = np.array(self.landmarks, dtype=np.float64)
             if points.shape != (68, 2):
-                raise ValueError(f"landmarks must be an array (68, 2) in dlib's order, got shape {points.shape}")
+                raise InputError(f"landmarks must be an array (68, 2) in dlib's order, got shape {points.shape}")
             if not np.isfinite(points).all():
-                raise ValueError("landmarks contain NaN or infinite values")
+                raise InputError("landmarks contain NaN or infinite values")
             self.landmarks = points
 
     @classmethod
@@ -70,7 +60,7 @@ class Face:
         """A face given by its 68 landmarks (``(68, 2)``, ``(x, y)``); the box is their bounding box."""
         points = np.asarray(landmarks, dtype=np.float64)
         if points.shape != (68, 2):
-            raise ValueError(f"landmarks must be an array (68, 2) in dlib's order, got shape {points.shape}")
+            raise InputError(f"landmarks must be an array (68, 2) in dlib's order, got shape {points.shape}")
         x0, y0 = points.min(axis=0)
         x1, y1 = points.max(axis=0) + 1.0
         return cls((x0, y0, x1, y1), points, score)
@@ -97,7 +87,7 @@ class Face:
 
     def require_landmarks(self) -> np.ndarray:
         if self.landmarks is None:
-            raise ValueError("this face has a box but no landmarks; get them with "
+            raise InputError("this face has a box but no landmarks; get them with "
                              "DlibDetector().face_in_box(image, box) or build it with Face.from_landmarks")
         return self.landmarks
 
@@ -108,6 +98,14 @@ class Face:
             raise FaceTooSmallError(
                 f"the face is too small: its eyes are {distance:.1f} px apart, the minimum is "
                 f"{MIN_EYE_DISTANCE:g} px; use a larger image of the face")
+
+    def resized(self, from_size: tuple[int, int], to_size: tuple[int, int]) -> Face:
+        """The same face in the image resized from ``from_size`` to ``to_size`` (both ``(H, W)``;
+        half-pixel convention: pixel edges scale)."""
+        if tuple(from_size) == tuple(to_size):
+            return self
+        sx, sy = to_size[1] / from_size[1], to_size[0] / from_size[0]
+        return self.mapped(lambda p: (np.asarray(p) + 0.5) * [sx, sy] - 0.5)
 
     def mapped(self, to_new: Callable[[np.ndarray], np.ndarray]) -> Face:
         """The same face in other coordinates; ``to_new`` maps an ``(N, 2)`` array of points.
@@ -133,7 +131,7 @@ def select_face(faces: list[Face], rule: str = "largest", index: int = 0,
     Raises ``NoFaceError`` for an empty list, ``ValueError`` for an unknown rule or an index past the end.
     """
     if rule not in RULES:
-        raise ValueError(f"unknown face rule {rule!r}; use one of {RULES}")
+        raise InputError(f"unknown face rule {rule!r}; use one of {RULES}")
     if not faces:
         raise NoFaceError("no face to choose from")
     if rule == "largest":
@@ -142,9 +140,9 @@ def select_face(faces: list[Face], rule: str = "largest", index: int = 0,
         ordered = sorted(faces, key=lambda f: -f.score)
     else:
         if image_size is None:
-            raise ValueError("rule 'center' needs image_size=(H, W)")
+            raise InputError("rule 'center' needs image_size=(H, W)")
         middle = np.array([(image_size[1] - 1) / 2.0, (image_size[0] - 1) / 2.0])
         ordered = sorted(faces, key=lambda f: float(np.hypot(*(f.center - middle))))
     if not -len(ordered) <= index < len(ordered):
-        raise ValueError(f"face index {index} asked for, but only {len(ordered)} face(s) were found")
+        raise InputError(f"face index {index} asked for, but only {len(ordered)} face(s) were found")
     return ordered[index]

@@ -13,6 +13,7 @@ import math
 import numpy as np
 import torch
 
+from ..errors import InputError
 from ..images import check_image
 from .crop import CropRecord
 from .resample import warp
@@ -33,11 +34,11 @@ def paste_back(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, fe
     check_image(frame, "frame")
     check_image(output, "output")
     if frame.ndim != 3 or output.ndim != 3:
-        raise ValueError("paste_back takes one frame [3, H, W] and one output [3, h, w]")
+        raise InputError("paste_back takes one frame [3, H, W] and one output [3, h, w]")
     if tuple(frame.shape[-2:]) != tuple(record.frame_size):
-        raise ValueError(f"frame is {tuple(frame.shape[-2:])} but the crop record is for {record.frame_size}")
+        raise InputError(f"frame is {tuple(frame.shape[-2:])} but the crop record is for {record.frame_size}")
     if not 0.0 <= feather <= 0.5:
-        raise ValueError(f"feather is a fraction of the crop size in 0..0.5, got {feather}")
+        raise InputError(f"feather is a fraction of the crop size in 0..0.5, got {feather}")
 
     sx, sy = record.scale_xy
     x0, y0, x1, y1 = record.box
@@ -69,13 +70,13 @@ def paste_back(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, fe
     if mask is not None:
         mask = mask if mask.ndim == 3 else mask[None]
         if tuple(mask.shape) != (1, out_h, out_w):
-            raise ValueError(f"mask must be [{out_h}, {out_w}] or [1, {out_h}, {out_w}], got {tuple(mask.shape)}")
+            raise InputError(f"mask must be [{out_h}, {out_w}] or [1, {out_h}, {out_w}], got {tuple(mask.shape)}")
         mask = mask.to(frame.dtype)
         if not bool(torch.isfinite(mask).all()):
-            raise ValueError("mask contains NaN or infinite values")
+            raise InputError("mask contains NaN or infinite values")
         low, high = float(mask.min()), float(mask.max())
         if low < -1e-3 or high > 1.0 + 1e-3:
-            raise ValueError(f"mask weights must lie in 0..1, found {low:.4g}..{high:.4g}")
+            raise InputError(f"mask weights must lie in 0..1, found {low:.4g}..{high:.4g}")
         alpha = alpha * warp(mask, output_to_region, region_size).clamp(0.0, 1.0)
 
     result = frame.clone()

@@ -17,6 +17,9 @@ import torch
 import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
 
+from ..errors import InputError
+from ..schema import MAX_SIDE, read_int, read_ints, read_str
+
 
 def preblur_sigma(target_scale: float) -> float:
     """Gaussian sigma (in input pixels) that removes what a ``target_scale`` (< 1) resize cannot hold.
@@ -53,12 +56,36 @@ class SizeRecord:
     left: int
     right: int
 
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(H, W)`` after ``make_size_valid``."""
+        sign = 1 if self.mode == "pad" else -1
+        height, width = self.original_size
+        return (height + sign * (self.top + self.bottom), width + sign * (self.left + self.right))
+
+    def undo(self, image: torch.Tensor, original: torch.Tensor | None = None) -> torch.Tensor:
+        """``undo_size_valid`` with the scale read off ``image`` (its width over :attr:`size`'s):
+        e.g. the 4x output of a 1024 model for a padded frame."""
+        width = self.size[1]
+        scale = image.shape[-1] // width
+        if scale < 1 or scale * width != image.shape[-1]:
+            raise InputError(f"image is {tuple(image.shape[-2:])}, not a whole multiple of the size "
+                             f"{self.size} this record made")
+        return undo_size_valid(image, self, scale, original)
+
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict) -> SizeRecord:
-        return cls(data["mode"], tuple(data["original_size"]), data["top"], data["bottom"], data["left"], data["right"])
+    def from_dict(cls, data: dict, where: str = "size record") -> SizeRecord:
+        """Read :meth:`to_dict`'s layout, every field checked (``InputError`` naming ``where``)."""
+        mode = read_str(data, "mode", where, ("pad", "crop"))
+        size = read_ints(data, "original_size", where, 2, 1, MAX_SIDE)
+        top, bottom, left, right = (read_int(data, k, where, 0, MAX_SIDE) for k in ("top", "bottom", "left", "right"))
+        if mode == "crop" and (top + bottom >= size[0] or left + right >= size[1]):
+            raise InputError(f"{where}: cropping {top}+{bottom} rows and {left}+{right} columns leaves nothing "
+                             f"of a {size[1]}x{size[0]} image")
+        return cls(mode, size, top, bottom, left, right)
 
 
 def make_size_valid(image: torch.Tensor, multiple: int = 8, mode: str = "pad") -> tuple[torch.Tensor, SizeRecord]:
@@ -71,13 +98,13 @@ def make_size_valid(image: torch.Tensor, multiple: int = 8, mode: str = "pad") -
     Returns the new image and the ``SizeRecord`` that ``undo_size_valid`` needs.
     """
     if mode not in ("pad", "crop"):
-        raise ValueError(f"mode must be 'pad' or 'crop', got {mode!r}")
+        raise InputError(f"mode must be 'pad' or 'crop', got {mode!r}")
     height, width = image.shape[-2:]
     if mode == "pad":
         extra_h, extra_w = -height % multiple, -width % multiple
     else:
         if height < multiple or width < multiple:
-            raise ValueError(f"cannot crop a {width}x{height} image to multiples of {multiple}: it is too small")
+            raise InputError(f"cannot crop a {width}x{height} image to multiples of {multiple}: it is too small")
         extra_h, extra_w = height % multiple, width % multiple
     top, left = extra_h // 2, extra_w // 2
     record = SizeRecord(mode, (height, width), top, extra_h - top, left, extra_w - left)
@@ -101,7 +128,7 @@ def undo_size_valid(image: torch.Tensor, record: SizeRecord, scale: int = 1,
     if record.mode == "crop":
         expected = (scale * (height - record.top - record.bottom), scale * (width - record.left - record.right))
     if tuple(image.shape[-2:]) != expected:
-        raise ValueError(f"image is {tuple(image.shape[-2:])}, expected {expected} for this record at scale {scale}")
+        raise InputError(f"image is {tuple(image.shape[-2:])}, expected {expected} for this record at scale {scale}")
     top, bottom, left, right = (scale * v for v in (record.top, record.bottom, record.left, record.right))
     if record.mode == "pad":
         return image[..., top:expected[0] - bottom, left:expected[1] - right]

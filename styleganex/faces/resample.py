@@ -13,7 +13,6 @@ import torch.nn.functional as F
 from kornia.geometry.transform import warp_affine
 
 
-
 def as_3x3(matrix) -> np.ndarray:
     """A 2x3 or 3x3 affine matrix as a 3x3 float64 array."""
     matrix = np.asarray(matrix, dtype=np.float64)

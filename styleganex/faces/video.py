@@ -20,6 +20,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..errors import InputError
 from .crop import DEFAULT_PADDING, CropRecord, apply_crop, crop_record
 from .detect import FaceDetector, default_detector, detect_face
 from .face import Face
@@ -36,7 +37,7 @@ class VideoCropper:
     def __init__(self, detector: FaceDetector | None = None, padding=DEFAULT_PADDING, track: bool = False,
                  smoothing: float = 0.8, rule: str = "largest"):
         if not 0.0 <= smoothing < 1.0:
-            raise ValueError(f"smoothing must be in [0, 1), got {smoothing}")
+            raise InputError(f"smoothing must be in [0, 1), got {smoothing}")
         self.detector = detector or default_detector()
         self.padding = padding
         self.track = track
@@ -56,7 +57,7 @@ class VideoCropper:
         if self.record is None:
             self._start(frame)
         elif tuple(frame.shape[-2:]) != tuple(self.record.frame_size):
-            raise ValueError(f"frame is {tuple(frame.shape[-2:])}, the video started with {self.record.frame_size}")
+            raise InputError(f"frame is {tuple(frame.shape[-2:])}, the video started with {self.record.frame_size}")
         elif self.track:
             self._follow(frame)
         return apply_crop(frame, self.record), self.record

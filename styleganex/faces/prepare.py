@@ -1,0 +1,138 @@
+"""The one face pre-processing every front end uses: photo -> StyleGANEX crop + aligned face.
+
+>>> from styleganex.images import load_image
+>>> prepared = prepare_face(load_image("photo.jpg"))   # photo [3, H, W] in 0..1
+>>> prepared.crop.shape[1] % 8, prepared.crop.shape[2] % 8   # [3, h, w], the encoder's frame (gives f)
+(0, 0)
+>>> prepared.aligned.shape                             # the FFHQ-aligned face (gives w+)
+torch.Size([3, 256, 256])
+>>> prepared.record.frame_size                         # where the crop came from (paste-back)
+(512, 512)
+
+The library, the CLI (``invert``, ``demo``), the ComfyUI FaceCrop node and the video path all call
+:func:`prepare_face`, so the same photo gives the same crop and aligned face everywhere.
+
+Without a face (``if_no_face="center"``) the crop is the centre of the photo (``center_crop``) and
+the "aligned" face is that crop resized to 256 x 256, so w+ still comes from a 256 x 256 image.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ..errors import InputError, NoFaceError, check_cancel
+from ..images import check_image
+from .align import align_face
+from .crop import DEFAULT_PADDING, CropRecord, apply_crop, center_crop, crop_record
+from .detect import FaceDetector, detect_face
+from .face import Face
+
+__all__ = ["IF_NO_FACE", "PreparedFace", "prepare_center", "prepare_face", "prepare_faces"]
+
+IF_NO_FACE = ("error", "center")
+"""What :func:`prepare_face` does when no face is found: raise ``NoFaceError``, or centre-crop."""
+
+ALIGNED_SIZE = 256
+
+
+@dataclass(eq=False)
+class PreparedFace:
+    """What the model needs from one photo.
+
+    crop: ``[3, h, w]`` in 0..1, ``h`` and ``w`` multiples of 8.
+    aligned: ``[3, 256, 256]`` in 0..1, the FFHQ-aligned face (or the resized centre crop).
+    record: the crop's geometry in the photo.
+    face: the face in photo coordinates, or ``None`` for a centre crop.
+    landmarks: the ``(68, 2)`` landmarks in crop coordinates the alignment used, or ``None``.
+    landmarks_source: ``"redetected"`` (found again on the crop, as the release does), ``"mapped"``
+        (the photo's landmarks mapped into the crop) or ``"none"`` (centre crop).
+    """
+
+    crop: torch.Tensor
+    aligned: torch.Tensor
+    record: CropRecord
+    face: Face | None
+    landmarks: np.ndarray | None
+    landmarks_source: str
+
+
+def _resized_crop(crop: torch.Tensor) -> torch.Tensor:
+    return F.interpolate(crop[None], size=(ALIGNED_SIZE, ALIGNED_SIZE), mode="bilinear", antialias=True,
+                         align_corners=False)[0].clamp(0.0, 1.0)
+
+
+def prepare_center(image: torch.Tensor, padding=DEFAULT_PADDING) -> PreparedFace:
+    """The fallback without a face: the centre ``2 * padding`` box of ``image`` ``[3, H, W]`` (shrunk so
+    its shorter side fits; sides multiples of 8) and, as its "aligned face", that crop resized to 256 x 256."""
+    check_image(image, ndims=(3,))
+    pad = padding if np.isscalar(padding) else max(padding)
+    crop, record = center_crop(image, 2 * int(pad))
+    return PreparedFace(crop, _resized_crop(crop), record, None, None, "none")
+
+
+def prepare_face(image: torch.Tensor, face: Face | None = None, *, detector: FaceDetector | None = None,
+                 rule: str = "largest", index: int = 0, padding=DEFAULT_PADDING,
+                 if_no_face: str = "error") -> PreparedFace:
+    """Crop and align the face of ``image`` ``[3, H, W]`` (0..1) as the release does.
+
+    Args:
+        image: the photo, ``[3, H, W]`` float in 0..1.
+        face: the face to use (photo coordinates, with 68 landmarks); default: detected.
+        detector, rule, index: how the face is found and chosen (see ``detect_face``).
+        padding: crop padding around the eyes in rescaled pixels (see ``crop_record``).
+        if_no_face: ``"error"`` raises ``NoFaceError``; ``"center"`` centre-crops instead.
+
+    Returns:
+        A :class:`PreparedFace`.
+    """
+    check_image(image)
+    if image.ndim != 3:
+        raise InputError(f"prepare_face takes one image [3, H, W], got {tuple(image.shape)}")
+    if if_no_face not in IF_NO_FACE:
+        raise InputError(f"if_no_face must be one of {IF_NO_FACE}, got {if_no_face!r}")
+    if face is None:
+        try:
+            face = detect_face(image, detector, rule=rule, index=index)
+        except NoFaceError:
+            if if_no_face == "error":
+                raise
+            return prepare_center(image, padding)
+    record = crop_record(tuple(image.shape[-2:]), face, padding)
+    crop = apply_crop(image, record)
+    in_crop = record.face_in_crop(face)
+    aligned = align_face(crop, in_crop, ALIGNED_SIZE)
+    return PreparedFace(crop, aligned, record, face, in_crop.landmarks, "mapped")
+
+
+def prepare_faces(images: torch.Tensor, *, first_for_all: bool = False, progress: Callable | None = None,
+                  cancel: Callable | None = None, **options) -> list[PreparedFace]:
+    """:func:`prepare_face` for every image of ``images`` ``[B, 3, H, W]``.
+
+    first_for_all: the face of image 0 gives the crop and the aligned face of every image (video
+        frames: one fixed crop, as the release does); otherwise each image gets its own.
+    progress, cancel: ``progress(done, total, info)`` after each image; ``cancel()`` before each.
+    options: as for :func:`prepare_face`.
+    """
+    check_image(images)
+    if images.ndim != 4:
+        raise InputError(f"prepare_faces takes a batch [B, 3, H, W], got {tuple(images.shape)}")
+    out = []
+    for b in range(images.shape[0]):
+        check_cancel(cancel)
+        if first_for_all and out:
+            first = out[0]
+            out.append(PreparedFace(apply_crop(images[b], first.record), first.aligned, first.record,
+                                    first.face, first.landmarks, first.landmarks_source))
+        else:
+            try:
+                out.append(prepare_face(images[b], **options))
+            except NoFaceError as e:
+                raise NoFaceError(f"image {b} of the batch: {e}") from e
+        if progress is not None:
+            progress(b + 1, images.shape[0], {"stage": "faces"})
+    return out
