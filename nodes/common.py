@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -16,14 +16,14 @@ from ..styleganex.errors import Cancelled, ModelKindError
 from .compat import (
     Interrupted,
     ProgressBar,
+    auto_dtype,
     compute_device,
     folder_paths,
     interrupted,
     io,
-    offload_device,
-    soft_empty_cache,
     throw_if_interrupted,
 )
+from .memory import Managed
 
 CATEGORY = "StyleGANEX"
 
@@ -138,13 +138,14 @@ KIND_NODES = {"sr": "Super-Resolve", "sketch": "Sketch/Mask to Face", "mask": "S
 
 @dataclass(eq=False)
 class StyleGANEXModel:
-    """A loaded model plus where it computes. The weights wait on the offload device (the CPU)
-    and move to ``device`` only inside :meth:`on_device`."""
+    """A loaded model plus where it computes. The model is registered with ComfyUI's memory manager
+    (:mod:`.memory`) the first time a node uses it; :meth:`on_device` gives it on its device."""
 
     model: Any
     name: str
     device: torch.device
     dtype: torch.dtype
+    _managed: Any = field(default=None, init=False, repr=False)
 
     @property
     def variant(self) -> str:
@@ -166,33 +167,19 @@ class StyleGANEXModel:
             raise ModelKindError(f"{e}. Load the right checkpoint, or connect {self.describe()} to the "
                                  f"'{KIND_NODES[self.kind]}' node instead.") from None
 
+    @property
+    def managed(self) -> Managed:
+        """This model in ComfyUI's memory manager (``managed.patcher`` is its ModelPatcher)."""
+        if self._managed is None:
+            self._managed = Managed(self.model, self.device, tensor_attrs=("editing_w",))
+        return self._managed
+
     @contextlib.contextmanager
     def on_device(self, dtype: torch.dtype | None = None):
-        """Move the model to its compute device (and ``dtype`` if given) for the block, then back.
-
-        A dtype change is undone exactly (fp16/bf16 -> fp32 -> same type is lossless)."""
-        model = self.model
-        target_dtype = dtype or self.dtype
-        moved = self.device.type != "cpu"
-        cast = target_dtype != self.dtype
-        try:
-            if moved or cast:
-                _move(model, self.device, target_dtype)
+        """The model on its compute device for the block (loaded through ComfyUI's memory manager, which
+        keeps it there between runs while memory allows), cast to ``dtype`` for the block if given."""
+        with self.managed.use(dtype) as model:
             yield model
-        finally:
-            if moved or cast:
-                _move(model, offload_device() if moved else self.device, self.dtype)
-                if moved:
-                    soft_empty_cache()
-
-
-def _move(model, device, dtype) -> None:
-    """Move/cast in place, outside ComfyUI's inference mode: weights made inside it could not take part
-    in the inversion's autograd graph later."""
-    with torch.inference_mode(False):
-        model.to(device=device, dtype=dtype)
-        if getattr(model, "editing_w", None) is not None:
-            model.editing_w = model.editing_w.to(device, dtype)
 
 
 @dataclass(eq=False)
@@ -200,20 +187,18 @@ class FaceParserHandle:
     parser: Any
     name: str
     device: torch.device
+    _managed: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def managed(self) -> Managed:
+        if self._managed is None:
+            self._managed = Managed(self.parser.model, self.device, owner=self.parser)
+        return self._managed
 
     @contextlib.contextmanager
     def on_device(self):
-        moved = self.device.type != "cpu"
-        try:
-            if moved:
-                with torch.inference_mode(False):
-                    self.parser.to(self.device)
+        with self.managed.use():
             yield self.parser
-        finally:
-            if moved:
-                with torch.inference_mode(False):
-                    self.parser.to(offload_device())
-                soft_empty_cache()
 
 
 # ---- images ----------------------------------------------------------------------------------------
@@ -300,6 +285,8 @@ def device_choice(choice: str) -> torch.device:
 
 
 def dtype_choice(choice: str, device: torch.device) -> torch.dtype:
+    """auto: ComfyUI's choice for an image model on ``device`` (fp32 on the CPU and older GPUs, bf16 where
+    ComfyUI finds it fast; its --fp32-vae / --bf16-vae / --force-fp32 flags decide when given)."""
     if choice == "auto":
-        return torch.float32
+        return auto_dtype(device)
     return PRECISIONS[choice]

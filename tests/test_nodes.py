@@ -531,3 +531,100 @@ def test_old_latent_layouts_load_in_the_nodes(pack, tmp_path):
         assert crop_info.records[0].box == (8, 4, 40, 36) and out.shape == (1, 40, 50, 3)
         assert torch.equal(out[0, :, :7], frame[0, :, :7])  # outside the crop the photo is untouched
     assert latent.size_record is not None and latent.size_record.size == (32, 32)
+
+
+# ---- ComfyUI's memory manager ------------------------------------------------------------------------
+def _tensor_bytes(*tensors) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def test_models_are_registered_with_comfyui_memory_manager(pack, comfy, monkeypatch):
+    import comfy.model_management as mm
+
+    testing, common = _core(pack, "testing"), _nodes(pack, "common")
+    model = testing.random_model("edit_age", seed=4)
+    handle = common.StyleGANEXModel(model, "styleganex_edit_age.pt", torch.device("cpu"), torch.float32)
+    expected = _tensor_bytes(*model.parameters(), *model.buffers(), model.editing_w)
+    ours = {id(m) for m in handle.managed.module.modules()}
+    moves = []
+    apply = torch.nn.Module._apply
+
+    def counting(self, fn, recurse=True):
+        if id(self) in ours:
+            moves.append(type(self).__name__)
+        return apply(self, fn, recurse)
+
+    monkeypatch.setattr(torch.nn.Module, "_apply", counting)
+    enc, dec = pack.test_nodes["StyleGANEXEncode"], pack.test_nodes["StyleGANEXDecode"]
+    with torch.inference_mode():
+        latent = enc.execute(handle, _img(64, 64)).result[0]
+    patcher = handle.managed.patcher
+    # the size ComfyUI plans with is the parameter + buffer (+ editing vector) bytes, all of it loaded
+    assert handle.managed.size == patcher.model_size() == expected
+    assert patcher.loaded_size() == expected
+    assert patcher.load_device == torch.device("cpu") == patcher.offload_device  # --cpu
+    assert patcher in mm.loaded_models(), "not in ComfyUI's loaded models"
+    assert moves, "the first use loads the model through the patcher"
+    moves.clear()
+    with torch.inference_mode():
+        first = dec.execute(handle, latent, "zero").result[0]
+        again = dec.execute(handle, latent, "zero").result[0]
+    assert moves == [], f"later runs moved weights again: {moves}"
+    assert torch.equal(first, again)  # the same call twice
+    assert patcher in mm.loaded_models()
+    # parts are never unloaded (ComfyUI then unloads the whole model), and eviction is honoured
+    assert patcher.partially_unload(torch.device("cpu"), 1024) == 0
+    mm.free_memory(1e30, torch.device("cpu"))
+    assert patcher not in mm.loaded_models() and patcher.loaded_size() == 0
+    with torch.inference_mode():
+        reloaded = dec.execute(handle, latent, "zero").result[0]
+    assert patcher in mm.loaded_models() and moves
+    torch.testing.assert_close(reloaded, first, rtol=0, atol=1e-6)
+
+
+def test_model_precision_follows_comfyui(pack, comfy, monkeypatch):
+    import comfy.model_management as mm
+    from comfy.cli_args import args
+
+    testing, common = _core(pack, "testing"), _nodes(pack, "common")
+    cpu = torch.device("cpu")
+    assert common.dtype_choice("auto", cpu) == torch.float32  # ComfyUI's choice on the CPU
+    assert common.dtype_choice("bf16", cpu) == torch.bfloat16
+    monkeypatch.setattr(args, "bf16_vae", True)  # --bf16-vae
+    assert common.dtype_choice("auto", cpu) == torch.bfloat16
+    # a bf16 model is cast to fp32 for the block that asks for it (the inversion) and back, exactly
+    model = testing.random_model("inversion", seed=5).to(torch.bfloat16)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    handle = common.StyleGANEXModel(model, "m.pt", cpu, torch.bfloat16)
+    with handle.on_device(dtype=torch.float32) as m:
+        assert {p.dtype for p in m.parameters()} == {torch.float32}
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert handle.managed.size == _tensor_bytes(*model.parameters(), *model.buffers())
+    mm.free_memory(1e30, cpu)
+
+
+def test_face_parser_is_registered_too(pack, comfy):
+    import comfy.model_management as mm
+
+    common = _nodes(pack, "common")
+    from importlib import import_module
+
+    FaceParser = import_module(f"{PACKAGE}.styleganex.parsing").FaceParser
+    parser = FaceParser()
+    handle = common.FaceParserHandle(parser, "faceparsing.pth", torch.device("cpu"))
+    with handle.on_device() as p:
+        assert p is parser
+    assert handle.managed.patcher in mm.loaded_models()
+    assert handle.managed.size == _tensor_bytes(*parser.model.parameters(), *parser.model.buffers())
+    mm.free_memory(1e30, torch.device("cpu"))
+
+
+# ---- what the frontend shows ---------------------------------------------------------------------------
+def test_every_input_and_output_has_a_tooltip(pack):
+    missing = []
+    for node_id, cls in pack.test_nodes.items():
+        schema = cls.GET_SCHEMA()
+        missing += [f"{node_id}.{i.id}" for i in schema.inputs if not (i.tooltip or "").strip()]
+        missing += [f"{node_id} output {o.display_name or o.id}" for o in schema.outputs
+                    if not (o.tooltip or "").strip()]
+    assert not missing, f"{len(missing)} without a tooltip: {missing}"
