@@ -13,6 +13,7 @@ import torch
 
 from ..styleganex.checkpoints import LICENSE_NOTE, WEIGHTS_URL
 from ..styleganex.errors import Cancelled, ModelKindError
+from ..styleganex.paths import OFFICIAL_FILES
 from .compat import (
     Interrupted,
     ProgressBar,
@@ -110,12 +111,36 @@ def find_model_file(name: str) -> str | None:
     return folder_paths.get_full_path(MODELS_FOLDER, name)
 
 
+DOWNLOAD_OPTION = "download_if_missing"
+
+
 def missing_file_message(name: str, what: str = "model file") -> str:
     folders = model_folders()
     where = folders[0] if folders else "ComfyUI/models/styleganex"
     extra = f" (also searched: {', '.join(folders[1:])})" if len(folders) > 1 else ""
-    return (f"StyleGANEX {what} '{name}' not found. Download {os.path.basename(name)} from {WEIGHTS_URL} "
-            f"({LICENSE_NOTE}) and put it in {where}{extra}; then press R in ComfyUI to refresh the list.")
+    base = os.path.basename(name)
+    offer = ""
+    if base in OFFICIAL_FILES:
+        offer = (f" Or set '{DOWNLOAD_OPTION}' to true on the loader: ComfyUI then fetches it from the hub into "
+                 f"{download_folder()} (with a progress bar), under the same licence.")
+    return (f"StyleGANEX {what} '{name}' not found. Download {base} from {WEIGHTS_URL} "
+            f"({LICENSE_NOTE}) and put it in {where}{extra}; then press R in ComfyUI to refresh the list.{offer}")
+
+
+def download_folder() -> str:
+    """ComfyUI's own models/styleganex (where the loaders' download option puts files)."""
+    return os.path.join(folder_paths.models_dir, MODELS_FOLDER)
+
+
+def fetch_model_file(name: str) -> str:
+    """Download an official file into :func:`download_folder` with ComfyUI's progress bar (stops on Cancel)."""
+    from ..styleganex.paths import fetch_official
+
+    bar = ProgressBar(1)
+    path = fetch_official(os.path.basename(name), download_folder(),
+                          progress=lambda done, total: bar.update_absolute(done, max(total, done, 1)),
+                          cancel=interrupted)
+    return str(path)
 
 
 def check_model_file(name: str, what: str = "model file"):

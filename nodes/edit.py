@@ -88,21 +88,28 @@ class ApplyEdit(io.ComfyNode):
                         "edit_hair model), then optional style mixing of the rows from mix_layer_start on (a random "
                         "mapped style x mix_scale, or another latent's rows). Chain nodes for several edits.",
             inputs=[
-                LatentType.Input("latent"),
-                io.Combo.Input("direction", options=direction_options(), default=NONE),
-                io.Float.Input("strength", default=1.0, min=-50.0, max=50.0, step=0.05),
+                LatentType.Input("latent", tooltip="the latent to edit (Encode or Optimize Inversion)"),
+                io.Combo.Input("direction", options=direction_options(), default=NONE,
+                               tooltip="a direction file in models/styleganex/directions ([512] or [18, 512] "
+                                       ".npy/.pt/.safetensors), or the edit model's own vector"),
+                io.Float.Input("strength", default=1.0, min=-50.0, max=50.0, step=0.05,
+                               tooltip="how far along the direction (negative: the opposite way)"),
                 io.Int.Input("layer_start", default=0, min=0, max=17, tooltip="first w+ row edited (0 = coarse)"),
                 io.Int.Input("layer_end", default=17, min=0, max=17, tooltip="last w+ row edited (inclusive)"),
-                io.Combo.Input("style_mix", options=MIX_MODES, default="off"),
-                io.Int.Input("mix_seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True),
+                io.Combo.Input("style_mix", options=MIX_MODES, default="off",
+                               tooltip="off; random style: a random mapped style (needs model); from "
+                                       "style_latent: another latent's rows"),
+                io.Int.Input("mix_seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True,
+                             tooltip="the random style of 'random style'"),
                 io.Int.Input("mix_layer_start", default=8, min=0, max=17,
                              tooltip="style mixing replaces the rows from here on (official: 8)"),
-                io.Float.Input("mix_scale", default=0.7, min=0.0, max=2.0, step=0.05),
+                io.Float.Input("mix_scale", default=0.7, min=0.0, max=2.0, step=0.05,
+                               tooltip="how much of the mixed-in style (0: none, 1: all of it)"),
                 ModelType.Input("model", optional=True,
                                 tooltip="needed for 'random style' and for the model's editing vector"),
                 LatentType.Input("style_latent", optional=True, tooltip="rows to mix in ('from style_latent')"),
             ],
-            outputs=[LatentType.Output(display_name="latent")],
+            outputs=[LatentType.Output(display_name="latent", tooltip="the edited latent (f unchanged)")],
         )
 
     @classmethod
@@ -162,11 +169,12 @@ class SwapGenerator(io.ComfyNode):
                         "fine-tune of StyleGAN2-FFHQ 1024 (a rosinality .pt with g_ema, or another StyleGANEX "
                         "checkpoint's decoder). Decode a latent with the result to render it in that domain.",
             inputs=[
-                ModelType.Input("model"),
+                ModelType.Input("model", tooltip="the model whose encoder (and latents) are kept"),
                 io.Combo.Input("generator", options=checkpoint_files(),
                                tooltip="StyleGAN2 (g_ema) or StyleGANEX checkpoint in models/styleganex"),
             ],
-            outputs=[ModelType.Output(display_name="model")],
+            outputs=[ModelType.Output(display_name="model",
+                                      tooltip="the same encoder with the other generator: decode latents with it")],
         )
 
     @classmethod

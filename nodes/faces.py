@@ -40,7 +40,7 @@ class FaceCrop(io.ComfyNode):
                         "512x512 at most with the official padding 256). Also gives the 256x256 FFHQ-aligned face "
                         "(the encoder's w+ input) and the crop record for pasting results back.",
             inputs=[
-                io.Image.Input("image"),
+                io.Image.Input("image", tooltip="photo(s) or video frames with a face (IMAGE batch)"),
                 io.Int.Input("padding", default=256, min=32, max=1024, step=8,
                              tooltip="pixels kept around the eyes in the rescaled frame (official: 256)"),
                 io.Combo.Input("face", options=RULES, default="largest",
@@ -57,9 +57,12 @@ class FaceCrop(io.ComfyNode):
                                        "output is then a 256x256 resize of the crop)"),
             ],
             outputs=[
-                io.Image.Output(display_name="crop"),
-                io.Image.Output(display_name="aligned"),
-                CropType.Output(display_name="crop_info"),
+                io.Image.Output(display_name="crop",
+                                tooltip="the StyleGANEX crop: the face with its surroundings, sides multiples of 8"),
+                io.Image.Output(display_name="aligned",
+                                tooltip="the 256x256 FFHQ-aligned face (the encoder's w+ input)"),
+                CropType.Output(display_name="crop_info",
+                                tooltip="where the crop came from: for pasting results back into the photo"),
             ],
         )
 
@@ -101,15 +104,17 @@ class FaceParse(io.ComfyNode):
                         "and the label mask (MASK whose value is class id / 255, i.e. saved as a grey PNG each "
                         "pixel is the class id, as the release's label images). Feed either to Sketch/Mask to Face.",
             inputs=[
-                ParserType.Input("parser"),
+                ParserType.Input("parser", tooltip="the face parser (Load Face Parser)"),
                 io.Image.Input("image", tooltip="face crops (e.g. Face Crop's crop output)"),
                 io.Combo.Input("resolution", options=["official (2x)", "512"], default="official (2x)",
                                tooltip="official: the network sees the image upsampled 2x; 512: a 512x512 resize "
                                        "(faster on large images)"),
             ],
             outputs=[
-                io.Image.Output(display_name="mask_image"),
-                io.Mask.Output(display_name="labels"),
+                io.Image.Output(display_name="mask_image",
+                                tooltip="the parsing as a colour picture (CelebAMask-HQ colours)"),
+                io.Mask.Output(display_name="labels",
+                               tooltip="class id / 255 per pixel (19 classes): Sketch/Mask to Face's mask input"),
             ],
         )
 

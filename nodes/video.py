@@ -41,7 +41,8 @@ def _common_inputs():
                      tooltip="pixels kept around the eyes (official 256); crops 'first' and 'track'"),
         io.Int.Input("chunk_size", default=4, min=1, max=64, tooltip="frames computed together (memory)"),
         io.Boolean.Input("paste_back", default=False, tooltip="blend each result back into its full frame"),
-        io.Float.Input("feather", default=0.1, min=0.0, max=0.5, step=0.01),
+        io.Float.Input("feather", default=0.1, min=0.0, max=0.5, step=0.01,
+                       tooltip="paste-back fade width, as a fraction of the crop's shorter side"),
     ]
 
 
@@ -56,12 +57,17 @@ class VideoEdit(io.ComfyNode):
                         "styleganex_edit_age.pt or styleganex_edit_hair.pt: each frame is encoded and decoded with the "
                         "model's editing vector x editing_scale (negative edits the other way). Output: 4x the crop.",
             inputs=[
-                ModelType.Input("model"),
-                io.Image.Input("frames"),
-                io.Float.Input("editing_scale", default=1.0, min=-10.0, max=10.0, step=0.05),
+                ModelType.Input("model", tooltip="styleganex_edit_age.pt or styleganex_edit_hair.pt"),
+                io.Image.Input("frames", tooltip="the video as an IMAGE batch, frames in order (Get Video "
+                                                 "Components)"),
+                io.Float.Input("editing_scale", default=1.0, min=-10.0, max=10.0, step=0.05,
+                               tooltip="times the model's editing vector: older/more hair above 0, younger/less "
+                                       "below"),
                 *_common_inputs(),
             ],
-            outputs=[io.Image.Output(display_name="frames")],
+            outputs=[io.Image.Output(display_name="frames",
+                                     tooltip="the edited frames in order: 4x the crop, or full frames with "
+                                             "paste_back")],
         )
 
     @classmethod
@@ -84,11 +90,14 @@ class VideoToonify(io.ComfyNode):
             description="Toonify a video (an IMAGE batch, frames in order) with styleganex_toonify_cartoon/arcane/"
                         "pixar.pt: every frame is encoded and decoded with zero noise. Output: 4x the crop.",
             inputs=[
-                ModelType.Input("model"),
-                io.Image.Input("frames"),
+                ModelType.Input("model", tooltip="styleganex_toonify_cartoon.pt, _arcane.pt or _pixar.pt"),
+                io.Image.Input("frames", tooltip="the video as an IMAGE batch, frames in order (Get Video "
+                                                 "Components)"),
                 *_common_inputs(),
             ],
-            outputs=[io.Image.Output(display_name="frames")],
+            outputs=[io.Image.Output(display_name="frames",
+                                     tooltip="the toonified frames in order: 4x the crop, or full frames with "
+                                             "paste_back")],
         )
 
     @classmethod

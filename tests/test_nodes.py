@@ -221,6 +221,40 @@ def test_loader_missing_file_says_where_to_get_it(pack, tmp_path):
         loader.execute("styleganex_sr32.pt")
 
 
+def test_loader_downloads_on_request_only(pack, comfy, tmp_path, monkeypatch):
+    """The opt-in download: the file comes from the hub (a local file:// folder stands in for it) into
+    ComfyUI's models/styleganex, with ComfyUI's progress bar; without the option nothing is fetched."""
+    import comfy.utils
+    import folder_paths
+
+    testing, paths = _core(pack, "testing"), _core(pack, "paths")
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    testing.save_official_pt(testing.random_model("toonify", seed=7), hub / "styleganex_toonify_pixar.pt")
+    monkeypatch.setattr(paths, "HUB_FILES_URL", hub.as_uri() + "/")
+    monkeypatch.setattr(folder_paths, "models_dir", str(tmp_path / "comfy-models"))
+    loader = pack.test_nodes["StyleGANEXLoader"]
+    name = "styleganex_toonify_pixar.pt"
+    msg = loader.validate_inputs(name)
+    assert "download_if_missing" in msg and "non-commercial" in msg, msg
+    assert loader.validate_inputs(name, download_if_missing=True) is True
+    assert "download_if_missing" not in loader.validate_inputs("mine.pt")  # not an official file: no offer
+    assert loader.validate_inputs("mine.pt", download_if_missing=True) is not True
+    calls = []
+    monkeypatch.setattr(comfy.utils, "PROGRESS_BAR_HOOK", lambda v, t, p, node_id=None: calls.append((v, t)))
+    dest = tmp_path / "comfy-models" / "styleganex" / name
+    folder_paths.add_model_folder_path("styleganex", str(dest.parent))
+    try:
+        with torch.inference_mode():
+            handle = loader.execute(name, "cpu", "fp32", True).result[0]
+    finally:
+        folder_paths.folder_names_and_paths["styleganex"][0].remove(str(dest.parent))
+    size = (hub / name).stat().st_size
+    assert dest.read_bytes() == (hub / name).read_bytes() and handle.variant.startswith("toonify")
+    assert calls and calls[-1] == (size, size)
+    assert not [p for p in dest.parent.iterdir() if p.name.endswith(".partial")]
+
+
 def test_loader_loads_from_the_user_folder(pack):
     testing = _core(pack, "testing")
     testing.save_official_pt(testing.random_model("inversion", seed=5), pack.user_models / "styleganex_inversion.pt")
