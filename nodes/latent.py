@@ -98,7 +98,8 @@ class OptimizeInversion(io.ComfyNode):
             category=f"{CATEGORY}/latent",
             description="Step II of the two-step inversion: optimise w+, f and the noise maps so the decoded image "
                         "matches the crop (official: 500 Adam steps, lr 0.05, LPIPS-VGG loss). Decode the result "
-                        "with noise 'auto' to use the optimised noise. Cancel stops within one step.",
+                        "with noise 'auto' to use the optimised noise. Cancel stops within one step. On a CPU the "
+                        "official 500 steps take hours: the node shows its time estimate after the first steps.",
             inputs=[
                 ModelType.Input("model", tooltip="styleganex_inversion.pt (optimised in fp32 whatever its precision)"),
                 io.Image.Input("image", tooltip="the crop to reconstruct (Face Crop's crop output)"),
@@ -141,7 +142,7 @@ class OptimizeInversion(io.ComfyNode):
         from ..styleganex.pipeline import invert_images
 
         model.require("Optimize Inversion", ("rgb", "sr"))
-        progress = Progress(steps)
+        progress = Progress(steps, estimate="Optimize Inversion", device=model.device.type)
         # ComfyUI runs nodes in torch.inference_mode(); the LPIPS network must be made outside it so the
         # optimisation (which leaves inference mode itself) can differentiate through it
         with torch.inference_mode(False):

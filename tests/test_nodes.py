@@ -13,6 +13,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -662,3 +663,35 @@ def test_every_input_and_output_has_a_tooltip(pack):
         missing += [f"{node_id} output {o.display_name or o.id}" for o in schema.outputs
                     if not (o.tooltip or "").strip()]
     assert not missing, f"{len(missing)} without a tooltip: {missing}"
+
+
+def test_optimize_inversion_says_how_long_it_will_take(pack, handles, monkeypatch):
+    common = _nodes(pack, "common")
+    clock = iter([100.0, 130.0, 160.0, 190.0] + [190.0 + 30 * k for k in range(1, 600)])
+    monkeypatch.setattr(common.time, "monotonic", lambda: next(clock))
+    shown = []
+    monkeypatch.setattr(common, "send_node_text", shown.append)
+    progress = common.Progress(500, estimate="Optimize Inversion", device="cpu")
+    for step in range(1, 5):
+        progress(step, 500)
+    # 30 s a step, measured from step 1 to step 2 (over 5 s): 500 steps take 4 h 10 min, 498 are left
+    assert shown == ["Optimize Inversion: about 4 h 10 min for 500 steps on cpu (30.00 s a step); 4 h 9 min left"]
+    for step in range(5, 500):
+        progress(step, 500)
+    assert len(shown) == 1 + 9 and shown[-1] == "Optimize Inversion: step 452/500, 24 min left"
+    assert common.format_duration(45) == "45 s" and common.format_duration(720) == "12 min"
+    # the node sets it up with its name and device
+    latent_mod, made = _nodes(pack, "latent"), []
+
+    class Recording(common.Progress):
+        def __init__(self, *a, **k):
+            made.append(k)
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(latent_mod, "Progress", Recording)
+    monkeypatch.setattr(common.time, "monotonic", time.monotonic)
+    node = pack.test_nodes["StyleGANEXOptimizeInversion"]
+    with torch.inference_mode():
+        node.execute(handles["inversion"], _img(32, 32), steps=2, lpips_weight=0.0, mse_weight=1.0,
+                     lpips_backbone="random (tests only)")
+    assert made == [{"estimate": "Optimize Inversion", "device": "cpu"}]
