@@ -81,14 +81,16 @@ def auto_dtype(device: torch.device) -> torch.dtype:
 
 
 def send_node_text(text: str) -> None:
-    """Show ``text`` on the running node in the frontend (and nowhere when no prompt is running)."""
+    """Show ``text`` on the running node in the frontend (nothing when no prompt is running)."""
     try:
         from comfy_execution.utils import get_executing_context
-        from server import PromptServer
     except ImportError:  # pragma: no cover - older ComfyUI
         return
     context = get_executing_context()
-    server = getattr(PromptServer, "instance", None)
-    if context is None or server is None:
+    if context is None:
         return
-    server.send_progress_text(text, context.node_id)
+    from server import PromptServer  # loaded by then: ComfyUI's server runs the prompt
+
+    server = getattr(PromptServer, "instance", None)
+    if server is not None:
+        server.send_progress_text(text, context.node_id)

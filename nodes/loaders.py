@@ -31,7 +31,7 @@ DEVICE_TOOLTIP = ("auto: ComfyUI's compute device (the CPU under --cpu); ComfyUI
 
 
 def download_input():
-    return io.Boolean.Input(DOWNLOAD_OPTION, default=False,
+    return io.Boolean.Input(DOWNLOAD_OPTION, default=False, optional=True,
                             tooltip="when the file is missing and is one of the official StyleGANEX files, fetch "
                                     "it from the hub (huggingface.co/PKUWilliamYang/StyleGANEX) into "
                                     "models/styleganex, with a progress bar. Off by default. Official weights: "

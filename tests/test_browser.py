@@ -19,6 +19,7 @@ import os
 import shutil
 import time
 import urllib.parse
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -158,9 +159,7 @@ def session(tmp_path_factory):
     pw = sync_playwright().start()
     browser = pw.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
     page = browser.new_page(viewport=VIEWPORT)
-    console, responses = [], []
-    page.on("response", lambda r: responses.append((urllib.parse.unquote(urllib.parse.urlsplit(r.url).path), r.status,
-                                                     r.headers.get("content-type", ""))))
+    console = []
     page.on("console", lambda m: console.append(f"{m.type}: {m.text}") if m.type in ("error", "warning") else None)
     page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
     try:
@@ -169,8 +168,7 @@ def session(tmp_path_factory):
         page.wait_for_function(APP_READY, timeout=120_000)
         page.evaluate(INSTALL_HOOKS)
         harness.log(f"frontend ready in {time.monotonic() - t0:.1f} s ({chromium})")
-        yield {"server": server, "page": page, "console": console, "results": results,
-               "responses": responses}
+        yield {"server": server, "page": page, "console": console, "results": results}
     finally:
         (OUT / "results.json").write_text(json.dumps(results, indent=1) + "\n")
         for name, r in results.items():
@@ -191,7 +189,7 @@ def _no_messages(page, when: str) -> None:
     assert not bad, f"{when}: toast {bad}"
 
 
-def _open_from_template_browser(page, responses: list, name: str) -> None:
+def _open_from_template_browser(page, server_url: str, name: str) -> None:
     """Workflow -> Browse Templates -> the pack's category -> the card, as a user clicks them."""
     page.evaluate("() => window.comfyAPI.app.app.extensionManager.command.execute('Comfy.BrowseTemplates')")
     dialog = page.locator(".p-dialog")
@@ -200,9 +198,9 @@ def _open_from_template_browser(page, responses: list, name: str) -> None:
     card_title.wait_for(timeout=30_000)
     if not UPDATING_THUMBNAILS:  # the card shows the picture "<name>.jpg" beside the workflow file
         page.wait_for_function(CARD_PICTURE, arg=name, timeout=30_000)
-        jpg = f"/api/workflow_templates/{PACK}/{name}.jpg"
-        served = [r for r in responses if r[0] == jpg]
-        assert served and served[-1][1] == 200 and served[-1][2] == "image/jpeg", (jpg, served)
+        jpg = urllib.parse.quote(f"/api/workflow_templates/{PACK}/{name}.jpg")
+        with urllib.request.urlopen(server_url + jpg, timeout=30) as r:
+            assert r.status == 200 and r.headers.get("Content-Type") == "image/jpeg", (jpg, r.status)
     card_title.click()
     page.wait_for_function(
         """(name) => { const wf = window.comfyAPI.app.app.extensionManager.workflow.activeWorkflow;
@@ -219,7 +217,7 @@ def test_workflow_from_the_frontend(session, path):
     workflow = json.loads(path.read_text())
     result = results.setdefault(name, {"status": "started"})
     t0 = time.monotonic()
-    _open_from_template_browser(page, session["responses"], name)
+    _open_from_template_browser(page, server.url, name)
     result["load_s"] = round(time.monotonic() - t0, 2)
     _no_messages(page, f"{name} loaded")
 

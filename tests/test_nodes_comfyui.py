@@ -11,6 +11,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -28,8 +29,10 @@ PACK = harness.PACK_NAME
 
 # node id -> (inputs: name -> type, outputs: types)
 EXPECTED = {
-    "StyleGANEXLoader": ({"ckpt_name": "COMBO", "device": "COMBO", "precision": "COMBO"}, ["STYLEGANEX_MODEL"]),
-    "StyleGANEXFaceParserLoader": ({"parser_name": "COMBO", "device": "COMBO"}, ["STYLEGANEX_PARSER"]),
+    "StyleGANEXLoader": ({"ckpt_name": "COMBO", "device": "COMBO", "precision": "COMBO",
+                          "download_if_missing": "BOOLEAN"}, ["STYLEGANEX_MODEL"]),
+    "StyleGANEXFaceParserLoader": ({"parser_name": "COMBO", "device": "COMBO", "download_if_missing": "BOOLEAN"},
+                                   ["STYLEGANEX_PARSER"]),
     "StyleGANEXFaceCrop": ({"image": "IMAGE", "padding": "INT", "face": "COMBO", "face_index": "INT",
                             "batch_mode": "COMBO", "if_no_face": "COMBO"}, ["IMAGE", "IMAGE", "STYLEGANEX_CROP"]),
     "StyleGANEXFaceParse": ({"parser": "STYLEGANEX_PARSER", "image": "IMAGE", "resolution": "COMBO"},
@@ -122,7 +125,7 @@ def test_models_folder_keeps_user_paths(object_info, comfy):
 def test_workflow_templates_listed(comfy):
     templates = comfy.get("/workflow_templates")
     assert sorted(templates.get(PACK, [])) == sorted(p.stem for p in WORKFLOWS), templates
-    status, body = comfy.request("GET", f"/api/workflow_templates/{PACK}/{WORKFLOWS[0].name}")
+    status, body = comfy.request("GET", urllib.parse.quote(f"/api/workflow_templates/{PACK}/{WORKFLOWS[0].name}"))
     assert status == 200 and body["nodes"], status
 
 

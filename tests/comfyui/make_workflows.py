@@ -45,9 +45,9 @@ SPECS = {
         "inputs": ["a photo with a face (astronaut.png here)"],
         "note": "Photo -> Face Crop -> Encode (step I) -> Optimize Inversion (step II, 500 steps, LPIPS-VGG) -> "
                 "Apply Edit (smile.npy x 2 on w+ rows 0-7) -> Decode, pasted back into the photo; the lower Decode "
-                "shows the plain reconstruction. On a CPU the 500 steps take hours (Optimize Inversion prints its "
-                "estimate after the first steps): set steps to 50 and lpips_weight as it is for a first look "
-                "(minutes), or bypass Optimize Inversion to decode the encoder's latent. Needs "
+                "shows the plain reconstruction. CPU setting: the 500 steps take hours on a CPU (Optimize Inversion "
+                "shows its estimate after the first steps); set steps to 50 for a first look (minutes), or "
+                "bypass Optimize Inversion (Ctrl+B) to decode the encoder's latent. Needs "
                 "styleganex_inversion.pt and vgg16-397923af.pth (https://download.pytorch.org/models/vgg16-397923af.pth) "
                 "in models/styleganex, and an InterFaceGAN-style direction ([512] or [18, 512] .npy/.pt) in "
                 "models/styleganex/directions (choose yours in Apply Edit, or use style mixing instead).",
@@ -309,8 +309,9 @@ def build(name: str, spec: dict, object_info: dict) -> dict:
         })
     note_id = max(nodes_by_id) + 1
     text = (f"{name}\n\n{spec['description']}\n\n{spec['note']}\n\nModel files (models/styleganex): "
-            f"{', '.join(spec['models'])}\nDownload: {HUB.replace('/resolve/', '/tree/').rstrip('/')}, or set the "
-            f"loader's download option to fetch a missing file into models/styleganex\n{LICENSE}\n"
+            f"{', '.join(spec['models'])}\nDownload: {HUB.replace('/resolve/', '/tree/').rstrip('/')}, or set "
+            f"download_if_missing on the loader to have ComfyUI fetch a missing official file into "
+            f"models/styleganex\n{LICENSE}\n"
             f"Inputs: {'; '.join(spec['inputs'])}")
     column0 = [n for n in ui_nodes if n["pos"][0] == 0]
     note_y = max(n["pos"][1] + n["size"][1] for n in column0) + ROW_GAP
