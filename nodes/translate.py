@@ -63,7 +63,7 @@ class SuperResolve(io.ComfyNode):
         progress = Progress(x01.shape[0])
         with model.on_device() as m, cancellable():
             try:
-                out = super_resolve(m, signed(x01), factor=int(factor), face=faces, seed=int(seed),
+                out = super_resolve(m, signed(x01), factor=int(factor), face=faces, seed=int(seed), crop=False,
                                     progress=progress, cancel=progress.cancel)
             except NoFaceError as e:
                 raise NoFaceError(f"Super-Resolve: {e}. Connect the crop_info of the Face Crop that made this "

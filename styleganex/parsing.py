@@ -434,11 +434,9 @@ def colorize(
 def _image_to_uint8_bchw(image) -> Tensor:
     """Normalise the accepted label-image inputs to an int64 tensor ``[B,C,H,W]`` with values 0..255."""
     if not isinstance(image, Tensor):
-        try:
-            from PIL import Image
-        except ImportError:  # pragma: no cover - pillow is a dependency
-            Image = None  # type: ignore[assignment]
-        if Image is not None and isinstance(image, Image.Image):
+        from PIL import Image
+
+        if isinstance(image, Image.Image):
             if image.mode == "P":  # palette PNG: the stored indices are the class ids (as the official code)
                 arr = np.asarray(image)
             elif image.mode in ("L", "I", "I;16", "RGB"):

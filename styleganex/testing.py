@@ -74,11 +74,22 @@ def random_model(family: str = "inversion", reduced: bool = True, size: int = 10
     return model.eval().requires_grad_(False)
 
 
+# options the official ``pSp`` reads that inference does not otherwise need: the released files carry
+# them (their opts are the training options); ``pSp.__init__`` fails without ``toonify_weights``
+OFFICIAL_LOAD_OPTS = {"toonify_weights": None, "checkpoint_path": None}
+
+
 def save_official_pt(model: StyleGANEX, path) -> Path:
-    """Write ``model`` in the layout of a released ``styleganex_*.pt`` file."""
+    """Write ``model`` in the layout of a released ``styleganex_*.pt`` file.
+
+    The file loads in the official code as the release's entry scripts load it (``pSp(Namespace(**opts))``
+    after setting ``checkpoint_path`` and ``device``) when the model has the official widths
+    (``random_model(..., reduced=False)``); reduced-width models load here only.
+    """
     path = Path(path)
     sd = {k: v for k, v in model.state_dict().items() if k != "latent_avg"}
-    ckpt = {"state_dict": sd, "opts": dict(model.opts), "latent_avg": model.latent_avg.clone()}
+    opts = {**OFFICIAL_LOAD_OPTS, **dict(model.opts)}
+    ckpt = {"state_dict": sd, "opts": opts, "latent_avg": model.latent_avg.clone()}
     if model.editing_w is not None:
         ckpt["editing_w"] = model.editing_w.clone()
     torch.save(ckpt, path)

@@ -7,22 +7,27 @@ torch.Size([4, 3, 256, 256])
 >>> labels = torch.randint(0, 19, (1, 64, 64))                # class ids (or one-hot [B, 19, H, W])
 >>> mask_to_face(random_model("mask2face"), labels, number=2).shape
 torch.Size([2, 3, 256, 256])
->>> low = torch.rand(1, 3, 16, 16) * 2 - 1                    # a low-resolution face in [-1, 1]
+>>> low = torch.rand(1, 3, 16, 16) * 2 - 1                    # a face crop already, in [-1, 1]
 >>> aligned = torch.rand(1, 3, 256, 256) * 2 - 1              # (by default: aligned from the face found)
->>> super_resolve(random_model("sr"), low, factor=16, aligned=aligned).shape
+>>> super_resolve(random_model("sr"), low, factor=16, aligned=aligned, crop=False).shape   # factor x the crop
 torch.Size([1, 3, 256, 256])
+
+With ``crop=True`` (default) the input is a photo that is cropped as the release does (eyes 64 px
+apart, after upsampling), so the output has the crop's geometry.
 
 What the official ``image_translation.py`` does, and what these functions reproduce:
 
-* Super-resolution (``styleganex_sr.pt``: factors 4-48, ``styleganex_sr32.pt``: 32 only). The low-
-  resolution face is resized up by ``factor / 4`` with PIL's bicubic filter (a = -0.5, 8-bit output),
-  the aligned face x̃ is the FFHQ alignment *of that upsampled image*, and the model encodes the
-  upsampled image (w+ from x̃, f and the fusion skip features from the image) and decodes it 4x larger,
-  so the output is ``factor`` times the low-resolution input. With ``degrade_factor`` the input is a
-  high-resolution face that is first degraded as the release does: the official bicubic downsampling
-  (:func:`styleganex.degradation.bicubic_downsample`) by ``degrade_factor`` (the release uses
-  ``resize_factor // 4``), clipped to [0, 1] and truncated to 8 bits (``ToPILImage``), then resized
-  back up; the output is then 4x the high-resolution input.
+* Super-resolution (``styleganex_sr.pt``: factors 4-48, ``styleganex_sr32.pt``: 32 only), input chain
+  :func:`sr_inputs`. With ``degrade_factor`` (the release's default) the photo is cropped as every
+  release script crops it (``faces.prepare_face``), the crop is degraded with the official bicubic
+  downsampling (:func:`styleganex.degradation.bicubic_downsample`) by ``degrade_factor`` (the release
+  uses ``resize_factor // 4``), clipped to [0, 1], truncated to 8 bits (``ToPILImage``) and resized back
+  with PIL's bicubic filter. Without it (``--use_raw_data``) the low-resolution photo is resized
+  ``factor / 4`` times larger with PIL's bicubic filter and then cropped with the eyes 64 px apart. The
+  aligned face x̃ is the FFHQ alignment of that upsampled crop with landmarks detected *on it*; the
+  model encodes the upsampled crop (w+ from x̃, f and the fusion skip features from the crop) and
+  decodes it 4x larger. ``crop=False`` takes images that are face crops already (output ``factor``
+  times the low-resolution input).
 * Sketch / mask to face: the encoder runs with BatchNorm on the statistics of the input itself
   (the release calls ``pspex.train()``; here :func:`styleganex.encoder.batch_statistics`, which leaves
   the model untouched), one input at a time as the release does (batch statistics depend on the
@@ -39,6 +44,7 @@ Outputs are clamped to [-1, 1] as in the release.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Callable, Sequence
 
 import numpy as np
@@ -52,8 +58,8 @@ from .model import StyleGANEX
 from .parsing import NUM_CLASSES, labels_to_onehot
 from .validation import SIGNED, check_image
 
-__all__ = ["center_crop_512", "super_resolve", "sr_factors", "sketch_to_face", "mask_to_face", "sr_lowres",
-           "pil_bicubic_resize", "latent_mask_rows", "SR_FACTOR_RANGE"]
+__all__ = ["super_resolve", "sr_inputs", "SRInputs", "sr_factors", "sketch_to_face", "mask_to_face", "sr_lowres",
+           "pil_bicubic_resize", "latent_mask_rows", "center_crop_512", "SR_FACTOR_RANGE"]
 
 SR_FACTOR_RANGE = (4, 48)
 """Factors of the multi-factor SR model (``styleganex_sr.pt``), as stated in the release README."""
@@ -74,7 +80,7 @@ def sr_factors(model: StyleGANEX) -> tuple[int, int]:
     From ``opts['resize_factors']`` (the training downsampling factors; the output is 4x the
     upsampled input): a single factor ``k`` allows ``4k`` only (sr32: ``"8"`` -> 32); several allow
     the release's 4-48. Without that option: 32 for the ``sr32`` variant, else 4-48.
-    Raises ``ValueError`` for a model that is not a super-resolution model.
+    Raises ``ModelKindError`` for a model that is not a super-resolution model.
     """
     model.require_kind("sr", task="super-resolution")
     factors = _parse_int_list(model.opts.get("resize_factors"))
@@ -118,12 +124,16 @@ def _pil_weights(in_size: int, out_size: int, a: float = -0.5) -> torch.Tensor:
 
 
 def pil_bicubic_resize(image01: torch.Tensor, size: tuple[int, int], quantize: bool = True) -> torch.Tensor:
-    """Resize ``[B, C, H, W]`` (values in 0..1) to ``size`` ``(h, w)`` as PIL's bicubic resize does:
-    the horizontal pass, then the vertical one; with ``quantize`` each pass rounds to 8 bits as PIL
-    does on uint8 images (so the result matches PIL to within one level)."""
+    """Resize ``[B, C, H, W]`` (values in 0..1) to ``size`` ``(h, w)`` as PIL's bicubic resize does.
+
+    quantize: the image is rounded to 8 bits and resized by PIL itself (``Image.resize(..., BICUBIC)``,
+    the release's call; 1 or 3 channels), else by the same arithmetic on floats: the horizontal pass,
+    then the vertical one (other channel counts round each pass to 8 bits, as PIL does)."""
     h, w = int(size[0]), int(size[1])
     x = image01
     dtype = x.dtype
+    if quantize and x.shape[1] in (1, 3):  # 8-bit images: PIL itself, as the release
+        return torch.stack([_pil_resize_8bit(img, (h, w)) for img in x]).to(x.device, dtype)
     if quantize:
         x = torch.round(x.clamp(0, 1) * 255.0)
     if x.shape[-1] != w:
@@ -150,6 +160,113 @@ def sr_lowres(image01: torch.Tensor, degrade_factor: int, quantize: bool = True)
 
 
 # ---- super-resolution ----------------------------------------------------------------------------
+@dataclass(eq=False)
+class SRInputs:
+    """What the release feeds the SR model for one photo (all images ``[3, ., .]`` in 0..1).
+
+    low: the low-resolution face (the degraded crop, or the given image for raw input).
+    up: the upsampled input the encoder takes f and the skip features from (x1).
+    aligned: ``[3, 256, 256]`` the FFHQ-aligned face that gives w+ (x2), or ``None`` (``align=False``).
+    record: the crop in the photo (degraded input) or in the upsampled photo (raw input); ``None``
+        without cropping.
+    landmarks_source: ``"redetected"`` (x̃'s landmarks found on ``up``, as the release), ``"mapped"``
+        (the given / crop landmarks: detection found nothing near them) or ``"none"`` (no x̃).
+    """
+
+    low: torch.Tensor
+    up: torch.Tensor
+    aligned: torch.Tensor
+    record: object | None
+    landmarks_source: str
+
+
+def _pil_resize_8bit(image01: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """PIL's bicubic ``Image.resize`` of one image [C, H, W] (C = 1 or 3, 0..1) rounded to 8 bits."""
+    from PIL import Image
+    levels = (image01.detach().float().clamp(0, 1) * 255).round().to(torch.uint8).cpu()
+    if levels.shape[0] == 3:
+        pil = Image.fromarray(levels.permute(1, 2, 0).numpy(), "RGB")
+    else:
+        pil = Image.fromarray(levels[0].numpy(), "L")
+    out = np.array(pil.resize((int(size[1]), int(size[0])), Image.BICUBIC))
+    out = torch.from_numpy(out).float() / 255.0
+    return out.permute(2, 0, 1) if out.ndim == 3 else out[None]
+
+
+def _pil_resize(image01: torch.Tensor, size: tuple[int, int], quantize: bool) -> torch.Tensor:
+    """PIL's default ``Image.resize`` (bicubic) of [3, H, W] to ``size`` (h, w), as the release calls it."""
+    return pil_bicubic_resize(image01[None], size, quantize)[0].to(image01.device)
+
+
+def sr_inputs(image01: torch.Tensor, factor: int, degrade_factor: int | None = None, *, face=None,
+              detector=None, crop: bool = True, quantize: bool = True, align: bool = True) -> SRInputs:
+    """The release's SR input chain for one image ``[3, H, W]`` in 0..1 (``image_translation.py``).
+
+    With ``degrade_factor`` (the release's default; it uses ``resize_factor // 4``): ``image`` is a
+    high-resolution photo. It is cropped as every release script crops (``faces.prepare_face``: eyes
+    64 px apart, ``cv2.resize``'s bilinear), the crop is degraded (the official bicubic downsampling
+    by ``degrade_factor``, clipped, truncated to 8 bits), resized back to the crop's size with PIL's
+    bicubic filter (``up``; ``factor / 4`` times ``low`` when ``factor != 4 * degrade_factor``), and
+    x̃ is the FFHQ alignment of ``up`` with landmarks detected on ``up``.
+
+    Without it (the release's ``--use_raw_data``): ``image`` is the low-resolution photo. It is
+    resized ``factor / 4`` times larger with PIL's bicubic filter, the face is found on that and
+    cropped as above (eyes 64 px apart), and x̃ is the aligned crop. The output (4x ``up``) therefore
+    has the crop's geometry, not ``factor`` times the input (a 64 x 64 photo at x16 can give 1632 x 1952).
+
+    crop: False skips the cropping: ``image`` is already a face crop (e.g. from Face Crop); ``up`` is
+        ``image`` degraded and resized back, or resized ``factor / 4`` times; output ``factor`` x input.
+    face: the face in ``image``'s pixels (``faces.Face`` or (68, 2) landmarks): with ``crop`` it is
+        the face to crop (instead of detecting it); x̃'s landmarks are still detected on ``up``, near it.
+    quantize: 8-bit images between the steps, as the release's PIL images.
+    align: False skips x̃ where it is not part of the crop (``aligned`` is then ``None`` and
+        ``landmarks_source`` ``"none"``), for callers that bring their own.
+    """
+    from .faces import prepare_face
+
+    check_image(image01[None], "image", channels=3, value_range=SIGNED, ndims=(4,))
+    record, source = None, "redetected"
+    if degrade_factor is not None:
+        if crop:
+            prepared = prepare_face(image01, None if face is None else _as_face(face), detector=detector)
+            image01, record = prepared.crop, prepared.record
+            face = _crop_face(prepared)
+        low = sr_lowres(image01[None], degrade_factor, quantize)[0]
+        h, w = image01.shape[-2:]
+        target = (h, w) if factor == 4 * degrade_factor else (low.shape[-2] * factor // 4, low.shape[-1] * factor // 4)
+        if min(target) < 8:
+            raise InputError(f"image {h}x{w} is too small: its upsampled input would be {target[0]}x{target[1]}")
+        up = _pil_resize(low, target, quantize)
+        if not align:
+            return SRInputs(low, up, None, record, "none")
+        if face is not None and tuple(target) != (h, w):
+            face = _as_face(face).resized((h, w), target)
+        aligned, source = _aligned_and_source(up, face, detector)
+        return SRInputs(low, up, aligned, record, source)
+    low = torch.round(image01 * 255) / 255 if quantize else image01
+    h, w = image01.shape[-2:]
+    target = (h * factor // 4, w * factor // 4)
+    if min(target) < 8:
+        raise InputError(f"image {h}x{w} is too small: its upsampled input would be {target[0]}x{target[1]}")
+    up = _pil_resize(low, target, quantize)
+    if face is not None:
+        face = _as_face(face).resized((h, w), target)
+    if crop:
+        prepared = prepare_face(up, face, detector=detector)
+        return SRInputs(low, prepared.crop, prepared.aligned, prepared.record, prepared.landmarks_source)
+    if not align:
+        return SRInputs(low, up, None, None, "none")
+    aligned, source = _aligned_and_source(up, face, detector)
+    return SRInputs(low, up, aligned, None, source)
+
+
+def _crop_face(prepared):
+    """The face of a ``PreparedFace`` in crop pixels (the landmarks its alignment used)."""
+    from .faces import Face
+    return Face.from_landmarks(prepared.landmarks)
+
+
+
 def _faces_for_batch(face, batch: int) -> list:
     if face is None:
         return [None] * batch
@@ -171,13 +288,20 @@ def _as_face(face):
 
 
 def _aligned_from(up01: torch.Tensor, faces: list, detector) -> torch.Tensor:
-    """x̃ for each image of ``up01`` [B,3,H,W] (0..1): FFHQ alignment, landmarks given or detected."""
-    from .faces import align_face, detect_face
-    out = []
-    for b in range(up01.shape[0]):
-        face = faces[b] if faces[b] is not None else detect_face(up01[b], detector)
-        out.append(align_face(up01[b], face, 256))
-    return torch.stack(out) * 2 - 1
+    """x̃ for each image of ``up01`` [B,3,H,W] (0..1) as the release makes it: the landmarks detected on
+    the upsampled image (the face nearest the given one, if any; the given landmarks when detection
+    finds nothing near them), FFHQ alignment with the release's arithmetic."""
+    return torch.stack([_aligned_and_source(up01[b], faces[b], detector)[0] for b in range(up01.shape[0])]) * 2 - 1
+
+
+def _aligned_and_source(up01: torch.Tensor, face, detector) -> tuple[torch.Tensor, str]:
+    from .faces import align_crop, detect_face
+    if face is None:
+        face = detect_face(up01, detector)
+        aligned, _, _ = align_crop(up01, face, redetect=False)
+        return aligned, "redetected"
+    aligned, _, source = align_crop(up01, _as_face(face), detector=detector)
+    return aligned, source
 
 
 def _noise_generator(model: StyleGANEX, seed: int):
@@ -194,52 +318,58 @@ def _sr_render(model: StyleGANEX, x1: torch.Tensor, aligned: torch.Tensor, noise
 @torch.no_grad()
 def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = None, degrade_factor: int | None = None,
                   *, aligned: torch.Tensor | None = None, face=None, detector=None, noise: str = "random",
-                  seed: int = 0, quantize: bool = True,
+                  seed: int = 0, quantize: bool = True, crop: bool = True,
                   progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
-    """Super-resolve faces as the release does. Returns [B, 3, factor*h, factor*w] in [-1, 1].
+    """Super-resolve faces as the release does (:func:`sr_inputs`, then the model). Returns
+    [B, 3, H', W'] in [-1, 1]: 4x the upsampled input ``up``.
 
-    image: [B, 3, h, w] in [-1, 1]: the low-resolution face(s); or, with ``degrade_factor``, a high-
-        resolution face that is degraded first (official bicubic downsampling by ``degrade_factor``;
-        the release uses ``resize_factor // 4``), giving an output 4x the high-resolution size.
-    factor: output / low-resolution size. sr model: 4..48 (default 32); sr32: 32 only. With
-        ``degrade_factor`` it defaults to ``4 * degrade_factor`` (back to 4x the given image).
-    aligned: optional x̃ [B, 3, h', w'] in [-1, 1]; by default the FFHQ alignment of the upsampled
-        image, with landmarks from ``face`` (a ``faces.Face`` or (68, 2) points in ``image``'s pixel
-        coordinates, or a list of them, one per image) or found by ``detector`` (default: dlib).
+    image: [B, 3, h, w] in [-1, 1]. With ``degrade_factor``: high-resolution photo(s), cropped (unless
+        ``crop=False``) and degraded by ``degrade_factor`` (the release uses ``resize_factor // 4``);
+        the output is 4x the crop. Without: low-resolution photo(s), upsampled ``factor / 4`` times
+        and then (unless ``crop=False``) cropped with the eyes 64 px apart, as the release's
+        ``--use_raw_data``: the output is 4x that crop. ``crop=False``: the images are face crops
+        already; the output is ``factor`` times the low-resolution image.
+    factor: sr model: 4..48 (default 32); sr32: 32 only. With ``degrade_factor`` it defaults to
+        ``4 * degrade_factor``.
+    aligned: optional x̃ [B, 3, h', w'] in [-1, 1]; by default the FFHQ alignment of ``up`` with the
+        landmarks detected on it (the face nearest ``face`` when given: a ``faces.Face`` or (68, 2)
+        points in ``image``'s pixels, or a list of them, one per image).
     noise, seed: decoder noise ("random" from a generator seeded by ``seed``, "zero", "stored").
-    quantize: round the resampled inputs to 8 bits as the release's PIL images are.
-    Sizes whose upsampled input is not a multiple of 8 are padded (edges replicated) and the padding
-    is removed from the output again.
+    quantize: 8-bit images between the steps, as the release's PIL images.
+    With ``crop`` every image of a batch gets its own crop; they must come out the same size (else
+    pass the images one at a time). Upsampled inputs whose sides are not multiples of 8 are padded
+    (edges replicated) and the padding is removed from the output again.
     """
     model.require_kind("sr", task="super_resolve")
     check_image(image, "image", channels=3, value_range=SIGNED, ndims=(4,))
-    b, _, h, w = image.shape
+    b = image.shape[0]
     img01 = ((image.float() + 1) / 2).clamp(0, 1)
     if degrade_factor is not None:
         if isinstance(degrade_factor, bool) or int(degrade_factor) != degrade_factor or degrade_factor < 1:
             raise InputError(f"degrade_factor must be a positive whole number, got {degrade_factor!r}")
         degrade_factor = int(degrade_factor)
         factor = _check_factor(model, 4 * degrade_factor if factor is None else factor)
-        low = sr_lowres(img01, degrade_factor, quantize)
-        target = (h, w) if factor == 4 * degrade_factor else (low.shape[-2] * factor // 4, low.shape[-1] * factor // 4)
     else:
         lo, hi = sr_factors(model)
         factor = _check_factor(model, factor if factor is not None else (32 if lo <= 32 <= hi else lo))
-        low = torch.round(img01 * 255) / 255 if quantize else img01
-        target = (h * factor // 4, w * factor // 4)
-    if min(target) < 8:
-        raise InputError(f"image {h}x{w} is too small: its upsampled input would be {target[0]}x{target[1]}")
-    up01 = pil_bicubic_resize(low, target, quantize)
-
-    if aligned is None:
-        faces = [None if f is None else _as_face(f).resized((h, w), target) for f in _faces_for_batch(face, b)]
-        aligned = _aligned_from(up01, faces, detector)
-    else:
+    if aligned is not None:
         check_image(aligned, "aligned", channels=3, value_range=SIGNED, ndims=(4,))
         if aligned.shape[0] != b:
             raise InputError(f"aligned has {aligned.shape[0]} images, image has {b}")
 
-    x1, size_record = make_size_valid(up01 * 2 - 1, 8, "pad")
+    faces = _faces_for_batch(face, b)
+    ups, xs = [], []
+    for i in range(b):
+        check_cancel(cancel)
+        inputs = sr_inputs(img01[i], factor, degrade_factor, face=faces[i], detector=detector, crop=crop,
+                           quantize=quantize, align=aligned is None)
+        ups.append(inputs.up)
+        xs.append(inputs.aligned * 2 - 1 if aligned is None else aligned[i])
+    if len({tuple(u.shape) for u in ups}) > 1:
+        raise InputError(f"the {b} images give crops of different sizes ({', '.join(f'{u.shape[-1]}x{u.shape[-2]}' for u in ups)}); "
+                         "super-resolve them one at a time, or pass crop=False for images that are face crops already")
+    x1, size_record = make_size_valid(torch.stack(ups) * 2 - 1, 8, "pad")
+    aligned = torch.stack(xs)
     generator = _noise_generator(model, seed) if noise == "random" else None
     outs = []
     for i in range(b):  # one image at a time: memory stays at one output

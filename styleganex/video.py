@@ -8,7 +8,8 @@
 [(3, 256, 320), (3, 256, 320), (3, 256, 320)]
 
 As the official ``video_editing.py``: the crop parameters and the aligned face x̃ come from the first
-frame; every frame is cropped with those parameters, encoded for f and the fusion skip features, and
+frame (x̃: the landmarks detected again on its crop, ``faces.align_crop``); every frame is cropped with
+those parameters (``cv2.resize``'s plain bilinear, ``faces.apply_crop``), encoded for f and the fusion skip features, and
 decoded with w+ = E(x̃) + latent_avg, zero noise and ``editing_w[0] x scale`` (edit models). There is
 no temporal smoothing.
 
@@ -245,12 +246,14 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
     elif aligned is None and first_face is None:
         first_face = fc.detect_face(first, detector)
 
-    # x̃: the FFHQ alignment of the first frame's crop (official), encoded once
+    # x̃: the FFHQ alignment of the first frame's crop with landmarks detected again on it (official),
+    # encoded once
     if aligned is None:
         if mode == "none":
             x_tilde = fc.align_face(first, first_face)
         else:
-            x_tilde = fc.align_face(fc.apply_crop(first, record), record.face_in_crop(first_face))
+            x_tilde, _, _ = fc.align_crop(fc.apply_crop(first, record), record.face_in_crop(first_face),
+                                          detector=detector)
     else:
         if aligned.ndim == 4 and aligned.shape[0] != 1:
             raise InputError(f"aligned must be one face [3, h, w] or [1, 3, h, w], got {tuple(aligned.shape)}")

@@ -35,6 +35,14 @@ def parity_dir():
 
 
 @pytest.fixture(scope="session")
+def pipeline_dir():
+    """What the official code makes of two packaged photos (crop, landmarks, aligned face)."""
+    if not (FIXTURES / "pipeline" / "index.json").is_file():
+        pytest.fail(f"pipeline fixtures not found at {FIXTURES / 'pipeline'} (set STYLEGANEX_SHARED)")
+    return FIXTURES / "pipeline"
+
+
+@pytest.fixture(scope="session")
 def manifest_path():
     return FIXTURES / "official_manifest.json"
 

@@ -50,7 +50,9 @@ def test_safetensors_round_trip_keeps_opts_latent_avg_editing_w(official_pt, edi
     dst = tmp_path / "m.safetensors"
     styleganex.convert(official_pt, dst)
     m = load_model(dst)
-    assert m.opts == edit_model.opts and m.variant == "edit_age"
+    # the file carries the options the official pSp reads (toonify_weights, checkpoint_path) besides the model's
+    from styleganex.testing import OFFICIAL_LOAD_OPTS
+    assert m.opts == {**OFFICIAL_LOAD_OPTS, **edit_model.opts} and m.variant == "edit_age"
     assert torch.equal(m.latent_avg, edit_model.latent_avg)
     assert torch.equal(m.editing_w, edit_model.editing_w)
     _same_outputs(m, edit_model, _frame(seed=1))

@@ -158,12 +158,14 @@ def test_crop_record_json_round_trip_and_point_maps():
 
 
 @pytest.mark.parametrize("scale", [0.4, 0.8, 1.3, 2.5])
-def test_apply_crop_equals_resizing_the_whole_frame(scale):
+@pytest.mark.parametrize("antialias", [False, True])
+def test_apply_crop_equals_resizing_the_whole_frame(scale, antialias):
+    """Default: plain bilinear as the release's cv2.resize; antialias=True: smoothed when shrinking."""
     image = torch.rand(3, 90, 120)
     eyes = np.array([[50.0, 40.0], [50.0 + 64.0 / scale, 40.0]])
     face = synthetic_face(eyes[0], eyes[1])
-    crop, record = styleganex_crop(image, face, padding=40)
-    whole = F.interpolate(image[None], size=record.resized_size, mode="bilinear", antialias=True,
+    crop, record = styleganex_crop(image, face, padding=40, antialias=antialias)
+    whole = F.interpolate(image[None], size=record.resized_size, mode="bilinear", antialias=antialias,
                           align_corners=False)[0]
     x0, y0, x1, y1 = record.box
     assert torch.allclose(crop, whole[:, y0:y1, x0:x1], atol=1e-5)

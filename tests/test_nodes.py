@@ -502,7 +502,7 @@ def test_latent_round_trip_cli_nodes_cli(pack, tmp_path, monkeypatch, vgg_dir):
     ckpt = save_official_pt(random_model("inversion", size=256, seed=31), pack.user_models / "roundtrip_inv.pt")
     photo = tmp_path / "astronaut.png"
     Image.fromarray((_astronaut(256)[0].numpy() * 255).round().astype(np.uint8)).save(photo)
-    frame = torch.from_numpy(np.asarray(Image.open(photo))).float()[None] / 255.0
+    frame = torch.from_numpy(np.array(Image.open(photo))).float()[None] / 255.0
 
     # 1. the CLI inverts the photo (dlib finds the face; two optimisation steps give noise maps)
     assert main(["invert", str(photo), "--model", str(ckpt), "--out", str(tmp_path / "cli"), "--steps", "2"]) == 0

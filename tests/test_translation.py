@@ -137,7 +137,7 @@ def test_super_resolve_sizes_padding_and_range(sr):
     g = torch.Generator().manual_seed(1)
     low = torch.rand(2, 3, 6, 5, generator=g) * 2 - 1  # upsampled 24x20: padded to 24x24 and back
     al = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
-    y = T.super_resolve(sr, low, 16, aligned=al, noise="zero")
+    y = T.super_resolve(sr, low, 16, aligned=al, noise="zero", crop=False)  # face crops already: no re-crop
     assert y.shape == (2, 3, 96, 80)
     assert float(y.min()) >= -1 and float(y.max()) <= 1
     # the padding is undone exactly: the same result as the render of the padded input, cropped
@@ -146,32 +146,35 @@ def test_super_resolve_sizes_padding_and_range(sr):
     ref = T._sr_render(sr, padded, al, "zero").clamp(-1, 1)[..., 8:88]
     assert torch.allclose(y, ref, atol=1e-5)
     # per-image results do not depend on the batch; the default noise is seeded
-    one = T.super_resolve(sr, low[1:], 16, aligned=al[1:], noise="zero")
+    one = T.super_resolve(sr, low[1:], 16, aligned=al[1:], noise="zero", crop=False)
     assert torch.allclose(one, y[1:], atol=1e-5)
-    assert torch.equal(T.super_resolve(sr, low, 16, aligned=al), T.super_resolve(sr, low, 16, aligned=al))
+    assert torch.equal(T.super_resolve(sr, low, 16, aligned=al, crop=False),
+                       T.super_resolve(sr, low, 16, aligned=al, crop=False))
 
 
 def test_super_resolve_degrade_path(sr32):
     g = torch.Generator().manual_seed(2)
     hr = torch.rand(1, 3, 64, 48, generator=g) * 2 - 1
     al = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
-    y = T.super_resolve(sr32, hr, degrade_factor=8, aligned=al, noise="zero")
+    y = T.super_resolve(sr32, hr, degrade_factor=8, aligned=al, noise="zero", crop=False)
     assert y.shape == (1, 3, 256, 192)  # 4x the high-resolution face, as the release
     low = T.sr_lowres((hr + 1) / 2, 8)
     assert low.shape[-2:] == (8, 6)
     x1 = T.pil_bicubic_resize(low, (64, 48)) * 2 - 1
     assert torch.allclose(y, T._sr_render(sr32, x1, al, "zero").clamp(-1, 1), atol=1e-5)
     with pytest.raises(ValueError, match="only 32"):
-        T.super_resolve(sr32, hr, degrade_factor=4, aligned=al)
+        T.super_resolve(sr32, hr, degrade_factor=4, aligned=al, crop=False)
 
 
 def test_super_resolve_aligned_face_from_landmarks(sr):
     low = torch.rand(1, 3, 16, 16) * 2 - 1
     face = landmarks(8, 6, 6)  # in low-resolution pixels; the upsampled image is 64x64
-    y = T.super_resolve(sr, low, 16, face=face, noise="zero")
+    y = T.super_resolve(sr, low, 16, face=face, noise="zero", crop=False)
     assert y.shape == (1, 3, 256, 256) and torch.isfinite(y).all()
     from styleganex.faces import NoFaceError
     with pytest.raises(NoFaceError, match="no face"):
+        T.super_resolve(sr, low, 16, detector=NoFaces(), crop=False)
+    with pytest.raises(NoFaceError, match="no face"):  # the release's geometry needs the face to crop
         T.super_resolve(sr, low, 16, detector=NoFaces())
 
 
@@ -318,7 +321,10 @@ def test_cli_sr_and_errors(tmp_path, model_files, monkeypatch):
     low = _save_png(tmp_path / "low.png", (rng.random((9, 10, 3)) * 255).astype(np.uint8))
     out = tmp_path / "hi.png"
     assert _cli(["sr", low, "--model", model_files["sr"], "--factor", "16", "--out", str(out), "--device", "cpu"]) == 0
-    assert Image.open(out).size == (160, 144)
+    # the release's geometry (--use_raw_data): upsampled 4x, cropped with the eyes 64 px apart; 4x that crop
+    from styleganex.images import load_image
+    crop = T.sr_inputs(load_image(low), 16).record.crop_size
+    assert Image.open(out).size == (4 * crop[1], 4 * crop[0]) != (160, 144)
     # a factor the model refuses: clear error, nothing written
     bad = tmp_path / "bad.png"
     with pytest.raises(ValueError, match="4 to 48"):

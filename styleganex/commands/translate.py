@@ -15,7 +15,9 @@ from .common import ProgressBar, add_model_args, device_arg, load_model_arg
 
 def register(sub) -> None:
     p = sub.add_parser("sr", help="face super-resolution (sr / sr32 models)")
-    p.add_argument("image", help="low-resolution face image (with --degrade: a high-resolution photo)")
+    p.add_argument("image", help="low-resolution photo of a face (with --degrade: a high-resolution photo); "
+                                 "as the release, it is upsampled by factor/4, cropped with the eyes 64 px apart "
+                                 "and the output is 4x that crop")
     add_model_args(p)
     p.add_argument("--factor", type=int, default=None,
                    help="super-resolution factor (sr: 4-48, default 32; sr32: 32)")
@@ -68,11 +70,6 @@ def cmd_sr(args) -> int:
     from ..translation import super_resolve
     image = load_image(args.image)
     model = load_model_arg(args)
-    face = None
-    if args.degrade:
-        from ..faces import Face, prepare_face
-        prepared = prepare_face(image)
-        image, face = prepared.crop, Face.from_landmarks(prepared.landmarks)
     degrade = None
     if args.degrade:
         factor = args.factor if args.factor is not None else 32
@@ -80,7 +77,8 @@ def cmd_sr(args) -> int:
     else:
         factor = args.factor
     with ProgressBar(1, "sr", "img") as progress:
-        out = super_resolve(model, image[None] * 2 - 1, factor, degrade, face=face, seed=args.seed,
+        # the release always degrades by factor // 4 and resizes back to the crop's size: output 4x the crop
+        out = super_resolve(model, image[None] * 2 - 1, 4 * degrade if degrade else factor, degrade, seed=args.seed,
                             progress=progress)
     write_images([(Path(args.out), (out[0].float().cpu() + 1) / 2)])
     print(f"wrote {args.out} ({out.shape[-1]}x{out.shape[-2]})")

@@ -1,18 +1,22 @@
 """FFHQ-style face alignment (the aligned face x̃ that StyleGANEX encodes into w+).
 
-The standard FFHQ recipe, as in the official ``scripts/align_all_parallel.py``:
+The recipe and the arithmetic of the official ``scripts/align_all_parallel.py``:
 
 1. from the eye centres and mouth corners build an oriented square ``quad``: centred a tenth of the
    way from the eye midpoint to the mouth midpoint, side ``max(4 * eye distance, 3.6 * eye-to-mouth)``;
-2. shrink the image by a whole factor when the quad is more than twice the output size;
+2. shrink the image by a whole factor (PIL's Lanczos resize) when the quad is more than twice the
+   output size;
 3. cut the quad's bounding box plus a border of ``0.1 * quad size``;
-4. where the quad sticks out of the image, reflect-pad by at least ``0.3 * quad size`` and fade the
-   padding towards a blurred copy (sigma ``0.02 * quad size``) and then to the median colour;
-5. resample the quad to ``size x size`` (bilinear).
+4. where the quad sticks out of the image, reflect-pad (``numpy.pad`` 'reflect') by at least
+   ``0.3 * quad size`` and fade the padding towards a Gaussian-blurred copy (sigma ``0.02 * quad
+   size``, as ``scipy.ndimage.gaussian_filter``) and then to the median colour, rounded to 8 bits;
+5. resample the quad to ``size x size`` with PIL's ``QUAD`` transform, bilinear, no antialiasing.
 
-Differences from the official code: resampling is done with torch/kornia; the remaining shrink in
-step 5 is antialiased (PIL's quad transform aliases); coordinates keep
-half-pixel accuracy through every step; the image is not rounded to 8 bits in between.
+``method="release"`` (the default) runs these steps on the 8-bit image with Pillow and numpy, as the
+release does (the Gaussian blur is computed with numpy in float64; it matches scipy's to float32
+rounding). ``method="smooth"`` is the former float pipeline: torch/kornia resampling that
+antialiases when the quad is larger than the output and keeps the image in float throughout; it is
+not what the encoder was trained on.
 
 ``Alignment`` holds the quad and gives the affine map frame -> aligned face and back.
 """
@@ -26,9 +30,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
+from PIL import Image
 
-from ..errors import FaceError
-from ..images import check_image
+from ..errors import FaceError, InputError
+from ..images import check_image, to_uint8_hwc
 from .face import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, RIGHT_EYE, Face
 from .resample import apply_affine, resize_matrix, warp
 
@@ -82,9 +87,21 @@ class Alignment:
     def from_dict(cls, data: dict) -> Alignment:
         return cls(np.asarray(data["quad"], dtype=np.float64), int(data["size"]))
 
-    def warp(self, image: torch.Tensor) -> torch.Tensor:
-        """The aligned face ``[3, size, size]`` from ``image`` ``[3, H, W]`` (0..1), by the FFHQ steps."""
+    def warp(self, image: torch.Tensor, method: str = "release") -> torch.Tensor:
+        """The aligned face ``[3, size, size]`` from ``image`` ``[3, H, W]`` (0..1), by the FFHQ steps.
+
+        method: ``"release"`` (default): the release's arithmetic on the image rounded to 8 bits;
+            ``"smooth"``: float resampling, antialiased when shrinking (see the module docstring).
+        The result is on ``image``'s device and dtype.
+        """
         check_image(image)
+        if image.ndim != 3:
+            raise InputError(f"warp takes one image [3, H, W], got {tuple(image.shape)}")
+        if method == "release":
+            aligned = release_warp(to_uint8_hwc(image), self.quad, self.size)
+            return torch.from_numpy(aligned).permute(2, 0, 1).to(image.device, image.dtype) / 255.0
+        if method != "smooth":
+            raise InputError(f"method must be 'release' or 'smooth', got {method!r}")
         height, width = image.shape[-2:]
         quad, qsize = self.quad.copy(), self.quad_size
         to_work = np.eye(3)  # frame coordinates -> coordinates in the image being worked on
@@ -119,6 +136,81 @@ class Alignment:
 
         work_to_aligned = self.frame_to_aligned_matrix() @ np.linalg.inv(to_work)
         return warp(image, work_to_aligned, (self.size, self.size)).clamp(0.0, 1.0)
+
+
+def release_warp(pixels: np.ndarray, quad: np.ndarray, size: int = 256) -> np.ndarray:
+    """The release's FFHQ warp of ``quad`` (``(4, 2)``, corners as in ``Alignment``) in ``pixels``
+    (``[H, W, 3]`` uint8): shrink, crop, pad with blur, PIL ``QUAD`` transform. Returns ``[size, size, 3]``
+    uint8. Step by step ``align_face`` of ``scripts/align_all_parallel.py`` after the landmarks
+    (output size = transform size = ``size``)."""
+    img = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
+    quad = np.array(quad, dtype=np.float64)
+    qsize = float(np.hypot(*(quad[3] - quad[0])))
+
+    shrink = int(np.floor(qsize / size * 0.5))
+    if shrink > 1:
+        rsize = (int(np.rint(float(img.size[0]) / shrink)), int(np.rint(float(img.size[1]) / shrink)))
+        img = img.resize(rsize, Image.LANCZOS)
+        quad /= shrink
+        qsize /= shrink
+
+    border = max(int(np.rint(qsize * 0.1)), 3)
+    crop = (int(np.floor(min(quad[:, 0]))), int(np.floor(min(quad[:, 1]))), int(np.ceil(max(quad[:, 0]))),
+            int(np.ceil(max(quad[:, 1]))))
+    crop = (max(crop[0] - border, 0), max(crop[1] - border, 0), min(crop[2] + border, img.size[0]),
+            min(crop[3] + border, img.size[1]))
+    if crop[2] <= crop[0] or crop[3] <= crop[1]:
+        raise FaceError("the face lies outside the image")
+    if crop[2] - crop[0] < img.size[0] or crop[3] - crop[1] < img.size[1]:
+        img = img.crop(crop)
+        quad -= crop[0:2]
+
+    pad = (int(np.floor(min(quad[:, 0]))), int(np.floor(min(quad[:, 1]))), int(np.ceil(max(quad[:, 0]))),
+           int(np.ceil(max(quad[:, 1]))))
+    pad = (max(-pad[0] + border, 0), max(-pad[1] + border, 0), max(pad[2] - img.size[0] + border, 0),
+           max(pad[3] - img.size[1] + border, 0))
+    if max(pad) > border - 4:
+        pad = np.maximum(pad, int(np.rint(qsize * 0.3)))
+        padded = np.pad(np.float32(img), ((pad[1], pad[3]), (pad[0], pad[2]), (0, 0)), "reflect")
+        h, w, _ = padded.shape
+        y, x, _ = np.ogrid[:h, :w, :1]
+        mask = np.maximum(1.0 - np.minimum(np.float32(x) / pad[0], np.float32(w - 1 - x) / pad[2]),
+                          1.0 - np.minimum(np.float32(y) / pad[1], np.float32(h - 1 - y) / pad[3]))
+        blur = qsize * 0.02
+        padded += (_gaussian_filter_hw(padded, blur) - padded) * np.clip(mask * 3.0 + 1.0, 0.0, 1.0)
+        padded += (np.median(padded, axis=(0, 1)) - padded) * np.clip(mask, 0.0, 1.0)
+        img = Image.fromarray(np.uint8(np.clip(np.rint(padded), 0, 255)), "RGB")
+        quad += pad[:2]
+
+    img = img.transform((size, size), Image.QUAD, (quad + 0.5).flatten(), Image.BILINEAR)
+    return np.array(img)
+
+
+def _gaussian_filter_hw(image: np.ndarray, sigma: float) -> np.ndarray:
+    """``scipy.ndimage.gaussian_filter(image, [sigma, sigma, 0])`` for a float32 ``[H, W, C]`` array.
+
+    The same filter in numpy: kernel radius ``int(4 * sigma + 0.5)``, edges mirrored with the edge pixel
+    repeated ('reflect'), rows then columns, each pass summed in float64 and stored as float32.
+    """
+    radius = int(4.0 * sigma + 0.5)
+    taps = np.exp(-0.5 / sigma ** 2 * np.arange(-radius, radius + 1, dtype=np.float64) ** 2)
+    taps /= taps.sum()
+    out = image
+    for axis in (0, 1):
+        n = out.shape[axis]
+        padded = np.take(out, _symmetric_index(n, radius), axis=axis)
+        total = np.zeros(out.shape, np.float64)
+        for k, tap in enumerate(taps):
+            total += tap * (padded[k:k + n] if axis == 0 else padded[:, k:k + n])
+        out = total.astype(np.float32)
+    return out
+
+
+def _symmetric_index(n: int, radius: int) -> np.ndarray:
+    """Indices ``-radius .. n + radius - 1`` folded into ``0..n-1`` by mirroring with the edge pixel
+    repeated (``d c b a | a b c d | d c b a``), for any ``radius``."""
+    i = np.arange(-radius, n + radius) % (2 * n)
+    return np.where(i < n, i, 2 * n - 1 - i)
 
 
 def _translation(dx: float, dy: float) -> np.ndarray:
@@ -185,9 +277,11 @@ def ffhq_alignment(face: Face | np.ndarray, size: int = 256) -> Alignment:
     return Alignment(ffhq_quad(face.require_landmarks()), size)
 
 
-def align_face(image: torch.Tensor, face: Face | np.ndarray, size: int = 256) -> torch.Tensor:
+def align_face(image: torch.Tensor, face: Face | np.ndarray, size: int = 256, method: str = "release") -> torch.Tensor:
     """The FFHQ-aligned face ``[3, size, size]`` (0..1) of ``face`` in ``image`` ``[3, H, W]``.
 
+    method: ``"release"`` (default, the release's arithmetic) or ``"smooth"`` (see ``Alignment.warp``).
     For the transform as well, use ``alignment = ffhq_alignment(face, size)`` and ``alignment.warp(image)``.
+    Note that the release aligns the *crop* with landmarks detected again on it: ``prepare_face`` does that.
     """
-    return ffhq_alignment(face, size).warp(image)
+    return ffhq_alignment(face, size).warp(image, method)

@@ -9,8 +9,9 @@ Official recipe (``get_video_crop_parameter`` in the release's ``utils/inference
    and the same for top/bottom, so both sides are multiples of 8 (512 x 512 at most with the default
    padding of 256 on every side).
 
-Here the resize is antialiased (the official code uses plain bilinear ``cv2.resize``) and only the
-box is computed when enlarging. ``CropRecord`` remembers the geometry so points and images can go
+The resize is plain bilinear without antialiasing, as the release's ``cv2.resize`` (its pixels to
+within one 8-bit level: ``cv2`` rounds its weights to 11 bits), and only the box is computed.
+``antialias=True`` smooths instead when shrinking (not the release). ``CropRecord`` remembers the geometry so points and images can go
 back and forth between frame and crop; it serialises to JSON.
 """
 
@@ -165,30 +166,38 @@ def _record_around(frame_size, scale: float, center, padding) -> CropRecord:
     return CropRecord((height, width), scale, (h, w), (x0, y0, x1, y1))
 
 
-def apply_crop(image: torch.Tensor, record: CropRecord) -> torch.Tensor:
+def apply_crop(image: torch.Tensor, record: CropRecord, antialias: bool = False) -> torch.Tensor:
     """Cut the crop described by ``record`` out of ``image`` (``[3, H, W]`` or ``[B, 3, H, W]``,
-    ``(H, W) == record.frame_size``). Returns ``[.., 3, h, w]`` with ``(h, w) == record.crop_size``."""
+    ``(H, W) == record.frame_size``). Returns ``[.., 3, h, w]`` with ``(h, w) == record.crop_size``.
+
+    antialias: False (default, the release): plain bilinear, as ``cv2.resize``; True: antialiased
+        when the frame is shrunk.
+    """
     check_image(image)
     if tuple(image.shape[-2:]) != tuple(record.frame_size):
         raise FaceError(f"image is {tuple(image.shape[-2:])} but the crop record is for a frame {record.frame_size}")
-    return resize_then_cut(image, record.resized_size, record.box).clamp(0.0, 1.0)
+    return resize_then_cut(image, record.resized_size, record.box, antialias=antialias).clamp(0.0, 1.0)
 
 
-def styleganex_crop(image: torch.Tensor, face: Face, padding=DEFAULT_PADDING) -> tuple[torch.Tensor, CropRecord]:
+def styleganex_crop(image: torch.Tensor, face: Face, padding=DEFAULT_PADDING,
+                    antialias: bool = False) -> tuple[torch.Tensor, CropRecord]:
     """The official StyleGANEX crop of ``face`` in ``image`` ``[3, H, W]`` (0..1).
 
     Returns the crop ``[3, h, w]`` (``h``, ``w`` multiples of 8) and its ``CropRecord``.
+    antialias: see ``apply_crop`` (default: plain bilinear, as the release).
     """
     record = crop_record(tuple(image.shape[-2:]), face, padding)
-    return apply_crop(image, record), record
+    return apply_crop(image, record, antialias), record
 
 
-def center_crop(image: torch.Tensor, size: int = 512) -> tuple[torch.Tensor, CropRecord]:
+def center_crop(image: torch.Tensor, size: int = 512, antialias: bool = True) -> tuple[torch.Tensor, CropRecord]:
     """A crop without a face: shrink so the shorter side is at most ``size``, then cut the central
-    ``size x size`` (or less) box with sides floored to multiples of 8. Same ``CropRecord`` as above."""
+    ``size x size`` (or less) box with sides floored to multiples of 8. Same ``CropRecord`` as above.
+
+    The release has no such crop; it is antialiased by default (``antialias``, see ``apply_crop``)."""
     height, width = image.shape[-2:]
     scale = min(1.0, size / min(height, width))
     h, w = round(height * scale), round(width * scale)
     half = size / 2.0
     record = _record_around((height, width), scale, (w / 2.0, h / 2.0), (half, half, half, half))
-    return apply_crop(image, record), record
+    return apply_crop(image, record, antialias), record

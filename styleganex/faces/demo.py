@@ -3,8 +3,9 @@
     python -c "from styleganex.faces.demo import save_demo; save_demo('docs/images/faces_demo.png')"
 
 Panels: the frame with landmarks, crop box (green) and FFHQ quad (yellow); the StyleGANEX crop; the
-aligned 256 x 256 face; the frame with a stand-in "model output" (the crop upscaled 4x with its
-colour channels rotated) pasted back with the default feather.
+aligned 256 x 256 face (``prepare_face``: aligned on the crop with landmarks found again on it, as the
+release does; the quad drawn is that alignment's, mapped back to the frame); the frame with a stand-in
+"model output" (the crop upscaled 4x with its colour channels rotated) pasted back with the default feather.
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ import torch.nn.functional as F
 from PIL import Image, ImageDraw
 
 from ..images import from_uint8_hwc, to_uint8_hwc
-from .align import ffhq_alignment
-from .crop import styleganex_crop
+from .align import ffhq_quad
 from .detect import detect_face
 from .face import Face
 from .paste import paste_back
+from .prepare import prepare_face
 
 
 def demo_figure(image: torch.Tensor, face: Face | None = None, height: int = 256) -> torch.Tensor:
     """The four panels side by side, each ``height`` pixels tall; returns ``[3, height + 20, W]``."""
     face = face or detect_face(image)
-    crop, record = styleganex_crop(image, face)
-    alignment = ffhq_alignment(face)
-    aligned = alignment.warp(image)
+    prepared = prepare_face(image, face)
+    crop, record, aligned = prepared.crop, prepared.record, prepared.aligned
+    quad = record.crop_to_frame(ffhq_quad(prepared.landmarks))
     output = F.interpolate(crop[None], scale_factor=4, mode="bicubic", align_corners=False)[0]
     output = output[[2, 0, 1]].clamp(0.0, 1.0)
     pasted = paste_back(image, output, record)
@@ -39,7 +40,7 @@ def demo_figure(image: torch.Tensor, face: Face | None = None, height: int = 256
     x0, y0, x1, y1 = record.box
     sx, sy = record.scale_xy
     draw.rectangle([x0 / sx, y0 / sy, x1 / sx - 1, y1 / sy - 1], outline=(0, 255, 0), width=2)
-    draw.polygon([tuple(p) for p in alignment.quad], outline=(255, 220, 0), width=2)
+    draw.polygon([tuple(p) for p in quad], outline=(255, 220, 0), width=2)
 
     panels = [("frame + landmarks, crop, quad", annotated),
               (f"crop {record.crop_size[1]}x{record.crop_size[0]}", Image.fromarray(to_uint8_hwc(crop))),

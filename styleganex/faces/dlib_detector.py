@@ -56,7 +56,9 @@ class DlibDetector:
         from about 40 px wide; each step costs about 4x the time).
     min_score: dlib's detection threshold (0 is dlib's default; raise it to drop weak detections).
     max_side: images whose longer side exceeds this are searched at this size first (faster on large
-        photos); landmarks are always placed on the full-resolution image. ``None`` disables it.
+        photos); landmarks are always placed on the full-resolution image. ``None`` disables it and
+        searches at full resolution as the release does: on photos larger than ``max_side`` the box,
+        and so the landmarks and the crop parameters, can differ slightly from the release's.
     fallback_pixels: when that reduced search finds nothing, the image is searched once more at a
         larger scale (up to ``2 ** upsample``, the scale of a small image) whose pixel count stays
         within this budget, so a small face in a large photo is still found: a 512-px portrait

@@ -12,6 +12,19 @@ torch.Size([3, 256, 256])
 The library, the CLI (``invert``, ``demo``), the ComfyUI FaceCrop node and the video path all call
 :func:`prepare_face`, so the same photo gives the same crop and aligned face everywhere.
 
+The steps are the release's (``get_video_crop_parameter``, ``cv2.resize`` and ``align_face`` of the
+official scripts), so the real weights see the faces they were trained on:
+
+1. the face is detected on the photo (dlib HOG, upsample 1, 68 landmarks) and gives the crop
+   parameters (eyes 64 px apart, 256 px around their midpoint, multiples of 8);
+2. the photo is resized with plain bilinear, no antialiasing (``cv2.resize``, bit for bit on 8-bit
+   photos) and cut;
+3. the 68 landmarks are detected **again on the crop** (:func:`align_crop`) and the crop is aligned
+   with those, with the release's FFHQ arithmetic (``Alignment.warp``, PIL's ``QUAD`` transform).
+   Where the crop shows several faces, the release takes dlib's last detection; here the one nearest
+   the photo's landmarks mapped into the crop. Where detection on the crop finds nothing near them,
+   those mapped landmarks are used and ``landmarks_source`` says ``"mapped"``.
+
 Without a face (``if_no_face="center"``) the crop is the centre of the photo (``center_crop``) and
 the "aligned" face is that crop resized to 256 x 256, so w+ still comes from a 256 x 256 image.
 """
@@ -29,10 +42,13 @@ from ..errors import InputError, NoFaceError, check_cancel
 from ..images import check_image
 from .align import align_face
 from .crop import DEFAULT_PADDING, CropRecord, apply_crop, center_crop, crop_record
-from .detect import FaceDetector, detect_face
+from .detect import FaceDetector, detect_face, redetect_face
 from .face import Face
 
-__all__ = ["IF_NO_FACE", "PreparedFace", "prepare_center", "prepare_face", "prepare_faces"]
+__all__ = ["IF_NO_FACE", "LANDMARK_SOURCES", "PreparedFace", "align_crop", "prepare_center", "prepare_face",
+           "prepare_faces"]
+
+LANDMARK_SOURCES = ("redetected", "mapped", "none")
 
 IF_NO_FACE = ("error", "center")
 """What :func:`prepare_face` does when no face is found: raise ``NoFaceError``, or centre-crop."""
@@ -75,9 +91,30 @@ def prepare_center(image: torch.Tensor, padding=DEFAULT_PADDING) -> PreparedFace
     return PreparedFace(crop, _resized_crop(crop), record, None, None, "none")
 
 
+def align_crop(crop: torch.Tensor, expected: Face, *, detector: FaceDetector | None = None,
+               redetect: bool = True, size: int = ALIGNED_SIZE) -> tuple[torch.Tensor, np.ndarray, str]:
+    """The release's aligned face x̃ of a crop: landmarks detected again on ``crop``, FFHQ alignment.
+
+    Args:
+        crop: ``[3, h, w]`` in 0..1 (a StyleGANEX crop, or any image of the face).
+        expected: the face in ``crop``'s coordinates with 68 landmarks (e.g. ``record.face_in_crop(face)``):
+            it picks the detection to use, and is used itself when none is near it.
+        detector: the detector run on the crop (default: dlib, as the release).
+        redetect: False skips the detection and aligns with ``expected``'s landmarks.
+        size: side of the aligned face (the release: 256).
+
+    Returns:
+        ``(aligned [3, size, size] in 0..1, landmarks (68, 2) in crop pixels, source)`` with source
+        ``"redetected"`` or ``"mapped"`` (``expected``'s landmarks were used).
+    """
+    found = redetect_face(crop, expected, detector) if redetect else None
+    used, source = (found, "redetected") if found is not None else (expected, "mapped")
+    return align_face(crop, used, size), used.landmarks, source
+
+
 def prepare_face(image: torch.Tensor, face: Face | None = None, *, detector: FaceDetector | None = None,
                  rule: str = "largest", index: int = 0, padding=DEFAULT_PADDING,
-                 if_no_face: str = "error") -> PreparedFace:
+                 if_no_face: str = "error", redetect: bool = True) -> PreparedFace:
     """Crop and align the face of ``image`` ``[3, H, W]`` (0..1) as the release does.
 
     Args:
@@ -86,6 +123,9 @@ def prepare_face(image: torch.Tensor, face: Face | None = None, *, detector: Fac
         detector, rule, index: how the face is found and chosen (see ``detect_face``).
         padding: crop padding around the eyes in rescaled pixels (see ``crop_record``).
         if_no_face: ``"error"`` raises ``NoFaceError``; ``"center"`` centre-crops instead.
+        redetect: True (default, the release): the landmarks are detected again on the crop (also
+            when ``face`` is given; ``face`` then picks which detection); False: ``face``'s landmarks
+            mapped into the crop are used.
 
     Returns:
         A :class:`PreparedFace`.
@@ -104,9 +144,8 @@ def prepare_face(image: torch.Tensor, face: Face | None = None, *, detector: Fac
             return prepare_center(image, padding)
     record = crop_record(tuple(image.shape[-2:]), face, padding)
     crop = apply_crop(image, record)
-    in_crop = record.face_in_crop(face)
-    aligned = align_face(crop, in_crop, ALIGNED_SIZE)
-    return PreparedFace(crop, aligned, record, face, in_crop.landmarks, "mapped")
+    aligned, landmarks, source = align_crop(crop, record.face_in_crop(face), detector=detector, redetect=redetect)
+    return PreparedFace(crop, aligned, record, face, landmarks, source)
 
 
 def prepare_faces(images: torch.Tensor, *, first_for_all: bool = False, progress: Callable | None = None,
