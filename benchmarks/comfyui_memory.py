@@ -213,7 +213,9 @@ def main(argv=None) -> int:
     mm.unload_all_models()
     other_bytes = int(a.other_gib * GiB)
     other_module = torch.nn.Module()
-    other_module.weight = torch.nn.Parameter(torch.empty(other_bytes // 2, dtype=torch.float16), requires_grad=False)
+    other_module.block = torch.nn.Module()  # ComfyUI's partial unload addresses weights as "<module>.<name>"
+    other_module.block.weight = torch.nn.Parameter(torch.empty(other_bytes // 2, dtype=torch.float16),
+                                                   requires_grad=False)
     other = ModelPatcher(other_module, load_device=dev, offload_device=torch.device("cpu"), size=other_bytes)
     _, t = _timed(lambda: mm.load_models_gpu([other]))
     lo["other_model_gib"] = a.other_gib

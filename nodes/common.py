@@ -364,8 +364,8 @@ def device_choice(choice: str) -> torch.device:
 
 
 def dtype_choice(choice: str, device: torch.device) -> torch.dtype:
-    """auto: ComfyUI's choice for an image model on ``device`` (fp32 on the CPU and older GPUs, bf16 where
-    ComfyUI finds it fast; its --fp32-vae / --bf16-vae / --force-fp32 flags decide when given)."""
+    """auto: ComfyUI's choice for an image model on ``device`` (:func:`.compat.auto_dtype`: fp32 unless
+    ComfyUI runs with --bf16-vae / --fp16-vae)."""
     if choice == "auto":
         return auto_dtype(device)
     return PRECISIONS[choice]

@@ -74,10 +74,16 @@ def weights_leave_gpu_after_use() -> bool:
     return model_management.vram_state == model_management.VRAMState.NO_VRAM
 
 
+# Types ComfyUI may pick on its own for our models on a device that runs them fast. None: measured on an
+# H200 (benchmarks/README.md), bf16 decodes no faster than fp32 (19 ms) and differs by up to 14/255 at the
+# 99th percentile, so only ComfyUI's explicit flags change the type.
+AUTO_DTYPES: list = []
+
+
 def auto_dtype(device: torch.device) -> torch.dtype:
-    """ComfyUI's dtype for an image encoder/decoder on ``device``: bf16 where it is fast and exact enough
-    (recent GPUs), else fp32; --fp32-vae / --bf16-vae / --fp16-vae / --force-fp32 decide when given."""
-    return model_management.vae_dtype(device, allowed_dtypes=[torch.bfloat16])
+    """ComfyUI's dtype for an image encoder/decoder on ``device`` (its VAE rule): fp32 unless ComfyUI runs
+    with --bf16-vae / --fp16-vae (or a type in AUTO_DTYPES suits the device); --fp32-vae forces fp32."""
+    return model_management.vae_dtype(device, allowed_dtypes=AUTO_DTYPES)
 
 
 def send_node_text(text: str) -> None:

@@ -65,9 +65,9 @@ class LoadStyleGANEX(io.ComfyNode):
                                        "_mask2face.pt, _edit_age.pt, _edit_hair.pt, _toonify_*.pt"),
                 io.Combo.Input("device", options=DEVICES, default="auto", tooltip=DEVICE_TOOLTIP),
                 io.Combo.Input("precision", options=PRECISION_CHOICES, default="auto",
-                               tooltip="auto: ComfyUI's choice for the device (fp32 on the CPU, bf16 on recent "
-                                       "GPUs; --fp32-vae forces fp32); fp16/bf16 halve memory on a GPU (the "
-                                       "inversion still optimises in fp32)"),
+                               tooltip="auto: ComfyUI's choice (fp32, or bf16/fp16 when ComfyUI runs with "
+                                       "--bf16-vae/--fp16-vae); fp16/bf16 halve memory on a GPU (the inversion "
+                                       "still optimises in fp32)"),
                 download_input(),
             ],
             outputs=[ModelType.Output(display_name="model",
