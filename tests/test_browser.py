@@ -13,7 +13,6 @@ thumbnails ``workflows/<name>.jpg`` from its outputs.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -26,10 +25,7 @@ import pytest
 
 pytestmark = pytest.mark.browser
 
-_spec = importlib.util.spec_from_file_location("styleganex_comfyui_harness_browser",
-                                               Path(__file__).parent / "comfyui" / "harness.py")
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
+import harness  # noqa: E402 - tests/comfyui/harness.py (conftest.py puts its folder on sys.path)
 
 ROOT = harness.ROOT
 PACK = harness.PACK_NAME

@@ -24,10 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "comfyui_styleganex_pack"
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
 
-_spec = importlib.util.spec_from_file_location("styleganex_comfyui_harness_unit",
-                                               Path(__file__).parent / "comfyui" / "harness.py")
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
+import harness  # noqa: E402 - tests/comfyui/harness.py (conftest.py puts its folder on sys.path)
 
 
 # ---- no ComfyUI needed ------------------------------------------------------------------------

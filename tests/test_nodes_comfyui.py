@@ -8,20 +8,15 @@ runs reuse it. Run alone with ``python -m pytest -m comfyui -q``.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import time
 import urllib.parse
-from pathlib import Path
 
 import pytest
 
 pytestmark = pytest.mark.comfyui
 
-_spec = importlib.util.spec_from_file_location("styleganex_comfyui_harness",
-                                               Path(__file__).parent / "comfyui" / "harness.py")
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
+import harness  # noqa: E402 - tests/comfyui/harness.py (conftest.py puts its folder on sys.path)
 
 ROOT = harness.ROOT
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
