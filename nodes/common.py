@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,7 +15,7 @@ from typing import Any
 import torch
 
 from ..styleganex.checkpoints import LICENSE_NOTE, WEIGHTS_URL
-from ..styleganex.errors import Cancelled, ModelKindError
+from ..styleganex.errors import Cancelled, ImageError, InputError, ModelKindError
 from ..styleganex.paths import OFFICIAL_FILES
 from .compat import (
     Interrupted,
@@ -106,12 +107,73 @@ def direction_files() -> list[str]:
     return _files(DIRECTIONS_FOLDER)
 
 
+# ---- file names: only inside ComfyUI's folders ----------------------------------------------------
+def folder_roots(folder: str) -> list[str]:
+    """The folders a file name of ``folder`` may resolve into: ``"input"``, ``"output"``, ``"temp"`` (ComfyUI's
+    directories) or a registered models folder name (all its paths, e.g. from extra_model_paths.yaml)."""
+    special = {"input": folder_paths.get_input_directory, "output": folder_paths.get_output_directory,
+               "temp": folder_paths.get_temp_directory}
+    if folder in special:
+        return [special[folder]()]
+    try:
+        return list(folder_paths.get_folder_paths(folder))
+    except KeyError:  # not registered (tests that skip register_folders)
+        return []
+
+
+def name_problem(name) -> str | None:
+    """Why ``name`` cannot be a file name inside a folder (None when it can)."""
+    if not isinstance(name, str) or not name.strip():
+        return "is empty"
+    if "\x00" in name:
+        return "contains a NUL character"
+    norm = name.replace("\\", "/")
+    if os.path.isabs(name) or norm.startswith("/") or re.match(r"^[A-Za-z]:", norm):
+        return "is an absolute path"
+    if ".." in norm.split("/"):
+        return "climbs out of its folder with '..'"
+    return None
+
+
+def _refused(folder: str, name, what: str, problem: str) -> InputError:
+    roots = folder_roots(folder)
+    where = ", ".join(roots) if roots else f"ComfyUI's {folder} folder"
+    return InputError(f"{what} {str(name)[:200]!r} {problem}: a node only reads files inside ComfyUI's {folder} "
+                      f"folder(s) ({where}). Put the file there and choose it from the list.")
+
+
+def resolve_file(folder: str, name: str, what: str = "file") -> str | None:
+    """The real path of the file ``name`` inside one of ``folder``'s roots (:func:`folder_roots`), after
+    resolving links; None when there is no such file. Names that leave the folders (absolute paths, '..',
+    links to elsewhere) raise InputError."""
+    problem = name_problem(name)
+    if problem:
+        raise _refused(folder, name, what, problem)
+    for root in folder_roots(folder):
+        real_root = os.path.realpath(root)
+        candidate = os.path.join(real_root, name)
+        if not os.path.lexists(candidate):
+            continue
+        real = os.path.realpath(candidate)
+        if os.path.commonpath([real, real_root]) != real_root:
+            raise _refused(folder, name, what, "links to a file outside those folders")
+        if os.path.isfile(real):
+            return real
+    return None
+
+
+def check_file(folder: str, name: str, what: str, missing) -> bool | str:
+    """For ``validate_inputs``: True when ``name`` is a file inside ``folder``, else the message (the
+    refusal, or ``missing(name)`` when it is absent)."""
+    try:
+        return True if resolve_file(folder, name, what) is not None else missing(name)
+    except InputError as e:
+        return str(e)
+
+
 def find_model_file(name: str) -> str | None:
-    if not name:
-        return None
-    if os.path.isabs(name) and os.path.isfile(name):
-        return name
-    return folder_paths.get_full_path(MODELS_FOLDER, name)
+    """The file ``name`` in the models folders, or None; InputError for a name outside them."""
+    return resolve_file(MODELS_FOLDER, name, "model file")
 
 
 DOWNLOAD_OPTION = "download_if_missing"
@@ -147,12 +209,13 @@ def fetch_model_file(name: str) -> str:
 
 
 def check_model_file(name: str, what: str = "model file"):
-    """For ``validate_inputs``: True when the file is there, else the message saying where to get it."""
-    return True if find_model_file(name) is not None else missing_file_message(name, what)
+    """For ``validate_inputs``: True when the file is there, else the message saying where to get it (or why
+    the name is refused)."""
+    return check_file(MODELS_FOLDER, name, what, lambda n: missing_file_message(n, what))
 
 
 def require_model_file(name: str, what: str = "model file") -> str:
-    path = find_model_file(name)
+    path = resolve_file(MODELS_FOLDER, name, what)
     if path is None:
         raise FileNotFoundError(missing_file_message(name, what))
     return path
@@ -230,40 +293,60 @@ class FaceParserHandle:
 
 
 # ---- images ----------------------------------------------------------------------------------------
+def _check_frames(x: torch.Tensor, name: str) -> None:
+    """Float values, finite, every frame within the pixel cap (``styleganex.images.MAX_PIXELS``)."""
+    from ..styleganex.images import check_pixels
+
+    if not x.is_floating_point():
+        raise ImageError(f"{name} must hold float values in 0..1, got {x.dtype}")
+    check_pixels(x.shape[-1], x.shape[-2], f"{name} (each frame)")
+    if not bool(torch.isfinite(x).all()):
+        raise ImageError(f"{name} contains NaN or infinite values: the node that made it failed")
+
+
 def image_to_core(image: torch.Tensor, name: str = "image") -> torch.Tensor:
     """ComfyUI IMAGE [B, H, W, C] (0..1) -> the core's [B, 3, H, W] float32 0..1 on the CPU.
-    Grey images are repeated to RGB; an alpha channel is dropped."""
+    Grey images are repeated to RGB; an alpha channel is dropped. Refuses empty batches, other channel
+    counts, non-float or non-finite values and frames over the pixel cap (ImageError)."""
     if not isinstance(image, torch.Tensor):
-        raise TypeError(f"{name} must be an IMAGE tensor, got {type(image).__name__}")
+        raise ImageError(f"{name} must be an IMAGE tensor, got {type(image).__name__}")
     if image.ndim == 3:
         image = image[None]
     if image.ndim != 4 or image.shape[-1] not in (1, 3, 4):
-        raise ValueError(f"{name} must be an IMAGE [batch, height, width, channels], got {tuple(image.shape)}")
+        raise ImageError(f"{name} must be an IMAGE [batch, height, width, channels] with 1, 3 or 4 channels, got "
+                         f"{tuple(image.shape)}")
     if image.shape[0] == 0 or image.shape[1] == 0 or image.shape[2] == 0:
-        raise ValueError(f"{name} is empty: {tuple(image.shape)}")
+        raise ImageError(f"{name} is empty: {tuple(image.shape)}")
+    _check_frames(image.permute(0, 3, 1, 2), name)
     x = image.detach().to("cpu", torch.float32)
     x = x[..., :3] if x.shape[-1] >= 3 else x.expand(-1, -1, -1, 3)
     return x.permute(0, 3, 1, 2).clamp(0.0, 1.0).contiguous()
 
 
 def core_to_image(x: torch.Tensor, signed: bool = True) -> torch.Tensor:
-    """The core's [B, 3, H, W] ([-1, 1] when ``signed``, else 0..1) -> IMAGE [B, H, W, 3] 0..1 on the CPU."""
-    x = x.detach().to("cpu", torch.float32)
+    """The core's [B, 3, H, W] ([-1, 1] when ``signed``, else 0..1) -> IMAGE [B, H, W, 3] 0..1 on the CPU.
+    NonFiniteError (never a black image) when the core handed back NaN or infinite values."""
+    from ..styleganex.validation import check_finite
+
+    x = check_finite(x.detach().to("cpu", torch.float32), "the node's computation")
     if signed:
         x = (x + 1.0) / 2.0
     return x.clamp(0.0, 1.0).permute(0, 2, 3, 1).contiguous()
 
 
 def mask_to_core(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
-    """ComfyUI MASK [B, H, W] (or [H, W]) -> [B, 1, H, W] float32 on the CPU."""
+    """ComfyUI MASK [B, H, W] (or [H, W]) -> [B, 1, H, W] float32 on the CPU (checked as :func:`image_to_core`)."""
     if not isinstance(mask, torch.Tensor):
-        raise TypeError(f"{name} must be a MASK tensor, got {type(mask).__name__}")
+        raise ImageError(f"{name} must be a MASK tensor, got {type(mask).__name__}")
     if mask.ndim == 2:
         mask = mask[None]
     if mask.ndim == 4 and mask.shape[1] == 1:
         mask = mask[:, 0]
     if mask.ndim != 3:
-        raise ValueError(f"{name} must be a MASK [batch, height, width], got {tuple(mask.shape)}")
+        raise ImageError(f"{name} must be a MASK [batch, height, width], got {tuple(mask.shape)}")
+    if mask.numel() == 0:
+        raise ImageError(f"{name} is empty: {tuple(mask.shape)}")
+    _check_frames(mask[:, None], name)
     return mask.detach().to("cpu", torch.float32)[:, None].contiguous()
 
 

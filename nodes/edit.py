@@ -7,6 +7,7 @@ import re
 
 import torch
 
+from ..styleganex.errors import InputError
 from .common import (
     CATEGORY,
     DIRECTIONS_FOLDER,
@@ -18,6 +19,7 @@ from .common import (
     direction_files,
     folder_paths,
     require_model_file,
+    resolve_file,
 )
 from .compat import io
 
@@ -59,7 +61,7 @@ def _resolve(choice: str):
     """(path, name or None) of a direction choice; FileNotFoundError with the folder when absent."""
     m = _NAMED.match(choice)
     file, name = (m.group("file"), m.group("name")) if m else (choice, None)
-    path = folder_paths.get_full_path(DIRECTIONS_FOLDER, file)
+    path = resolve_file(DIRECTIONS_FOLDER, file, "Apply Edit: direction file")
     if path is None:
         folders = folder_paths.get_folder_paths(DIRECTIONS_FOLDER)
         where = folders[0] if folders else "models/styleganex/directions"
@@ -118,7 +120,7 @@ class ApplyEdit(io.ComfyNode):
             return True
         try:
             _resolve(direction)
-        except FileNotFoundError as e:
+        except (FileNotFoundError, InputError) as e:
             return str(e)
         return True
 

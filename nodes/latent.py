@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import torch
 
+from ..styleganex.errors import InputError
 from ..styleganex.pipeline import NOISE_MODES as CORE_NOISE_MODES
 from .common import (
     CATEGORY,
@@ -128,7 +129,13 @@ class OptimizeInversion(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, lpips_backbone, lpips_weight):
-        if lpips_weight > 0 and lpips_backbone != RANDOM_BACKBONE and find_model_file(lpips_backbone) is None:
+        if lpips_weight <= 0 or lpips_backbone == RANDOM_BACKBONE:
+            return True
+        try:
+            found = find_model_file(lpips_backbone)
+        except InputError as e:
+            return str(e)
+        if found is None:
             try:
                 from ..styleganex.lpips_loss import find_vgg_weights
                 find_vgg_weights()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 
 from ..styleganex.errors import InputError
-from .common import CATEGORY, CropType, LatentType, ModelType, image_to_core
+from .common import CATEGORY, CropType, LatentType, ModelType, image_to_core, name_problem, resolve_file
 from .compat import folder_paths, io
 
 EXTENSIONS = (".safetensors", ".pt")
@@ -46,9 +46,21 @@ class SaveLatent(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, filename_prefix):
+        problem = name_problem(filename_prefix)
+        if problem:
+            return (f"Save Latent: filename_prefix {str(filename_prefix)[:200]!r} {problem}: latents are saved "
+                    f"inside ComfyUI's output folder ({folder_paths.get_output_directory()}); use a relative name "
+                    "such as styleganex/latent")
+        return True
+
+    @classmethod
     def execute(cls, latent, filename_prefix="styleganex/latent") -> io.NodeOutput:
         from ..styleganex.latent_io import save_latent
 
+        problem = cls.validate_inputs(filename_prefix)
+        if problem is not True:
+            raise InputError(problem)
         out_dir = folder_paths.get_output_directory()
         full_folder, filename, counter, subfolder, _ = folder_paths.get_save_image_path(filename_prefix, out_dir)
         name = f"{filename}_{counter:05}_.safetensors"
@@ -80,31 +92,41 @@ class LoadLatent(io.ComfyNode):
         )
 
     @classmethod
-    def _path(cls, latent_file: str) -> str:
-        name = latent_file
-        if name.endswith(OUTPUT_TAG):
-            return os.path.join(folder_paths.get_output_directory(), name[:-len(OUTPUT_TAG)])
-        return os.path.join(folder_paths.get_input_directory(), name)
+    def _path(cls, latent_file: str) -> str | None:
+        """The real path of the choice inside the input (or, tagged ' [output]', the output) folder; None when
+        absent; InputError for names that leave those folders."""
+        name, folder = latent_file, "input"
+        if isinstance(name, str) and name.endswith(OUTPUT_TAG):
+            name, folder = name[:-len(OUTPUT_TAG)], "output"
+        return resolve_file(folder, name, "Load Latent: latent file")
+
+    @classmethod
+    def _missing(cls, latent_file) -> str:
+        return (f"latent file '{latent_file}' not found: put it in ComfyUI's input folder "
+                f"({folder_paths.get_input_directory()}) or save it with Save Latent (StyleGANEX)")
 
     @classmethod
     def validate_inputs(cls, latent_file):
-        if not os.path.isfile(cls._path(latent_file)):
-            return (f"latent file '{latent_file}' not found: put it in ComfyUI's input folder "
-                    f"({folder_paths.get_input_directory()}) or save it with Save Latent (StyleGANEX)")
-        return True
+        try:
+            return True if cls._path(latent_file) is not None else cls._missing(latent_file)
+        except InputError as e:
+            return str(e)
 
     @classmethod
     def fingerprint_inputs(cls, latent_file, model=None, frame=None):
-        path = cls._path(latent_file)
-        return os.path.getmtime(path) if os.path.isfile(path) else latent_file
+        try:
+            path = cls._path(latent_file)
+        except InputError:
+            path = None
+        return os.path.getmtime(path) if path else latent_file
 
     @classmethod
     def execute(cls, latent_file, model=None, frame=None) -> io.NodeOutput:
         from ..styleganex.latent_io import load_latent
 
         path = cls._path(latent_file)
-        if not os.path.isfile(path):
-            raise FileNotFoundError(cls.validate_inputs(latent_file))
+        if path is None:
+            raise FileNotFoundError(cls._missing(latent_file))
         latent = load_latent(path, None if model is None else model.model)
         crop = None
         if frame is not None:

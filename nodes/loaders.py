@@ -39,13 +39,13 @@ def download_input():
 
 
 def _check(name: str, what: str, download: bool):
-    if download and find_model_file(name) is None and name in OFFICIAL_FILES:
+    if name in OFFICIAL_FILES and download and find_model_file(name) is None:
         return True  # fetched when the node runs
     return check_model_file(name, what)
 
 
 def _path(name: str, what: str, download: bool) -> str:
-    if download and find_model_file(name) is None and name in OFFICIAL_FILES:
+    if name in OFFICIAL_FILES and download and find_model_file(name) is None:
         return fetch_model_file(name)
     return require_model_file(name, what)
 

@@ -28,12 +28,13 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
-from .config import ModelConfig, infer_widths, model_kind
-from .errors import CheckpointError
+from .config import ModelConfig, check_opts, infer_widths, model_kind
+from .errors import CheckpointError, InputError, OutputPathError
 from .generator import Generator
 from .model import StyleGANEX
 from .ops import binomial3x3, make_kernel
-from .outputs import write_all
+from .outputs import check_not_inputs, write_all
+from .schema import parse_json
 
 FORMAT = "styleganex"
 FORMAT_VERSION = "1"
@@ -54,7 +55,38 @@ def _sniff(path: Path) -> str:
     if head[:1] == b"\x80":
         return "pickle"
     raise CheckpointError(f"{path} is not a checkpoint: it is neither a PyTorch .pt file nor "
-                          f".safetensors (it starts with {head[:8]!r})")
+                          f".safetensors ({describe_bytes(path, head)})")
+
+
+def describe_bytes(path: Path, head: bytes) -> str:
+    """What a file that is not a checkpoint / latent is, for messages: its size and, where recognised, its
+    kind. Never its bytes (a message may be shown to whoever named the file)."""
+    size = os.path.getsize(path)
+    kinds = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8", "a JPEG image"), (b"%PDF", "a PDF document"),
+             (b"\x1f\x8b", "a gzip archive"), (b"\x93NUMPY", "a NumPy .npy array"), (b"GIF8", "a GIF image"))
+    for signature, kind in kinds:
+        if head.startswith(signature):
+            return f"{size:,} bytes, it looks like {kind}"
+    if head[4:8] == b"ftyp":
+        return f"{size:,} bytes, it looks like an MP4/MOV video"
+    try:
+        head.decode("utf-8")
+        return f"{size:,} bytes of text"
+    except UnicodeDecodeError:
+        return f"{size:,} bytes of binary data"
+
+
+def torch_load_message(path, e: Exception) -> str:
+    """The message for a ``torch.load(weights_only=True)`` failure, without anything quoted from the file
+    other than the name of a refused Python global (a dotted identifier)."""
+    msg = str(e)
+    if "Weights only load failed" in msg or "Unsupported global" in msg or "UnpicklingError" in type(e).__name__:
+        found = re.search(r"Unsupported global: GLOBAL ([A-Za-z_][\w.]{0,120})", msg)
+        detail = f" (it asks for {found.group(1)})" if found else ""
+        return (f"refused to load {path}: it contains pickled Python objects other than tensors and plain "
+                f"containers{detail}; loading it could run code. StyleGANEX files hold only tensors and plain "
+                f"dicts, lists and numbers")
+    return f"{path} is a truncated or corrupt PyTorch file ({type(e).__name__})"
 
 
 def read_file(path) -> tuple[dict, dict]:
@@ -80,21 +112,39 @@ def read_file(path) -> tuple[dict, dict]:
         except zipfile.BadZipFile as e:
             raise CheckpointError(f"{path} is a truncated or corrupt zip/PyTorch file: {e}") from e
         if not any(n.endswith("data.pkl") for n in names):
-            raise CheckpointError(f"{path} is a zip archive but not a PyTorch checkpoint "
-                                  f"(it holds {names[:5]})")
+            raise CheckpointError(f"{path} is a zip archive but not a PyTorch checkpoint (it holds {len(names)} "
+                                  f"files and no data.pkl)")
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # weights_only refusals and torch's corrupt-file errors
-        msg = str(e)
-        if "Weights only load failed" in msg or "Unsupported global" in msg or "UnpicklingError" in type(e).__name__:
-            raise CheckpointError(
-                f"refused to load {path}: it contains pickled Python objects other than tensors "
-                f"and plain containers (loading it could run code). StyleGANEX checkpoints hold only "
-                f"tensors and a plain opts dict. Detail: {msg.splitlines()[0][:300]}") from e
-        raise CheckpointError(f"{path} is a truncated or corrupt PyTorch file: {msg[:300]}") from e
+        raise CheckpointError(torch_load_message(path, e)) from e
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a checkpoint dict")
     return obj, {}
+
+
+_VARIANT = re.compile(r"[A-Za-z0-9_.-]{1,64}")
+
+
+def read_metadata(meta: dict, path) -> tuple[dict, ModelConfig | None, str | None]:
+    """(opts, config or None, variant or None) of one of our ``.safetensors`` checkpoints, every field checked:
+    ``opts`` a JSON object (:func:`config.check_opts`), ``config`` a JSON :meth:`ModelConfig.to_dict` (absent:
+    None, the widths are then read off the tensors), ``variant`` a short name. CheckpointError naming the file
+    and the field otherwise."""
+    try:
+        opts = check_opts(parse_json(meta["opts"], "the 'opts' metadata") if meta.get("opts") else {},
+                          "the 'opts' metadata")
+        config = None
+        if meta.get("config"):
+            config = ModelConfig.from_dict(parse_json(meta["config"], "the 'config' metadata"),
+                                           "the 'config' metadata")
+        variant = meta.get("variant") or None
+        if variant is not None and not _VARIANT.fullmatch(variant):
+            raise InputError(f"the 'variant' metadata must be a short name (letters, digits, _ . -), found "
+                             f"{len(variant)} characters")
+    except InputError as e:
+        raise CheckpointError(f"{path}: {e}") from None
+    return opts, config, variant
 
 
 def classify(obj: dict, meta: dict) -> str:
@@ -232,10 +282,30 @@ def _variant_from_opts(opts: dict, has_editing_w: bool) -> str:
     return "custom"
 
 
-def _split_state(obj: dict) -> tuple[dict, torch.Tensor | None, torch.Tensor | None]:
+def _split_state(obj: dict, what="checkpoint") -> tuple[dict, torch.Tensor | None, torch.Tensor | None]:
     sd = obj["state_dict"] if "state_dict" in obj else {k: v for k, v in obj.items()
-                                                       if k.startswith(("encoder.", "decoder."))}
-    return dict(sd), obj.get("latent_avg"), obj.get("editing_w")
+                                                       if isinstance(k, str) and k.startswith(("encoder.", "decoder."))}
+    if not isinstance(sd, dict) or not all(isinstance(k, str) for k in sd):
+        raise CheckpointError(f"{what}: 'state_dict' must be a dict of named tensors")
+    extra = {name: obj.get(name) for name in ("latent_avg", "editing_w")}
+    for name, value in extra.items():
+        if value is not None and not isinstance(value, torch.Tensor):
+            raise CheckpointError(f"{what}: '{name}' must be a tensor, found {type(value).__name__}")
+    return dict(sd), extra["latent_avg"], extra["editing_w"]
+
+
+def config_from_tensors(state_dict: dict, opts: dict, what: str = "checkpoint") -> ModelConfig:
+    """The :class:`ModelConfig` of a state dict: widths read off its tensors, structure from ``opts``."""
+    try:
+        widths = infer_widths(state_dict)
+    except KeyError as e:
+        raise CheckpointError(f"{what} lacks the key {e} every StyleGANEX checkpoint has") from e
+    except (AttributeError, IndexError, TypeError) as e:
+        raise CheckpointError(f"{what}: its tensors do not have the shapes of a StyleGANEX model") from e
+    try:
+        return ModelConfig.from_opts(opts, widths)
+    except InputError as e:
+        raise CheckpointError(f"{what}: {e}") from None
 
 
 def build_model(state_dict: dict, opts: dict, latent_avg=None, editing_w=None, config=None,
@@ -243,11 +313,7 @@ def build_model(state_dict: dict, opts: dict, latent_avg=None, editing_w=None, c
     """Build a StyleGANEX of the structure ``opts`` describe (widths inferred from the tensors
     unless ``config`` is given) and load the weights with every key checked."""
     if config is None:
-        try:
-            widths = infer_widths(state_dict)
-        except KeyError as e:
-            raise CheckpointError(f"{what} lacks the key {e} every StyleGANEX checkpoint has") from e
-        config = ModelConfig.from_opts(opts, widths)
+        config = config_from_tensors(state_dict, opts, what)
     with torch.device("meta"):
         model = StyleGANEX(config, opts, variant)
     ignorable = [r"^encoder\.fusion\.\d+\.fusion_skip\."] if not config.use_skip_torgb else []
@@ -278,6 +344,29 @@ def _latent_avg(latent_avg, config: ModelConfig, what: str) -> torch.Tensor:
 
 
 # ---- public API ----------------------------------------------------------------------------
+def checkpoint_settings(obj: dict, meta: dict, path, opts: dict | None = None) -> tuple:
+    """(state dict, latent_avg, editing_w, opts, config or None, variant) of a StyleGANEX checkpoint's
+    contents (from :func:`read_file`), every field checked; the config is None where it must be read off
+    the tensors (:func:`config_from_tensors`). ``opts``: used when an official file has none."""
+    path = Path(path)
+    sd, latent_avg, editing_w = _split_state(obj, str(path))
+    config = None
+    if meta.get("format") == FORMAT:
+        opts, config, variant = read_metadata(meta, path)
+        variant = variant or variant_name(opts, editing_w is not None, path.name)
+    else:
+        opts = obj.get("opts", opts)
+        if not isinstance(opts, dict):
+            raise CheckpointError(f"{path} has no opts dict (found {type(opts).__name__}); a "
+                                  "StyleGANEX checkpoint stores its training options under 'opts'")
+        try:
+            opts = check_opts(opts, "its 'opts'")
+        except InputError as e:
+            raise CheckpointError(f"{path}: {e}") from None
+        variant = variant_name(opts, editing_w is not None, path.name)
+    return sd, latent_avg, editing_w, opts, config, variant
+
+
 def load_model(path, device="cpu", dtype=torch.float32, opts: dict | None = None) -> StyleGANEX:
     """Load an official ``styleganex_*.pt`` or our ``.safetensors`` into a ready (eval) model."""
     path = Path(path)
@@ -289,18 +378,7 @@ def load_model(path, device="cpu", dtype=torch.float32, opts: dict | None = None
         raise CheckpointError(f"{path} is a plain StyleGAN2 generator checkpoint (g_ema), not a "
                               f"StyleGANEX model (encoder + decoder). Use it as the generator of an "
                               f"existing model: styleganex.load_generator / model.swap_generator.")
-    sd, latent_avg, editing_w = _split_state(obj)
-    config = None
-    if meta.get("format") == FORMAT:
-        opts = json.loads(meta.get("opts", "{}"))
-        config = ModelConfig.from_dict(json.loads(meta["config"]))
-        variant = meta.get("variant") or variant_name(opts, editing_w is not None, path.name)
-    else:
-        opts = obj.get("opts", opts)
-        if not isinstance(opts, dict):
-            raise CheckpointError(f"{path} has no opts dict (found {type(opts).__name__}); a "
-                                  "StyleGANEX checkpoint stores its training options under 'opts'")
-        variant = variant_name(opts, editing_w is not None, path.name)
+    sd, latent_avg, editing_w, opts, config, variant = checkpoint_settings(obj, meta, path, opts)
     model = build_model(sd, opts, latent_avg, editing_w, config, variant, what=str(path))
     model.source = str(path)
     if model.editing_w is not None:
@@ -310,8 +388,11 @@ def load_model(path, device="cpu", dtype=torch.float32, opts: dict | None = None
 
 def save_safetensors(model: StyleGANEX, path) -> None:
     """Write a model to ``.safetensors`` (official key names; opts/config/variant as metadata).
-    Written to a temporary file first, so an interrupted save leaves no half file."""
+    Written to a temporary file first, so an interrupted save leaves no half file. ``path`` must end in
+    ``.safetensors`` (the bytes are safetensors whatever the name; OutputPathError otherwise)."""
     path = Path(path)
+    if path.suffix.lower() != ".safetensors":
+        raise OutputPathError(f"{path}: models are saved as .safetensors; give a name ending in .safetensors")
     tensors = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
     if model.editing_w is not None:
         tensors["editing_w"] = model.editing_w.detach().cpu().float().contiguous()
@@ -321,8 +402,12 @@ def save_safetensors(model: StyleGANEX, path) -> None:
     write_all([(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))])
 
 
-def convert(src, dst) -> StyleGANEX:
-    """Official ``.pt`` -> ``.safetensors`` (loads with every check, then saves)."""
+def convert(src, dst, overwrite: bool = False) -> StyleGANEX:
+    """Official ``.pt`` -> ``.safetensors`` (loads with every check, then saves). ``dst`` naming ``src``
+    itself is refused unless ``overwrite`` (then ``src`` is replaced only by the complete new file)."""
+    if Path(dst).suffix.lower() != ".safetensors":
+        raise OutputPathError(f"{dst}: models are saved as .safetensors; give a name ending in .safetensors")
+    check_not_inputs([dst], [src], overwrite)
     model = load_model(src)
     save_safetensors(model, dst)
     return model
@@ -335,19 +420,30 @@ def load_generator(path, config: ModelConfig | None = None) -> tuple[Generator, 
     kind = classify(obj, meta)
     if kind == "stylegan2":
         sd = dict(obj["g_ema"])
+        if not all(isinstance(k, str) for k in sd):
+            raise CheckpointError(f"{path}: 'g_ema' must be a dict of named tensors")
     elif kind in ("styleganex", "styleganex_tensors"):
-        full, _, _ = _split_state(obj)
+        full, _, _ = _split_state(obj, str(path))
         sd = {k[len("decoder."):]: v for k, v in full.items() if k.startswith("decoder.")}
     else:  # pragma: no cover - classify raises
         raise CheckpointError(f"{path}: unsupported checkpoint")
     if config is None:
         size = 2 ** (sum(1 for k in sd if re.fullmatch(r"to_rgbs\.\d+\.bias", k)) + 2)
-        widths = infer_widths({f"decoder.{k}": v for k, v in sd.items()})
-        config = ModelConfig(size=size, **{k: v for k, v in widths.items()})
+        try:
+            widths = infer_widths({f"decoder.{k}": v for k, v in sd.items()})
+            config = ModelConfig(size=size, **{k: v for k, v in widths.items()})
+        except KeyError as e:
+            raise CheckpointError(f"{path} lacks the key {e} every StyleGAN2 generator has") from e
+        except (AttributeError, IndexError, TypeError, InputError) as e:
+            raise CheckpointError(f"{path} does not hold a StyleGAN2 generator of a size this package builds "
+                                  f"(output size {size}): {e}") from e
     with torch.device("meta"):
         gen = Generator(config)
     load_weights(gen, sd, f"{path} (generator)")
     la = obj.get("latent_avg")
+    if la is not None and (not isinstance(la, torch.Tensor) or not la.is_floating_point()
+                           or not bool(torch.isfinite(la).all())):
+        raise CheckpointError(f"{path}: 'latent_avg' must be a tensor of finite floating-point values")
     return gen.eval().requires_grad_(False), la
 
 

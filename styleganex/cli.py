@@ -2,15 +2,21 @@
 
 Each group of commands lives in a module of ``styleganex.commands`` that exposes
 ``register(subparsers)``; each subcommand sets ``func(args) -> int``.
+
+Exit status: 0 done; 2 a user's mistake (bad option, missing or unreadable input, an output that cannot
+be written or would overwrite an input, a result with NaN values), shown as one ``error:`` line and no
+traceback; 130 interrupted. Warnings the user asked to accept (``--allow-short``) are ``warning:`` lines.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
+import warnings
 
 from .commands import COMMAND_MODULES
-from .errors import StyleGANEXError
+from .errors import StyleGANEXError, StyleGANEXWarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -22,12 +28,52 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+@contextlib.contextmanager
+def _settings(args):
+    """``--max-pixels`` as the one pixel cap (``images.MAX_PIXELS``) for this command, and the package's
+    warnings as ``warning:`` lines."""
+    from . import images
+
+    def show(message, category, filename, lineno, file=None, line=None):
+        if issubclass(category, StyleGANEXWarning):
+            from tqdm import tqdm
+            tqdm.write(f"warning: {message}", file=sys.stderr)  # on its own line, above a progress bar
+        else:
+            print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
+
+    previous = images.MAX_PIXELS
+    limit = getattr(args, "max_pixels", None)
+    with warnings.catch_warnings():
+        warnings.simplefilter("always", StyleGANEXWarning)
+        warnings.showwarning = show
+        try:
+            if limit is not None:
+                images.MAX_PIXELS = limit
+            yield
+        finally:
+            images.MAX_PIXELS = previous
+
+
+def _os_message(e: OSError) -> str:
+    if e.filename and e.strerror:
+        return f"{e.strerror}: {e.filename}" + (f" -> {e.filename2}" if e.filename2 else "")
+    return str(e)
+
+
 def main(argv=None) -> int:
-    args = build_parser().parse_args(argv)
+    """Run one command; returns the exit status (argparse's usage errors too, as 2)."""
     try:
-        return int(args.func(args) or 0)
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help (0) or a value argparse refused (2, after its one error line)
+        return e.code if isinstance(e.code, int) else 2
+    try:
+        with _settings(args):
+            return int(args.func(args) or 0)
     except (StyleGANEXError, FileNotFoundError) as e:  # user errors: one clear line, no traceback
         print(f"error: {e}", file=sys.stderr)
+        return 2
+    except OSError as e:  # an output path that cannot be written, a full disk, a read-only folder
+        print(f"error: {_os_message(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

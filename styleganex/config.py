@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass, field
 
 from .errors import InputError
+from .schema import as_float, as_int, as_list
 
 RESOLUTIONS = (4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -123,10 +124,12 @@ class ModelConfig:
 
     @classmethod
     def from_opts(cls, opts: dict, widths: dict | None = None) -> "ModelConfig":
-        """Official opts dict (+ optional width overrides such as the fixtures' reduced_config)."""
+        """Official opts dict (+ optional width overrides such as the fixtures' reduced_config).
+        The opts are checked first (:func:`check_opts`)."""
+        opts = check_opts(opts)
         kw = {}
-        if "output_size" in opts:
-            kw["size"] = int(opts["output_size"])
+        if opts.get("output_size") is not None:
+            kw["size"] = opts["output_size"]
         for name in cls.STRUCTURAL_OPTS:
             if name in opts and opts[name] is not None:
                 kw[name] = type(getattr(cls(), name))(opts[name])
@@ -145,15 +148,111 @@ class ModelConfig:
         return d
 
     @classmethod
-    def from_dict(cls, d: dict) -> "ModelConfig":
+    def from_dict(cls, d: dict, where: str = "model config") -> "ModelConfig":
+        """Read :meth:`to_dict`'s layout (e.g. from a ``.safetensors`` file's metadata), every field checked
+        for type and range; fields left out take their defaults. Raises ``InputError`` naming the field."""
+        if not isinstance(d, dict):
+            raise InputError(f"{where} must be a JSON object, found {type(d).__name__}")
         names = {f.name for f in dataclasses.fields(cls)}
         unknown = set(d) - names
         if unknown:
-            raise InputError(f"unknown config fields {sorted(unknown)}")
-        return cls(**d)
+            raise InputError(f"{where}: unknown config fields {sorted(map(str, unknown))[:8]}")
+        return cls(**{name: _config_field(name, value, where) for name, value in d.items()})
 
     def to_json(self) -> str:
         return json.dumps(self.to_dict(), sort_keys=True)
+
+
+MAX_WIDTH = 4096
+"""Largest channel count a config or checkpoint may describe (the released models use at most 512)."""
+_INT_FIELDS = {"size": (32, 1024), "style_dim": (1, MAX_WIDTH), "n_mlp": (1, 16), "enc_input_width": (1, MAX_WIDTH),
+               "fpn_width": (1, MAX_WIDTH), "translation_net_width": (1, MAX_WIDTH), "se_reduction": (1, MAX_WIDTH),
+               "input_nc": (1, 64), "res_num": (0, 16), "skip_max_layer": (0, 16), "use_att": (0, 8)}
+_BOOL_FIELDS = ("use_skip", "use_skip_torgb", "max_pooling", "start_from_latent_avg", "learn_in_w")
+_INT_LIST_FIELDS = {"enc_stage_widths": (4, 1, MAX_WIDTH), "enc_units_per_stage": (4, 1, 64)}
+
+
+def _as_bool(value, name: str, where: str, ints: bool = False) -> bool:
+    if isinstance(value, bool) or (ints and isinstance(value, int) and value in (0, 1)):
+        return bool(value)
+    raise InputError(f"{where}: field '{name}' must be true or false, found {value!r:.40}")
+
+
+def _config_field(name: str, value, where: str):
+    """One :class:`ModelConfig` field read from a file, checked."""
+    if name in _INT_FIELDS:
+        return as_int(value, name, where, *_INT_FIELDS[name])
+    if name in _BOOL_FIELDS:
+        return _as_bool(value, name, where)
+    if name in _INT_LIST_FIELDS:
+        length, low, high = _INT_LIST_FIELDS[name]
+        return tuple(as_int(v, f"{name}[{i}]", where, low, high)
+                     for i, v in enumerate(as_list(value, name, where, length)))
+    if name == "lr_mlp":
+        return as_float(value, name, where, 0.0, 10.0, low_open=True)
+    if name == "blur_kernel":
+        values = as_list(value, name, where, max_length=8)
+        if not values:
+            raise InputError(f"{where}: field 'blur_kernel' is empty")
+        return tuple(as_float(v, f"blur_kernel[{i}]", where, 0.0, 1000.0) for i, v in enumerate(values))
+    if name == "gen_channels":
+        if not isinstance(value, dict) or len(value) > len(RESOLUTIONS):
+            raise InputError(f"{where}: field 'gen_channels' must be an object {{resolution: channels}} with at most "
+                             f"{len(RESOLUTIONS)} entries, found {value!r:.40}")
+        out = {}
+        for key, channels in value.items():
+            res = as_int(int(key) if isinstance(key, str) and key.isdigit() else key, "gen_channels key", where)
+            if res not in RESOLUTIONS:
+                raise InputError(f"{where}: gen_channels has the resolution {res}, not one of {list(RESOLUTIONS)}")
+            out[res] = as_int(channels, f"gen_channels[{res}]", where, 1, MAX_WIDTH)
+        return out
+    raise InputError(f"{where}: unknown field {name!r}")  # pragma: no cover - from_dict checks names
+
+
+_OPT_INTS = {"output_size": (32, 1024), "input_nc": (1, 64), "label_nc": (0, 64), "res_num": (0, 16),
+             "skip_max_layer": (0, 16), "use_att": (0, 8)}
+_OPT_BOOLS = ("use_skip", "use_skip_torgb", "max_pooling", "start_from_latent_avg", "learn_in_w", "use_latent_mask")
+_OPT_INT_LISTS = ("resize_factors", "latent_mask")
+_OPT_STRINGS = ("encoder_type", "dataset_type")
+
+
+def check_opts(opts, where: str = "opts") -> dict:
+    """The official ``opts`` dict with every field this package reads checked for type and range (other
+    fields are kept as they are): sizes and counts are whole numbers in range, switches true/false (or
+    0/1), ``resize_factors`` / ``latent_mask`` comma-separated whole numbers. Returns a copy with the
+    numbers as ints; ``InputError`` naming the field otherwise.
+
+    >>> check_opts({"output_size": 1024, "latent_mask": "8,9"})["output_size"]
+    1024
+    >>> check_opts({"output_size": "big"})
+    Traceback (most recent call last):
+    ...
+    styleganex.errors.InputError: opts: field 'output_size' must be a whole number, found 'big'
+    """
+    if not isinstance(opts, dict):
+        raise InputError(f"{where} must be a dict of training options, found {type(opts).__name__}")
+    out = dict(opts)
+    for name, value in opts.items():
+        if value is None:
+            continue
+        if name in _OPT_INTS:
+            out[name] = as_int(value, name, where, *_OPT_INTS[name])
+        elif name in _OPT_BOOLS:
+            out[name] = _as_bool(value, name, where, ints=True)
+        elif name in _OPT_STRINGS and not isinstance(value, str):
+            raise InputError(f"{where}: field '{name}' must be a string, found {value!r:.40}")
+        elif name in _OPT_INT_LISTS:
+            parts = value.replace(" ", "").split(",") if isinstance(value, str) else (
+                [value] if isinstance(value, int) else value)
+            items = as_list(parts, name, where, max_length=64)
+            for i, v in enumerate(items):
+                if isinstance(v, str) and v.isdigit():
+                    v = int(v)
+                if v != "":
+                    as_int(v, f"{name}[{i}]", where, 0, 1024)
+    if "output_size" in out and out["output_size"] is not None and out["output_size"] not in RESOLUTIONS[3:]:
+        raise InputError(f"{where}: field 'output_size' is {out['output_size']}, not a power of two from 32 to 1024")
+    return out
 
 
 def widths_from_reduced_config(rc: dict) -> dict:

@@ -22,7 +22,6 @@ transfer decodes the same w+ and f with another generator: ``model.swap_generato
 
 from __future__ import annotations
 
-import math
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -33,6 +32,7 @@ import torch
 from .errors import DirectionError
 from .latent import Latent
 from .model import MIX_SCALE, StyleGANEX
+from .validation import check_seed, check_strength
 
 __all__ = [
     "MIX_FROM",
@@ -153,6 +153,8 @@ def parse_layers(layers, n_latent: int) -> list[int]:
                 lo, hi = int(m.group(1)), int(m.group(2))
                 if hi < lo:
                     raise DirectionError(f"layer range {part!r} is empty (end before start)")
+                if hi >= n_latent:
+                    raise DirectionError(f"layer range {part!r} is out of range: this latent has rows 0..{n_latent - 1}")
                 rows.extend(range(lo, hi + 1))
             elif re.fullmatch(r"-?\d+", part):
                 rows.append(int(part))
@@ -193,11 +195,9 @@ def _direction_rows(direction, latent: Latent) -> torch.Tensor:
     return d.to(latent.wplus.device, latent.wplus.dtype)
 
 
-def _strength(strength) -> float:
-    if isinstance(strength, bool) or not isinstance(strength, (int, float, np.floating, np.integer)) \
-            or not math.isfinite(float(strength)):
-        raise DirectionError(f"strength must be a finite number, got {strength!r}")
-    return float(strength)
+def _strength(strength, name: str = "strength") -> float:
+    """A finite strength within +-``validation.MAX_STRENGTH``."""
+    return check_strength(strength, name, DirectionError)
 
 
 def _check_wplus(latent) -> None:
@@ -210,7 +210,8 @@ def _check_wplus(latent) -> None:
 def apply_direction(latent: Latent, direction, strength: float, layers=None) -> Latent:
     """A new latent with ``w+[:, l] += strength * direction[l]`` for the rows ``l`` in ``layers``
     (None: all; see :func:`parse_layers`). ``direction`` is ``[S]`` (same vector for every row) or
-    ``[n_latent, S]``. Other rows, f, noise and crop are left as they are."""
+    ``[n_latent, S]``. Other rows, f, noise and crop are left as they are. ``|strength|`` must be at most
+    ``validation.MAX_STRENGTH`` (DirectionError otherwise)."""
     _check_wplus(latent)
     rows = parse_layers(layers, latent.wplus.shape[1])
     d = _direction_rows(direction, latent)
@@ -218,6 +219,9 @@ def apply_direction(latent: Latent, direction, strength: float, layers=None) -> 
     wplus = latent.wplus.detach().clone()
     if s != 0.0:
         wplus[:, rows] = wplus[:, rows] + s * d[rows]
+        if not torch.isfinite(wplus).all():
+            raise DirectionError(f"strength {s:g} times this direction overflows w+ (NaN or infinite values): the "
+                                 "direction's values are far too large")
     return replace(latent, wplus=wplus, meta=dict(latent.meta))
 
 
@@ -246,8 +250,8 @@ def style_mix(model: StyleGANEX, latent: Latent, layers=None, seed: int = 0, sca
     rows = parse_layers(range(min(MIX_FROM, n), n) if layers is None else layers, n)
     wplus = latent.wplus.detach().clone()
     if source is None:
-        sc = _strength(scale)
-        gen = torch.Generator().manual_seed(int(seed))
+        sc = _strength(scale, "scale")
+        gen = torch.Generator().manual_seed(check_seed(seed))
         mixed = model.mixing_styles(1, sc, generator=gen)
     else:
         mixed = source.wplus if isinstance(source, Latent) else source

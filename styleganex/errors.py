@@ -15,6 +15,8 @@ ends (CLI, ComfyUI nodes) catch one type and show its message as it is::
     │   └── FaceTooSmallError            eyes closer than the minimum
     ├── VideoError (ValueError)          a video file that cannot be read or written
     │   └── VideoNotFoundError (FileNotFoundError)
+    ├── OutputPathError (ValueError)     an output path that cannot be written or names an input
+    ├── NonFiniteError (ValueError)      a step that produced NaN or infinite values
     └── Cancelled (RuntimeError)         the caller's cancel check asked to stop
 
 The subclasses stay ``ValueError`` (and ``FileNotFoundError`` / ``RuntimeError``) so code written
@@ -29,8 +31,8 @@ from __future__ import annotations
 
 __all__ = [
     "Cancelled", "CheckpointError", "DirectionError", "FaceError", "FaceTooSmallError", "ImageError",
-    "InputError", "LatentFileError", "ModelKindError", "NoFaceError", "StyleGANEXError", "VideoError",
-    "VideoNotFoundError", "check_cancel",
+    "InputError", "LatentFileError", "ModelKindError", "NoFaceError", "NonFiniteError", "OutputPathError",
+    "StyleGANEXError", "StyleGANEXWarning", "VideoError", "VideoNotFoundError", "check_cancel",
 ]
 
 
@@ -82,8 +84,22 @@ class VideoNotFoundError(VideoError, FileNotFoundError):
     """The video file does not exist."""
 
 
+class OutputPathError(StyleGANEXError, ValueError):
+    """An output path that cannot be written (a folder, a parent that is a file, an extension the writer
+    does not produce) or that names one of the inputs."""
+
+
+class NonFiniteError(StyleGANEXError, ValueError):
+    """A computation produced NaN or infinite values; the message names the step. Nothing is written."""
+
+
 class Cancelled(StyleGANEXError, RuntimeError):
     """The caller's cancel check asked to stop."""
+
+
+class StyleGANEXWarning(UserWarning):
+    """Something the user allowed but should know about (e.g. a truncated video read with
+    ``allow_short``); the command line prints these as ``warning: ...`` lines."""
 
 
 def check_cancel(cancel) -> None:

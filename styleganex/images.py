@@ -13,24 +13,52 @@ works in 0..1; the model itself wants -1..1 and its callers convert).
   colour times alpha, so transparent pixels become black;
 - the EXIF orientation tag is applied, so the tensor looks the way viewers show the photo;
 - animated or multi-page files: the first frame.
+
+Every image file goes through :func:`open_image` (also the label images of ``mask2face``): images over
+:data:`MAX_PIXELS` are refused before a pixel is decoded, and truncated or damaged files are refused
+rather than filled with grey. Error messages describe a rejected file by its size and kind only.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import threading
+import warnings
 
 import numpy as np
 import torch
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
 from .validation import check_image
 
-__all__ = ["MAX_PIXELS", "ImageError", "check_image", "from_uint8_hwc", "load_image", "to_uint8_hwc"]
+__all__ = ["MAX_PIXELS", "ImageError", "check_image", "check_pixels", "from_uint8_hwc", "load_image", "open_image",
+           "pixel_limit", "to_uint8_hwc"]
 
-MAX_PIXELS = 36_000_000
-"""Largest image ``load_image`` decodes by default (36 megapixels, e.g. 6000 x 6000): a float32
-copy of that takes 432 MB, and larger files are more often decompression bombs than photos."""
+_DEFAULT_MAX_PIXELS = 36_000_000
+
+
+def _max_pixels_from_env() -> int:
+    text = os.environ.get("STYLEGANEX_MAX_PIXELS", "").replace("_", "").strip()
+    if not text:
+        return _DEFAULT_MAX_PIXELS
+    if text.isdigit() and int(text) > 0:
+        return int(text)
+    warnings.warn(f"STYLEGANEX_MAX_PIXELS={text!r} is not a positive whole number; using "
+                  f"{_DEFAULT_MAX_PIXELS:,}", stacklevel=2)
+    return _DEFAULT_MAX_PIXELS
+
+
+MAX_PIXELS = _max_pixels_from_env()
+"""The one pixel cap of every image entry point (image files, label images, video frames, node
+images): 36 megapixels (e.g. 6000 x 6000) unless the ``STYLEGANEX_MAX_PIXELS`` environment variable
+says otherwise. A float32 copy of that takes 432 MB, and larger files are more often decompression
+bombs than photos. The command line sets it with ``--max-pixels``; Python code may assign it."""
+
+PIXEL_LIMIT_HINT = ("raise the limit with --max-pixels on the command line, styleganex.images.MAX_PIXELS in "
+                    "Python, or the STYLEGANEX_MAX_PIXELS environment variable (ComfyUI), or shrink the image")
+"""How a user raises :data:`MAX_PIXELS`; every refusal names it."""
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
@@ -41,31 +69,85 @@ _FILE_SIGNATURES = {
     b"{": "a JSON file",
     b"<": "an HTML/XML/SVG text file",
 }
+_DECODING = threading.Lock()
 
 
-def load_image(path: str | os.PathLike, max_pixels: int = MAX_PIXELS) -> torch.Tensor:
-    """Read an image file as a float32 tensor ``[3, H, W]`` in 0..1 (see the module docstring).
+def pixel_limit(max_pixels: int | None = None) -> int:
+    """``max_pixels`` checked, or the current :data:`MAX_PIXELS` when None."""
+    limit = MAX_PIXELS if max_pixels is None else max_pixels
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+        raise ImageError(f"the pixel limit must be a positive whole number, got {limit!r}")
+    return limit
 
-    Raises ``FileNotFoundError`` if there is no such file, and ``ImageError`` if the file is not an
-    image Pillow can decode, is truncated, or has more than ``max_pixels`` pixels.
+
+def check_pixels(width: int, height: int, what: str, max_pixels: int | None = None,
+                 error: type[Exception] = ImageError) -> None:
+    """Raise ``error`` when a ``width`` x ``height`` image is over the pixel cap (naming how to raise it)."""
+    limit = pixel_limit(max_pixels)
+    if width * height > limit:
+        raise error(f"{what} is {width}x{height} = {width * height:,} pixels, more than the limit of {limit:,} "
+                    f"pixels; {PIXEL_LIMIT_HINT}")
+
+
+@contextlib.contextmanager
+def _strict_decoding(limit: int):
+    """Pillow refuses truncated files (whatever another package set ``LOAD_TRUNCATED_IMAGES`` to) and
+    leaves the pixel cap to :func:`check_pixels` (its own bomb check would stop at about 179 MP)."""
+    with _DECODING:
+        truncated, bomb = ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS
+        ImageFile.LOAD_TRUNCATED_IMAGES = False
+        Image.MAX_IMAGE_PIXELS = None if bomb is None else max(bomb, limit)
+        try:
+            yield
+        finally:
+            ImageFile.LOAD_TRUNCATED_IMAGES, Image.MAX_IMAGE_PIXELS = truncated, bomb
+
+
+def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.Image:
+    """Open and fully decode an image file with the checks of every image entry point: the pixel cap
+    (:data:`MAX_PIXELS` unless ``max_pixels`` is given) before any pixel is decoded, and truncated or
+    damaged files refused. Returns the Pillow image as stored (mode kept, e.g. palette indices of a
+    label image; EXIF orientation not applied).
+
+    Raises ``FileNotFoundError`` if there is no such file and ``ImageError`` otherwise.
     """
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise FileNotFoundError(f"No image file at {path!r}")
+    limit = pixel_limit(max_pixels)
     try:
-        with Image.open(path) as im:
+        with _strict_decoding(limit), Image.open(path) as im:
             width, height = im.size
-            if width * height > max_pixels:
-                raise ImageError(
-                    f"{path!r} is {width}x{height} = {width * height:,} pixels, more than the limit of "
-                    f"{max_pixels:,} pixels; shrink it first or pass a larger max_pixels")
-            im = ImageOps.exif_transpose(im)
-            array = _pixels_as_rgb_float(im)
+            check_pixels(width, height, repr(path), limit)
+            im.load()
+            return im.copy()
     except ImageError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path!r} is not a readable image: {_describe_file(path)} ({exc})") from exc
+        raise ImageError(f"{path!r} is not a readable image: {_describe_file(path)} ({_reason(exc)})") from exc
+
+
+def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> torch.Tensor:
+    """Read an image file as a float32 tensor ``[3, H, W]`` in 0..1 (see the module docstring).
+
+    Raises ``FileNotFoundError`` if there is no such file, and ``ImageError`` if the file is not an
+    image Pillow can decode, is truncated, or has more than ``max_pixels`` pixels (default: the current
+    :data:`MAX_PIXELS`).
+    """
+    im = open_image(path, max_pixels)
+    try:
+        array = _pixels_as_rgb_float(ImageOps.exif_transpose(im))
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageError(f"{os.fspath(path)!r} is not a readable image: {_reason(exc)}") from exc
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+
+def _reason(exc: BaseException) -> str:
+    """Pillow's reason, without anything it quotes from the file."""
+    text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if "b'" in text or 'b"' in text:
+        return type(exc).__name__
+    return text[:200]
 
 
 def _pixels_as_rgb_float(im: Image.Image) -> np.ndarray:
@@ -83,7 +165,8 @@ def _pixels_as_rgb_float(im: Image.Image) -> np.ndarray:
 
 
 def _describe_file(path: str) -> str:
-    """A few words about what a file that Pillow rejected actually is."""
+    """A few words about what a file that Pillow rejected is: its size and, where recognised, its kind
+    (never its bytes)."""
     size = os.path.getsize(path)
     if size == 0:
         return "the file is empty"
@@ -94,11 +177,15 @@ def _describe_file(path: str) -> str:
             return f"{size:,} bytes, looks like {kind}"
     if head[4:8] == b"ftyp":
         return f"{size:,} bytes, looks like an MP4/MOV video"
+    for signature, kind in ((b"\x89PNG", "PNG"), (b"\xff\xd8", "JPEG"), (b"RIFF", "WEBP/RIFF"),
+                            (b"GIF8", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF")):
+        if head.startswith(signature):
+            return f"{size:,} bytes, a damaged or truncated {kind} file"
     try:
         head.decode("utf-8")
-        return f"{size:,} bytes of text starting with {head[:24]!r}"
+        return f"{size:,} bytes of text"
     except UnicodeDecodeError:
-        return f"{size:,} bytes of binary data starting with {head[:8]!r}"
+        return f"{size:,} bytes of binary data"
 
 
 def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:

@@ -36,6 +36,7 @@ import torch.nn.functional as F
 from .errors import Cancelled, InputError, check_cancel
 from .latent import Latent
 from .model import StyleGANEX
+from .validation import check_seed
 
 __all__ = [
     "Cancelled",
@@ -249,7 +250,7 @@ def _optimize(model, frame, aligned, latent, steps, lr, lpips_weight, mse_weight
     if seed is None:
         generator.seed()
     else:
-        generator.manual_seed(int(seed))
+        generator.manual_seed(check_seed(seed))
 
     perceptual = _perceptual(lpips) if lpips_weight > 0 else None
     lp_module = perceptual.net if perceptual is not None else None

@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from .checkpoints import describe_bytes, torch_load_message
 from .errors import InputError, LatentFileError
 from .faces.crops import CropInfo
 from .faces.preprocess import SizeRecord
@@ -121,7 +122,7 @@ def _sniff(path: Path) -> str:
     if head[:4] == b"PK\x03\x04" or head[:1] == b"\x80":
         return "pt"
     raise LatentFileError(f"{path} is not a latent: neither .safetensors nor a PyTorch .pt file "
-                          f"(it starts with {head[:8]!r})")
+                          f"({describe_bytes(path, head)})")
 
 
 def load_latent(path, model=None) -> Latent:
@@ -156,6 +157,7 @@ def load_latent(path, model=None) -> Latent:
         crop, size_record, extra = _read_metadata(meta, path)
         latent = _make_latent(tensors["wplus"], tensors["f"], _indexed(tensors, "noise", path),
                               _indexed(tensors, "skips", path), crop, extra, str(path), size_record)
+        _check_frame_sizes(latent, str(path))
     if model is not None:
         check_latent_fits(latent, model, str(path))
     return latent
@@ -179,6 +181,18 @@ def _read_metadata(meta: dict, path) -> tuple:
     return crop, size_record, extra
 
 
+def _check_frame_sizes(latent: Latent, what: str) -> None:
+    """The size record must describe the frames f was encoded from (f is 1/8 of the padded frame)."""
+    record = latent.size_record
+    if record is None:
+        return
+    f_size = (latent.f.shape[-2] * 8, latent.f.shape[-1] * 8)
+    if record.mode != "pad" or tuple(record.size) != f_size:
+        raise LatentFileError(f"{what}: the 'size_record' metadata describes a {record.size[1]}x{record.size[0]} "
+                              f"{record.mode} but f was encoded from a {f_size[1]}x{f_size[0]} frame: the record "
+                              "belongs to another latent")
+
+
 def check_latent_fits(latent: Latent, model, what: str = "latent") -> None:
     """ValueError (LatentFileError) when ``latent`` cannot drive ``model``."""
     try:
@@ -198,11 +212,7 @@ def load_official_inversion(path) -> Latent:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        msg = str(e).splitlines()[0][:300] if str(e) else type(e).__name__
-        if "Weights only load failed" in str(e) or "Unsupported global" in str(e):
-            raise LatentFileError(f"refused to load {path}: it contains pickled Python objects other "
-                                  f"than tensors (loading it could run code). Detail: {msg}") from e
-        raise LatentFileError(f"{path} is not a readable PyTorch file: {msg}") from e
+        raise LatentFileError(torch_load_message(path, e)) from e
     if not isinstance(obj, dict) or "wplus" not in obj or "f" not in obj:
         found = sorted(map(str, obj))[:8] if isinstance(obj, dict) else type(obj).__name__
         hint = " (it looks like a model checkpoint)" if isinstance(obj, dict) and (

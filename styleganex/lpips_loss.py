@@ -83,8 +83,8 @@ def read_vgg_weights(path) -> dict:
     try:
         sd = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:
-        msg = str(e).splitlines()[0][:200] if str(e) else type(e).__name__
-        raise InputError(f"{path} is not a readable VGG16 weights file ({msg})") from e
+        from .checkpoints import torch_load_message
+        raise InputError(f"not a readable VGG16 weights file: {torch_load_message(path, e)}") from e
     if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):

@@ -317,13 +317,15 @@ def _read_checkpoint(path: Path) -> object:
         try:
             return load_file(str(path), device="cpu")
         except Exception as exc:  # noqa: BLE001 - report any parse failure with the file name
-            raise InputError(f"Face parser checkpoint {path} could not be read as safetensors: {exc}") from exc
+            raise InputError(f"Face parser checkpoint {path} could not be read as safetensors "
+                             f"({type(exc).__name__}: truncated or not safetensors)") from exc
     try:
         return torch.load(str(path), map_location="cpu", weights_only=True)
     except Exception as exc:  # noqa: BLE001
+        from .checkpoints import torch_load_message
         raise InputError(
-            f"Face parser checkpoint {path} could not be read as a weights-only PyTorch file "
-            f"(expected faceparsing.pth, a plain BiSeNet state dict): {exc}"
+            f"Face parser checkpoint: {torch_load_message(path, exc)} (expected faceparsing.pth, a plain BiSeNet "
+            "state dict)"
         ) from exc
 
 

@@ -32,7 +32,7 @@ from .faces.preprocess import make_size_valid
 from .inversion import InversionResult, optimize
 from .latent import Latent
 from .model import StyleGANEX
-from .validation import check_image
+from .validation import check_finite, check_image, check_seed
 
 __all__ = ["NOISE_MODES", "decode_latent", "encode_images", "invert_images"]
 
@@ -86,7 +86,10 @@ def encode_images(model: StyleGANEX, images01: torch.Tensor, aligned01: torch.Te
     parts = []
     for b in range(padded.shape[0]):
         check_cancel(cancel)
-        parts.append(model.encode(padded[b:b + 1] * 2 - 1, None if aligned is None else aligned[b:b + 1]))
+        part = model.encode(padded[b:b + 1] * 2 - 1, None if aligned is None else aligned[b:b + 1])
+        for t in (part.wplus, part.f):
+            check_finite(t, f"encoding image {b}")
+        parts.append(part)
         if progress is not None:
             progress(b + 1, padded.shape[0], {"stage": "encode"})
     latent = Latent.cat(parts)
@@ -129,6 +132,8 @@ def invert_images(model: StyleGANEX, images01: torch.Tensor, aligned01: torch.Te
     result = optimize(model, padded * 2 - 1, aligned, latent=start, progress=progress, cancel=cancel, **options)
     meta = {**(_meta(model) if latent is None else latent.meta), **result.latent.meta}
     out = result.latent
+    for t in (out.wplus, out.f, *(out.noise or [])):
+        check_finite(t, "the inversion (optimisation diverged: lower lr)")
     result.latent = Latent(out.wplus, out.f, out.skips, out.noise, crop or (latent.crop if latent else None),
                            size_record, meta)
     return result
@@ -152,11 +157,12 @@ def decode_latent(model: StyleGANEX, latent: Latent, noise: str = "auto", *, see
     if noise not in NOISE_MODES:
         raise InputError(f"noise must be one of {NOISE_MODES}, got {noise!r}")
     mode = None if noise == "auto" else noise
-    generator = torch.Generator(device=model.device).manual_seed(int(seed)) if noise == "random" else None
+    generator = torch.Generator(device=model.device).manual_seed(check_seed(seed)) if noise == "random" else None
     outs = []
     for b in range(latent.batch):
         check_cancel(cancel)
-        y = model.decode(latent.select(b), noise=mode, generator=generator).float().clamp(-1, 1).cpu()
+        y = model.decode(latent.select(b), noise=mode, generator=generator).float()
+        y = check_finite(y, f"decoding image {b}").clamp(-1, 1).cpu()
         if latent.size_record is not None:
             y = latent.size_record.undo(y)
         outs.append((y + 1) / 2)

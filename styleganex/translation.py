@@ -56,7 +56,7 @@ from .faces.preprocess import make_size_valid
 from .latent import Latent
 from .model import StyleGANEX
 from .parsing import NUM_CLASSES, labels_to_onehot
-from .validation import SIGNED, check_image
+from .validation import MAX_SEED, SIGNED, check_finite, check_image, check_seed
 
 __all__ = ["super_resolve", "sr_inputs", "SRInputs", "sr_factors", "sketch_to_face", "mask_to_face", "sr_lowres",
            "pil_bicubic_resize", "latent_mask_rows", "center_crop_512", "SR_FACTOR_RANGE"]
@@ -305,7 +305,7 @@ def _aligned_and_source(up01: torch.Tensor, face, detector) -> tuple[torch.Tenso
 
 
 def _noise_generator(model: StyleGANEX, seed: int):
-    return torch.Generator(device=model.device).manual_seed(int(seed))
+    return torch.Generator(device=model.device).manual_seed(int(seed) % (MAX_SEED + 1))
 
 
 def _sr_render(model: StyleGANEX, x1: torch.Tensor, aligned: torch.Tensor, noise="random", generator=None) -> torch.Tensor:
@@ -370,11 +370,12 @@ def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = N
                          "super-resolve them one at a time, or pass crop=False for images that are face crops already")
     x1, size_record = make_size_valid(torch.stack(ups) * 2 - 1, 8, "pad")
     aligned = torch.stack(xs)
-    generator = _noise_generator(model, seed) if noise == "random" else None
+    generator = _noise_generator(model, check_seed(seed)) if noise == "random" else None
     outs = []
     for i in range(b):  # one image at a time: memory stays at one output
         check_cancel(cancel)
-        y = _sr_render(model, x1[i:i + 1], aligned[i:i + 1], noise, generator).clamp(-1, 1)
+        y = check_finite(_sr_render(model, x1[i:i + 1], aligned[i:i + 1], noise, generator),
+                         f"super-resolution of image {i}").clamp(-1, 1)
         outs.append(size_record.undo(y).to(image.device))
         if progress is not None:
             progress(i + 1, b, {"stage": "super_resolve"})
@@ -430,14 +431,16 @@ def _multimodal(model: StyleGANEX, x: torch.Tensor, number: int, seed: int, nois
         raise InputError(f"the {what.split('_')[0]} is too small ({h}x{w} after padding to multiples of 8): "
                          "the encoder's batch statistics need at least 16x32 pixels")
     rows = latent_mask_rows(model)
-    g = torch.Generator().manual_seed(int(seed))  # a CPU generator: same styles on every device
+    seed = check_seed(seed)
+    g = torch.Generator().manual_seed(seed)  # a CPU generator: same styles on every device
     styles = model.mixing_styles(number, generator=g)
-    noise_gen = _noise_generator(model, int(seed) + 1) if noise == "random" else None
+    noise_gen = _noise_generator(model, seed + 1) if noise == "random" else None
     outs, total, done = [], x.shape[0] * number, 0
     for b in range(x.shape[0]):  # one input at a time: BatchNorm statistics of that input alone
         for s in range(0, number, 4):
             check_cancel(cancel)
-            y = _translate_render(model, x[b:b + 1], styles[s:s + 4], rows, noise, noise_gen).clamp(-1, 1)
+            y = _translate_render(model, x[b:b + 1], styles[s:s + 4], rows, noise, noise_gen)
+            y = check_finite(y, f"{what} of input {b}").clamp(-1, 1)
             outs.append(size_record.undo(y))
             done += y.shape[0]
             if progress is not None:

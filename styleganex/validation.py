@@ -2,15 +2,36 @@
 
 Face functions take images ``[3, H, W]`` or ``[B, 3, H, W]`` in 0..1; the model takes ``[B, C, H, W]``
 in -1..1 (sketches and parsing maps in 0..1). Both are checked by :func:`check_image`.
+
+The same module checks what comes *out* of a step (:func:`check_finite`: no NaN or infinite values ever
+reach a file or a node output) and the plain numbers every front end passes on (:func:`check_seed`,
+:func:`check_strength`).
+
+>>> check_finite(torch.tensor([1.0, float("nan")]), "decoding")
+Traceback (most recent call last):
+...
+styleganex.errors.NonFiniteError: decoding produced NaN or infinite values (1 of 2); nothing was written. An edit strength or scale that is too large, or a diverged optimisation, does this
+>>> check_seed(-1)
+Traceback (most recent call last):
+...
+styleganex.errors.InputError: seed must be a whole number in 0..18446744073709551615, got -1
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 
 import torch
 
-from .errors import ImageError
+from .errors import ImageError, InputError, NonFiniteError
+
+MAX_SEED = 2**64 - 1
+"""Largest seed (torch generators take unsigned 64-bit seeds)."""
+MAX_STRENGTH = 100.0
+"""Largest absolute edit strength / editing scale: directions are unit-scale vectors and useful edits
+stay within +-10; far larger values only push w+ out of the space the generator knows (and huge ones
+overflow to NaN)."""
 
 RANGE_SLACK = 1e-3
 """Values may stray this far outside their nominal range (float rounding of resampling filters)."""
@@ -80,3 +101,33 @@ def _range_hint(lo: float, hi: float, low: float, high: float) -> str:
     if (lo, hi) == (0.0, 1.0) and low >= 0.0 and high > 2.0:
         return " (it looks like 0..255: divide by 255)"
     return ""
+
+
+def check_finite(x: torch.Tensor, step: str) -> torch.Tensor:
+    """Return ``x`` unchanged, or raise :class:`~styleganex.errors.NonFiniteError` naming ``step`` when it
+    holds NaN or infinite values (so a broken result is never written or passed on)."""
+    bad = ~torch.isfinite(x.detach())
+    if bool(bad.any()):
+        raise NonFiniteError(f"{step} produced NaN or infinite values ({int(bad.sum())} of {x.numel()}); nothing "
+                             "was written. An edit strength or scale that is too large, or a diverged optimisation, "
+                             "does this")
+    return x
+
+
+def check_seed(seed, name: str = "seed") -> int:
+    """``seed`` as an int in ``0..MAX_SEED`` (what torch generators accept); InputError otherwise."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, float)) or (isinstance(seed, float) and (
+            not math.isfinite(seed) or seed != int(seed))) or not 0 <= int(seed) <= MAX_SEED:
+        raise InputError(f"{name} must be a whole number in 0..{MAX_SEED}, got {seed!r}")
+    return int(seed)
+
+
+def check_strength(value, name: str = "strength", error: type[InputError] = InputError) -> float:
+    """``value`` as a float with ``|value| <= MAX_STRENGTH``; ``error`` (an InputError) otherwise."""
+    number = float(value) if isinstance(value, numbers.Real) else math.nan
+    if isinstance(value, bool) or not math.isfinite(number):
+        raise error(f"{name} must be a finite number, got {value!r}")
+    if abs(number) > MAX_STRENGTH:
+        raise error(f"{name} is {number:g}; it must lie in -{MAX_STRENGTH:g}..{MAX_STRENGTH:g} (useful edits stay "
+                    "within +-10: larger values leave the space the generator knows)")
+    return number

@@ -26,14 +26,13 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
 
-import numpy as np
 import torch
 
 from .errors import Cancelled, InputError, check_cancel
 from .faces.preprocess import make_size_valid
 from .latent import Latent
 from .model import StyleGANEX
-from .validation import SIGNED, check_image
+from .validation import SIGNED, check_finite, check_image, check_strength
 
 __all__ = ["process_video", "VideoRenderer", "editing_vector"]
 
@@ -47,10 +46,7 @@ def editing_vector(model: StyleGANEX, editing_scale) -> torch.Tensor | None:
     editing vector (toonify / inversion models)."""
     if editing_scale is None:
         return None
-    if isinstance(editing_scale, bool) or not isinstance(editing_scale, (int, float)):
-        raise InputError(f"editing_scale must be a number, got {editing_scale!r}")
-    if not np.isfinite(float(editing_scale)):
-        raise InputError(f"editing_scale must be finite, got {editing_scale!r}")
+    editing_scale = check_strength(editing_scale, "editing_scale")
     if getattr(model, "editing_w", None) is None:
         raise InputError(f"this {getattr(model, 'variant', 'custom')} model has no editing vector "
                          "(editing_w): an editing scale needs the edit_age or edit_hair model; leave "
@@ -285,6 +281,8 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
                     except Exception as e2:  # noqa: BLE001
                         raise _with_frame_index(e2, start + k) from e2
             raise _with_frame_index(e, start, start + len(crops) - 1) from e
+        where = f"frame {start}" if len(crops) == 1 else f"frames {start}-{start + len(crops) - 1}"
+        check_finite(out, f"decoding video {where}")
         out = size_record.undo(out.clamp(-1, 1))
         return ((out + 1) / 2).clamp(0, 1)
 

@@ -24,6 +24,14 @@ Conventions and choices:
 * Errors: :class:`VideoError` (a ``ValueError``) for files that are not readable videos, are
   corrupt, or have no video stream; :class:`VideoNotFoundError` (both a ``VideoError`` and a
   ``FileNotFoundError``) for a missing file or output folder.
+* Truncated or damaged files: :func:`read_video_frames` compares the frames it decoded with the
+  container's frame count (or duration x frame rate) and raises :class:`VideoError` with both numbers
+  when frames are missing; ``allow_short=True`` (the CLI's ``--allow-short``) turns that into a
+  :class:`~styleganex.errors.StyleGANEXWarning` with the numbers.
+* Frames over the pixel cap (``styleganex.images.MAX_PIXELS``) are refused before decoding.
+* Output containers by extension (:data:`VIDEO_FORMATS`: .mp4, .m4v, .mov, .mkv); any other extension is
+  refused. Frames with NaN or infinite values are refused (:class:`~styleganex.errors.NonFiniteError`),
+  never written as black.
 * Rotation metadata (phone videos) is not applied: frames come out as stored.
 """
 
@@ -32,6 +40,7 @@ from __future__ import annotations
 import math
 import os
 import uuid
+import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -42,11 +51,13 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .errors import InputError, VideoError, VideoNotFoundError, check_cancel
+from .errors import InputError, NonFiniteError, StyleGANEXWarning, VideoError, VideoNotFoundError, check_cancel
+from .outputs import format_for
 
 __all__ = [
     "VideoError",
     "VideoNotFoundError",
+    "VIDEO_FORMATS",
     "VideoInfo",
     "probe_video",
     "read_video_frames",
@@ -57,6 +68,9 @@ __all__ = [
 # AVColorRange 1 = MPEG (limited range).
 _BT601 = 6
 _RANGE_MPEG = 1
+VIDEO_FORMATS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+"""Video extensions :func:`write_video` produces, and the container format each is written as."""
+
 _AAC_RATES = (96000, 88200, 64000, 48000, 44100, 32000, 24000, 22050, 16000, 12000, 11025, 8000, 7350)
 
 
@@ -165,10 +179,39 @@ def _frame_to_tensor(frame) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(arr)).permute(2, 0, 1).to(torch.float32).div_(255.0)
 
 
-def _iter_frames(path: Path, max_frames: int | None) -> Iterator[Tensor]:
+def _expected_frames(container, stream) -> tuple[int | None, str, int]:
+    """(frames the container promises, where that number comes from, frames of slack) or (None, '', 0)."""
+    if stream.frames and stream.frames > 0:
+        n = int(stream.frames)
+        return n, f"its index lists {n}", max(1, n // 100)
+    fps = _stream_fps(stream)
+    seconds = None
+    if stream.duration is not None and stream.time_base is not None:
+        seconds = float(stream.duration * stream.time_base)
+    elif container.duration is not None:
+        seconds = container.duration / av.time_base
+    if seconds is not None and math.isfinite(seconds) and fps > 0:
+        n = round(seconds * fps)
+        if n > 0:
+            return n, f"its duration {seconds:.3g} s at {fps:.4g} fps means {n}", max(2, n // 20)
+    return None, "", 0
+
+
+def _short(path: Path, decoded: int, expected: int, source: str, allow_short: bool, why: str = "") -> None:
+    message = (f"{path} is truncated or damaged: {decoded} frame(s) decoded, but {source}"
+               f"{f' ({why})' if why else ''}")
+    if not allow_short:
+        raise VideoError(f"{message}. Repair or re-export the file, or pass --allow-short (allow_short=True) to use "
+                         f"the {decoded} frames")
+    warnings.warn(f"{message}; continuing with {decoded} frames as asked (--allow-short)", StyleGANEXWarning,
+                  stacklevel=3)
+
+
+def _iter_frames(path: Path, max_frames: int | None, allow_short: bool = False) -> Iterator[Tensor]:
     container = _open_input(path)
     try:
         stream = _video_stream(container, path)
+        expected, source, slack = _expected_frames(container, stream)
         stream.thread_type = "AUTO"
         n = 0
         if max_frames == 0:
@@ -180,26 +223,41 @@ def _iter_frames(path: Path, max_frames: int | None) -> Iterator[Tensor]:
                 if max_frames is not None and n >= max_frames:
                     return
         except _AV_ERRORS as exc:
-            raise VideoError(f"{path}: decoding failed after {n} frame(s): {exc}") from exc
+            if expected is None or not allow_short or n == 0:
+                raise VideoError(f"{path}: decoding failed after {n} frame(s): {exc}") from exc
+            _short(path, n, expected, source, allow_short, f"decoding stopped: {exc}")
+            return
         if n == 0:
             raise VideoError(f"{path}: no frame could be decoded")
+        wanted = expected if max_frames is None or expected is None else min(expected, max_frames)
+        if wanted is not None and n < wanted - slack:
+            _short(path, n, expected, source, allow_short)
     finally:
         container.close()
 
 
-def read_video_frames(path: str | os.PathLike, max_frames: int | None = None) -> Iterator[Tensor]:
+def read_video_frames(path: str | os.PathLike, max_frames: int | None = None, *,
+                      allow_short: bool = False) -> Iterator[Tensor]:
     """Iterate over the frames of ``path`` as RGB ``Tensor[3,H,W]`` float32 in 0..1 (CPU).
 
     The file is checked immediately (a :class:`VideoError` is raised by this call, not at the first
     ``next``); frames are decoded lazily. ``max_frames`` stops after that many frames. The file is
-    closed when the iterator is exhausted or closed.
+    closed when the iterator is exhausted or closed. Frames over the pixel cap
+    (``styleganex.images.MAX_PIXELS``) are refused here.
+
+    A file that yields fewer frames than its container promises (a truncated download or copy) raises
+    :class:`VideoError` with both numbers after the last decoded frame; with ``allow_short`` it is a
+    :class:`~styleganex.errors.StyleGANEXWarning` instead and the frames decoded are used.
     """
+    from .images import check_pixels
+
     if max_frames is not None:
         if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 0:
             raise InputError(f"max_frames must be None or an int >= 0, got {max_frames!r}")
     p = Path(path)
-    probe_video(p)  # raises VideoError now for unreadable/non-video files
-    return _iter_frames(p, max_frames)
+    info = probe_video(p)  # raises VideoError now for unreadable/non-video files
+    check_pixels(info.width, info.height, f"the frames of {p}", error=VideoError)
+    return _iter_frames(p, max_frames, bool(allow_short))
 
 
 # --------------------------------------------------------------------------------------------
@@ -232,7 +290,10 @@ def _frame_to_rgb24(frame, index: int) -> np.ndarray:
     if t.dtype == torch.uint8:
         u8 = t
     else:
-        t = torch.nan_to_num(t.to(torch.float32), nan=0.0)
+        t = t.to(torch.float32)
+        if not bool(torch.isfinite(t).all()):
+            raise NonFiniteError(f"frame {index} to write holds NaN or infinite values (the step that made it "
+                                 "failed); nothing was written")
         u8 = (t.clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
     return np.ascontiguousarray(u8.permute(1, 2, 0).cpu().numpy())
 
@@ -357,6 +418,11 @@ class _AudioCopier:
             self.container = None
 
 
+def video_format(path) -> str:
+    """The container format for ``path``'s extension; OutputPathError for one not in :data:`VIDEO_FORMATS`."""
+    return format_for(path, VIDEO_FORMATS, "videos")
+
+
 def write_video(
     path: str | os.PathLike,
     frames: Iterable[Tensor],
@@ -368,7 +434,8 @@ def write_video(
     progress: Callable[[int, int, dict], None] | None = None,
     cancel: Callable[[], bool] | None = None,
 ) -> VideoInfo:
-    """Write ``frames`` (``Tensor[3,H,W]`` float 0..1, all the same size) as an H.264 MP4 at ``fps``.
+    """Write ``frames`` (``Tensor[3,H,W]`` float 0..1, all the same size) as H.264 video at ``fps``, in the
+    container ``path``'s extension names (:data:`VIDEO_FORMATS`; MP4 for .mp4).
 
     ``frames`` may be any iterable (a list, a generator, or a ``[N,3,H,W]`` tensor); it is consumed
     once, frame by frame. ``audio_from``: a video or audio file whose first audio track is
@@ -387,6 +454,7 @@ def write_video(
     if not isinstance(crf, int) or not 0 <= crf <= 51:
         raise InputError(f"crf must be an int in 0..51, got {crf!r}")
     dest = Path(path)
+    container_format = video_format(dest)
     folder = dest.parent if str(dest.parent) else Path(".")
     if not folder.is_dir():
         raise VideoNotFoundError(2, f"Output folder does not exist: {folder}", str(folder))
@@ -404,7 +472,8 @@ def write_video(
     output = None
     audio: _AudioCopier | None = None
     try:
-        output = av.open(str(tmp), mode="w", format="mp4", options={"movflags": "+faststart"})
+        options = {"movflags": "+faststart"} if container_format in ("mp4", "mov") else {}
+        output = av.open(str(tmp), mode="w", format=container_format, options=options)
         iterator = iter(frames)
         check_cancel(cancel)
         try:

@@ -692,3 +692,138 @@ def test_optimize_inversion_says_how_long_it_will_take(pack, handles, monkeypatc
         node.execute(handles["inversion"], _img(32, 32), steps=2, lpips_weight=0.0, mse_weight=1.0,
                      lpips_backbone="random (tests only)")
     assert made == [{"estimate": "Optimize Inversion", "device": "cpu"}]
+
+
+# ---- issue 14: every node front door holds ---------------------------------------------------------
+SECRET = "TOPSECRET-9b2e-do-not-leak"
+
+
+def _errors(pack):
+    return _core(pack, "errors")
+
+
+@pytest.fixture()
+def outside(pack, tmp_path):
+    """A valid checkpoint outside every ComfyUI folder, and a link to it inside the models folder."""
+    testing = _core(pack, "testing")
+    path = testing.save_official_pt(testing.random_model("inversion", size=256, seed=2), tmp_path / "outside.pt")
+    link = pack.user_models / "link_to_outside.pt"
+    link.symlink_to(path)
+    yield path, link
+    link.unlink()
+
+
+@pytest.mark.parametrize("node, arg", [("StyleGANEXLoader", "ckpt_name"), ("StyleGANEXSwapGenerator", "generator"),
+                                       ("StyleGANEXFaceParserLoader", "parser_name")])
+def test_model_file_names_stay_inside_the_models_folders(pack, handles, outside, node, arg):
+    path, link = outside
+    cls = pack.test_nodes[node]
+    names = {str(path): "absolute path", f"../../{path.parent.name}/{path.name}": "'..'",
+             "..\\..\\x.pt": "'..'", link.name: "links to a file outside"}
+    for name, why in names.items():
+        msg = cls.validate_inputs(**{arg: name})
+        assert isinstance(msg, str) and why in msg and "models" in msg, (name, msg)
+        args = {"StyleGANEXLoader": (name, "cpu", "auto"), "StyleGANEXSwapGenerator": (handles["inversion"], name),
+                "StyleGANEXFaceParserLoader": (name, "cpu")}[node]
+        with pytest.raises(_errors(pack).InputError, match=why):  # an API prompt skips nothing
+            cls.execute(*args)
+
+
+def test_other_node_file_inputs_stay_inside_comfyui_folders(pack, outside, tmp_path):
+    import folder_paths
+
+    path, link = outside
+    folder_paths.set_input_directory(str(tmp_path / "input"))
+    folder_paths.set_output_directory(str(tmp_path / "output"))
+    (tmp_path / "elsewhere").mkdir()
+    (tmp_path / "elsewhere" / "x.safetensors").write_bytes(b"")
+    opt, edit = pack.test_nodes["StyleGANEXOptimizeInversion"], pack.test_nodes["StyleGANEXApplyEdit"]
+    load, save = pack.test_nodes["StyleGANEXLoadLatent"], pack.test_nodes["StyleGANEXSaveLatent"]
+    for name in (str(path), link.name, "../outside.pt"):
+        assert "ComfyUI's styleganex folder" in opt.validate_inputs(name, 1.0)
+    for name in (str(path), "../outside.pt", "sub/../../outside.pt"):
+        assert "ComfyUI's styleganex_directions folder" in edit.validate_inputs(name)
+    for name in ("../elsewhere/x.safetensors", str(tmp_path / "elsewhere" / "x.safetensors"),
+                 "../elsewhere/x.safetensors [output]"):
+        msg = load.validate_inputs(name)
+        assert isinstance(msg, str) and "ComfyUI's" in msg and ("'..'" in msg or "absolute" in msg), msg
+        with pytest.raises(_errors(pack).InputError):
+            load.execute(name)
+    for prefix in ("../../evil", str(tmp_path / "evil"), ""):
+        assert "output folder" in save.validate_inputs(prefix)
+    assert save.validate_inputs("styleganex/latent") is True
+
+
+def test_node_errors_never_quote_a_file(pack, tmp_path):
+    import folder_paths
+
+    secret = pack.user_models / "secret.pt"
+    secret.write_text(SECRET * 3)
+    folder_paths.set_input_directory(str(tmp_path))
+    (tmp_path / "secret.safetensors").write_text(SECRET * 3)
+    try:
+        with pytest.raises(_errors(pack).CheckpointError) as info:
+            pack.test_nodes["StyleGANEXLoader"].execute("secret.pt", "cpu", "auto")
+        with pytest.raises(_errors(pack).LatentFileError) as info2:
+            pack.test_nodes["StyleGANEXLoadLatent"].execute("secret.safetensors")
+    finally:
+        secret.unlink()
+    for e in (info.value, info2.value):
+        assert SECRET[:8] not in str(e) and "b'" not in str(e) and "bytes of text" in str(e), str(e)
+
+
+@pytest.mark.parametrize("image, why", [
+    (torch.full((1, 64, 64, 3), float("nan")), "NaN"),
+    (torch.rand(0, 64, 64, 3), "empty"),
+    (torch.rand(1, 64, 64, 2), "1, 3 or 4 channels"),
+    (torch.randint(0, 255, (1, 64, 64, 3), dtype=torch.uint8), "float"),
+    ("not a tensor", "IMAGE tensor"),
+])
+def test_image_inputs_are_checked(pack, handles, image, why):
+    with pytest.raises(_errors(pack).ImageError, match=why):
+        pack.test_nodes["StyleGANEXEncode"].execute(handles["inversion"], image)
+
+
+def test_mask_inputs_and_the_pixel_cap(pack, handles, monkeypatch):
+    tr = pack.test_nodes["StyleGANEXTranslateSketch"]
+    with pytest.raises(_errors(pack).ImageError, match="NaN"):
+        tr.execute(handles["sketch2face"], mask=torch.full((1, 64, 64), float("nan")))
+    with pytest.raises(_errors(pack).ImageError, match="empty"):
+        tr.execute(handles["sketch2face"], mask=torch.rand(1, 0, 64))
+    monkeypatch.setattr(_core(pack, "images"), "MAX_PIXELS", 1000)  # the one setting
+    with pytest.raises(_errors(pack).ImageError, match="STYLEGANEX_MAX_PIXELS"):
+        pack.test_nodes["StyleGANEXFaceCrop"].execute(_img(64, 64))
+    with pytest.raises(_errors(pack).ImageError, match="more than the limit of 1,000"):
+        tr.execute(handles["sketch2face"], mask=torch.rand(1, 64, 64))
+
+
+def test_nodes_never_output_nan_and_bound_edit_strengths(pack, handles):
+    latent_mod = _core(pack, "latent")
+    enc, dec, edit = (pack.test_nodes[n] for n in ("StyleGANEXEncode", "StyleGANEXDecode", "StyleGANEXApplyEdit"))
+    model = handles["inversion"]
+    with torch.inference_mode():
+        latent = enc.execute(model, _img(64, 64)).result[0]
+        huge = latent_mod.Latent(latent.wplus / latent.wplus.abs().max() * 3e38, latent.f)  # finite, too large
+        with pytest.raises(_errors(pack).NonFiniteError, match="decoding image 0"):
+            dec.execute(model, huge, "zero", 0, False, 0.1)
+        with pytest.raises(_errors(pack).DirectionError, match="strength"):
+            edit.execute(latent, "model editing vector (edit_age / edit_hair)", 1e6, model=handles["edit_age"])
+
+
+def test_load_latent_checks_the_file_against_the_frame(pack, tmp_path):
+    import json
+
+    import folder_paths
+    from safetensors.torch import save_file
+
+    folder_paths.set_input_directory(str(tmp_path))
+    record = {"frame_size": [40, 50], "scale": 1.0, "resized_size": [40, 50], "box": [8, 4, 40, 36]}
+    tensors = {"wplus": torch.zeros(1, 14, 16), "f": torch.zeros(1, 32, 4, 4)}
+    for name, crop in (("ok.safetensors", record), ("hostile.safetensors", {**record, "scale": 1e30})):
+        save_file(tensors, str(tmp_path / name), metadata={"format": "styleganex-latent", "version": "2",
+                                                           "crop": json.dumps({"records": [crop]})})
+    load = pack.test_nodes["StyleGANEXLoadLatent"]
+    with pytest.raises(_errors(pack).LatentFileError, match="hostile.safetensors.*'scale'"):
+        load.execute("hostile.safetensors")
+    with pytest.raises(_errors(pack).InputError, match="cropped from a 50x40 photo"):
+        load.execute("ok.safetensors", None, _img(64, 64))  # a photo of another size: never pasted over

@@ -165,6 +165,25 @@ def test_missing_checkpoint_names_where_to_get_it(comfy):
     assert "non-commercial" in text, text
 
 
+def test_file_names_outside_comfyui_folders_are_rejected(comfy, tmp_path):
+    """Issue 14: a prompt (UI or API) cannot make a node read a file outside ComfyUI's folders."""
+    from styleganex.testing import random_model, save_official_pt
+
+    outside = save_official_pt(random_model("inversion", size=256, seed=4), tmp_path / "outside.pt")
+    save_latent = {"class_type": "StyleGANEXSaveLatent", "inputs": {"latent": ["4", 0], "filename_prefix": "x"}}
+    prompts = {
+        "absolute path": {"1": _loader(str(outside)), **_crop_prompt(), "5": save_latent,
+                          "4": {"class_type": "StyleGANEXEncode", "inputs": {"model": ["1", 0], "image": ["3", 0]}}},
+        "'..'": {"4": {"class_type": "StyleGANEXLoadLatent", "inputs": {"latent_file": "../../elsewhere/x.safetensors"}},
+                 "5": save_latent},
+    }
+    for why, prompt in prompts.items():
+        with pytest.raises(harness.PromptRejected) as err:
+            comfy.queue(prompt)
+        text = json.dumps(err.value.body)
+        assert err.value.status == 400 and why in text and "ComfyUI's" in text, text
+
+
 def test_interrupt_stops_optimize_inversion(comfy):
     prompt = {"1": _loader(), **_crop_prompt(),
               "4": {"class_type": "StyleGANEXOptimizeInversion", "inputs": {

@@ -121,7 +121,7 @@ def test_cli_invert_writes_all_four_files(invert_setup):
     ("optimisation step 2", KeyboardInterrupt, 130),
     ("optimisation step 2", RuntimeError, None),
     ("decoding the result", RuntimeError, None),
-    ("writing the crop png", OSError, None),
+    ("writing the crop png", OSError, 2),  # an OS error is one clear line and status 2 (issue 14)
 ])
 def test_cli_invert_failure_leaves_no_output(invert_setup, monkeypatch, where, exc, rc):
     from PIL import Image

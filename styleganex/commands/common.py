@@ -1,27 +1,122 @@
-"""What the subcommands share: the ``--model`` and ``--device`` arguments."""
+"""What the subcommands share: the ``--model``, ``--device``, ``--overwrite`` and ``--max-pixels``
+arguments, checked number types for argparse, and the progress bar.
+
+Every value a user types is checked when the arguments are parsed (argparse prints the usage and one
+``error:`` line and exits with status 2), so no mistake surfaces later as a traceback.
+"""
 
 from __future__ import annotations
 
+import argparse
+import math
 from pathlib import Path
 
 import torch
 
+from ..errors import InputError
+from ..validation import MAX_SEED, MAX_STRENGTH
 
+
+# ---- checked argument types ----------------------------------------------------------------------
+def _whole(text: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def int_range(low: int, high: int | None = None):
+    """An argparse type: a whole number in ``low..high``."""
+    def parse(text: str) -> int:
+        value = _whole(text)
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"{value} is outside {low}..{'' if high is None else high}")
+        return value
+    parse.__name__ = "whole number"
+    return parse
+
+
+def float_range(low: float | None = None, high: float | None = None, low_open: bool = False):
+    """An argparse type: a finite number in ``[low, high]`` (``(low, high]`` with ``low_open``)."""
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text!r} is not a finite number")
+        if low is not None and (value <= low if low_open else value < low):
+            raise argparse.ArgumentTypeError(f"{value:g} must be {'>' if low_open else '>='} {low:g}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{value:g} must be <= {high:g}")
+        return value
+    parse.__name__ = "number"
+    return parse
+
+
+seed = int_range(0, MAX_SEED)
+"""A seed: 0..2**64-1 (what torch generators accept)."""
+positive_int = int_range(1)
+count = int_range(0)
+strength = float_range(-MAX_STRENGTH, MAX_STRENGTH)
+"""An edit strength / editing scale within +-``validation.MAX_STRENGTH``."""
+
+
+# ---- shared arguments -------------------------------------------------------------------------------
 def add_model_args(parser) -> None:
     parser.add_argument("--model", required=True, help="checkpoint path or file name in the models folder")
     parser.add_argument("--device", default=None, help="torch device: cpu, cuda, cuda:1 (default: cuda when available)")
 
 
+def add_image_args(parser) -> None:
+    """``--max-pixels``: the pixel cap of every image (and video frame) the command reads."""
+    from ..images import MAX_PIXELS
+
+    parser.add_argument("--max-pixels", type=int_range(1), default=None, metavar="N",
+                        help=f"largest image (or video frame) read, in pixels (default {MAX_PIXELS:,}; "
+                             "larger files are refused before decoding)")
+
+
+def add_overwrite_arg(parser) -> None:
+    parser.add_argument("--overwrite", action="store_true",
+                        help="allow an output to replace an input file (it is replaced only once the new file "
+                             "is complete)")
+
+
 def device_arg(value: str | None) -> str:
-    return value or ("cuda" if torch.cuda.is_available() else "cpu")
+    """The device named by ``--device`` (default: cuda when available), checked: an unknown name, or a GPU
+    that is not there, is an InputError with one clear line."""
+    if value is None:
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(value)
+    except (RuntimeError, ValueError):
+        raise InputError(f"--device {value!r} is not a device: use cpu, cuda, cuda:N or mps") from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise InputError(f"--device {value}: no CUDA GPU is available here; use --device cpu")
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise InputError(f"--device {value}: there are {torch.cuda.device_count()} CUDA GPU(s), numbered from 0")
+    elif device.type == "mps":
+        if not torch.backends.mps.is_available():
+            raise InputError(f"--device {value}: Apple's MPS is not available here; use --device cpu")
+    elif device.type != "cpu":
+        raise InputError(f"--device {value}: {device.type} devices are not supported; use cpu, cuda or mps")
+    return str(device)
+
+
+def model_path_arg(args) -> Path:
+    """The file ``--model`` names (a path, or a file name in the models folder)."""
+    from ..paths import find_model_file
+
+    return find_model_file(args.model) or Path(args.model)
 
 
 def load_model_arg(args):
     """The model named by ``--model`` (a path, or a file name in the models folder) on ``--device``."""
     from ..checkpoints import load_model
-    from ..paths import find_model_file
 
-    return load_model(find_model_file(args.model) or Path(args.model), device=device_arg(args.device))
+    return load_model(model_path_arg(args), device=device_arg(args.device))
 
 
 class ProgressBar:

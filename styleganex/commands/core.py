@@ -6,6 +6,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from .common import add_overwrite_arg
+
 
 def register(sub) -> None:
     p = sub.add_parser("info", help="say what a checkpoint file is (variant, sizes, keys)")
@@ -15,7 +17,8 @@ def register(sub) -> None:
 
     p = sub.add_parser("convert", help="convert an official .pt to .safetensors")
     p.add_argument("src")
-    p.add_argument("dst")
+    p.add_argument("dst", help="output .safetensors file")
+    add_overwrite_arg(p)
     p.set_defaults(func=cmd_convert)
 
     p = sub.add_parser("demo", help="encode + decode a real photo (scikit-image's astronaut)")
@@ -31,8 +34,7 @@ def register(sub) -> None:
 
 def describe(path) -> dict:
     """A summary of a checkpoint file (what `info` prints)."""
-    from ..checkpoints import _split_state, classify, read_file, variant_name
-    from ..config import ModelConfig, infer_widths
+    from ..checkpoints import checkpoint_settings, classify, config_from_tensors, read_file
 
     obj, meta = read_file(path)
     kind = classify(obj, meta)
@@ -41,23 +43,21 @@ def describe(path) -> dict:
         return {"file": str(path), "kind": "StyleGAN2 generator (rosinality g_ema)", "tensors": len(sd),
                 "parameters": int(sum(v.numel() for v in sd.values() if hasattr(v, "numel"))),
                 "has_latent_avg": "latent_avg" in obj}
-    sd, latent_avg, editing_w = _split_state(obj)
-    opts = json.loads(meta["opts"]) if "opts" in meta else obj.get("opts", {}) or {}
-    config = (ModelConfig.from_dict(json.loads(meta["config"])) if "config" in meta
-              else ModelConfig.from_opts(opts, infer_widths(sd)))
+    sd, latent_avg, editing_w, opts, config, variant = checkpoint_settings(obj, meta, path, {})
+    config = config or config_from_tensors(sd, opts, str(path))
     groups = Counter(".".join(k.split(".")[:2]) for k in sd)
     return {
         "file": str(path),
         "kind": "StyleGANEX" + (" (safetensors)" if meta else " (official .pt)"),
-        "variant": meta.get("variant") or variant_name(opts, editing_w is not None, str(path)),
+        "variant": variant,
         "output_size": config.size, "n_latent": config.n_latent, "style_dim": config.style_dim,
         "input_nc": config.input_nc, "fusion_layers": config.n_fusion, "attention": config.use_att,
         "editing_w": None if editing_w is None else list(editing_w.shape),
         "latent_avg": None if latent_avg is None else list(latent_avg.shape),
-        "tensors": len(sd), "parameters": int(sum(v.numel() for v in sd.values())),
+        "tensors": len(sd), "parameters": int(sum(v.numel() for v in sd.values() if hasattr(v, "numel"))),
         "key_groups": dict(sorted(groups.items())),
-        "extra_entries": sorted(k for k in obj if k not in ("state_dict", "opts", "latent_avg", "editing_w")
-                                and not k.startswith(("encoder.", "decoder."))),
+        "extra_entries": sorted(str(k) for k in obj if k not in ("state_dict", "opts", "latent_avg", "editing_w")
+                                and not str(k).startswith(("encoder.", "decoder."))),
     }
 
 
@@ -78,11 +78,15 @@ def cmd_info(args) -> int:
 
 def cmd_convert(args) -> int:
     from ..checkpoints import convert
-    model = convert(args.src, args.dst)
+    from ..outputs import check_output_file
+    check_output_file(args.dst)
+    model = convert(args.src, args.dst, overwrite=args.overwrite)
     print(f"wrote {args.dst} ({model.variant}, {sum(p.numel() for p in model.parameters())} parameters)")
     return 0
 
 
 def cmd_demo(args) -> int:
     from ..demo import run_demo
+    from ..outputs import check_output_folder
+    check_output_folder(args.out)
     return run_demo(args.model, Path(args.out), download=args.download, random_weights=args.random_weights)

@@ -11,8 +11,22 @@ import json
 from pathlib import Path
 
 from ..errors import InputError
-from ..outputs import image_writer, write_all, write_images
-from .common import ProgressBar, add_model_args, load_model_arg
+from ..outputs import check_not_inputs, check_output_file, check_output_folder, image_writer, write_all, write_images
+from ..validation import MAX_STRENGTH
+from .common import (
+    ProgressBar,
+    add_image_args,
+    add_model_args,
+    add_overwrite_arg,
+    float_range,
+    int_range,
+    load_model_arg,
+    model_path_arg,
+    seed,
+    strength,
+)
+
+MAX_STEPS = 100_000
 
 
 def register(sub) -> None:
@@ -20,14 +34,17 @@ def register(sub) -> None:
     p.add_argument("photo", help="image file")
     add_model_args(p)
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--steps", type=int, default=500,
+    p.add_argument("--steps", type=int_range(0, MAX_STEPS), default=500,
                    help="optimisation steps (official: 500; 0 = encoder only, no optimisation)")
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same result on CPU)")
-    p.add_argument("--lr", type=float, default=0.05, help="peak learning rate (official: 0.05)")
-    p.add_argument("--mse", type=float, default=0.0, help="weight of an extra pixel (MSE) loss")
+    p.add_argument("--seed", type=seed, default=0, help="random seed (same seed, same result on CPU)")
+    p.add_argument("--lr", type=float_range(0.0, 10.0, low_open=True), default=0.05,
+                   help="peak learning rate (official: 0.05)")
+    p.add_argument("--mse", type=float_range(0.0, 1e6), default=0.0, help="weight of an extra pixel (MSE) loss")
     p.add_argument("--no-face", action="store_true",
                    help="do not detect/align a face: use a centre crop and encode w+ from it")
     p.add_argument("--vgg", default=None, help="path of vgg16-397923af.pth (default: models folder or torch hub cache)")
+    add_image_args(p)
+    add_overwrite_arg(p)
     p.set_defaults(func=cmd_invert)
 
     p = sub.add_parser("edit", help="edit a saved latent and render it")
@@ -35,16 +52,19 @@ def register(sub) -> None:
     add_model_args(p)
     p.add_argument("--direction", help="direction file (.npy, .npz, .pt, .safetensors)")
     p.add_argument("--name", help="which direction of a file that holds several")
-    p.add_argument("--strength", type=float, default=1.0, help="edit strength s: w+ += s * direction")
+    p.add_argument("--strength", type=strength, default=1.0,
+                   help=f"edit strength s: w+ += s * direction (-{MAX_STRENGTH:g}..{MAX_STRENGTH:g})")
     p.add_argument("--layers", default=None, help="w+ rows to edit, e.g. 0-7 or 0,2,4-6 (default: all)")
-    p.add_argument("--mix-seed", type=int, default=None,
+    p.add_argument("--mix-seed", type=seed, default=None,
                    help="style mixing: replace rows 8+ with a mapped random style of this seed")
     p.add_argument("--mix-layers", default=None, help="rows replaced by style mixing (default: 8 to the last)")
     p.add_argument("--generator", default=None,
                    help="domain transfer: decode with this StyleGAN2 (g_ema) / StyleGANEX checkpoint")
     p.add_argument("--frame", default=None,
                    help="the original photo: paste the result back into it (needs a latent with a crop record)")
-    p.add_argument("--out", required=True, help="output image file (.png)")
+    p.add_argument("--out", required=True, help="output image file (.png, .jpg, .webp, .tif, .bmp)")
+    add_image_args(p)
+    add_overwrite_arg(p)
     p.set_defaults(func=cmd_edit)
 
 
@@ -55,8 +75,14 @@ def cmd_invert(args) -> int:
     from ..latent_io import save_latent
     from ..pipeline import decode_latent, encode_images, invert_images
 
-    if args.steps < 0:
-        raise InputError(f"--steps must be >= 0 (0 = encoder only), got {args.steps}")
+    out = check_output_folder(args.out)
+    stem = Path(args.photo).stem
+    latent_path = out / f"{stem}_latent.safetensors"
+    recon_path = out / f"{stem}_inversion.png"
+    crop_path = out / f"{stem}_crop.png"
+    json_path = out / f"{stem}_crop.json"
+    check_not_inputs([latent_path, recon_path, crop_path, json_path],
+                     [args.photo, model_path_arg(args), args.vgg], args.overwrite)
     model = load_model_arg(args)
     image = load_image(args.photo)
     prepared = prepare_center(image) if args.no_face else prepare_face(image)
@@ -77,16 +103,11 @@ def cmd_invert(args) -> int:
     recon = decode_latent(model, latent)[0]
 
     # all four files appear together at the end, or none (an error or Ctrl-C leaves nothing behind)
-    out = Path(args.out)
-    stem = Path(args.photo).stem
-    latent_path = out / f"{stem}_latent.safetensors"
-    recon_path = out / f"{stem}_inversion.png"
-    crop_path = out / f"{stem}_crop.png"
     write_all([
         (latent_path, lambda tmp: save_latent(latent, tmp)),
         (recon_path, image_writer(recon, recon_path)),
         (crop_path, image_writer(prepared.crop, crop_path)),
-        (out / f"{stem}_crop.json", lambda tmp: tmp.write_text(json.dumps(crop_info.to_dict(), indent=2))),
+        (json_path, lambda tmp: tmp.write_text(json.dumps(crop_info.to_dict(), indent=2))),
     ])
     if history:
         print(f"loss {history[0]:.4f} -> {history[-1]:.4f} in {len(history)} steps")
@@ -103,6 +124,9 @@ def cmd_edit(args) -> int:
 
     if args.direction is None and args.mix_seed is None and args.generator is None:
         raise InputError("nothing to do: give --direction, --mix-seed or --generator")
+    check_output_file(args.out, "image")
+    check_not_inputs([args.out], [args.latent, args.direction, args.generator, args.frame, model_path_arg(args)],
+                     args.overwrite)
     model = load_model_arg(args)
     latent = load_latent(args.latent, model)
     if args.direction is not None:

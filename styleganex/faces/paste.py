@@ -24,7 +24,9 @@ def paste_back(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, fe
     """Composite ``output`` into ``frame`` where ``record``'s crop came from; returns a new frame.
 
     frame: ``[3, H, W]`` in 0..1, ``(H, W) == record.frame_size``.
-    output: ``[3, oh, ow]`` in 0..1 showing the crop, at any size (``4 * crop_size`` for the model).
+    output: ``[3, oh, ow]`` in 0..1 showing the crop, at any size of the crop's shape (``4 * crop_size`` for
+        the model); an output of another shape (beyond the 8 px of padding to multiples of 8) is refused:
+        the record is not the one it was made from.
     feather: width of the fade at the crop's inner edges, as a fraction of the crop's shorter side
         (0 = hard edge).
     mask: optional ``[oh, ow]`` or ``[1, oh, ow]`` weights in 0..1 at the output's size (e.g. a face
@@ -45,6 +47,10 @@ def paste_back(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, fe
     crop_h, crop_w = record.crop_size
     out_h, out_w = output.shape[-2:]
     kx, ky = out_w / crop_w, out_h / crop_h
+    k = max(kx, ky)  # the output seen at the crop's scale may differ by the padding to multiples of 8 (+1 %)
+    if abs(out_w / k - crop_w) > 8 + 0.01 * crop_w or abs(out_h / k - crop_h) > 8 + 0.01 * crop_h:
+        raise InputError(f"the output is {out_w}x{out_h} but the crop record's box is {crop_w}x{crop_h}: they do not "
+                         "have the same shape, so the record is not the one this output was made from")
     height, width = record.frame_size
     # frame pixels whose centres fall inside the crop's footprint [x0 / sx, x1 / sx) x [y0 / sy, y1 / sy)
     rx0, rx1 = (min(max(math.ceil(e - 0.5), 0), width) for e in (x0 / sx, x1 / sx))
