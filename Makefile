@@ -26,9 +26,9 @@ demo: install
 test: install
 	$(VPY) -m pytest -q $(PYTEST_ARGS)
 
-# The development subset: no real ComfyUI, no browser (a few minutes less).
+# The development subset: no slow tests, no real ComfyUI, no browser (about 2 minutes on 2 cores).
 test-fast: install
-	$(VPY) -m pytest -q -m "not full and not comfyui and not browser" $(PYTEST_ARGS)
+	$(VPY) -m pytest -q -m "not slow and not comfyui and not browser" $(PYTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -5,9 +5,11 @@ models folders, and the progress/cancel adapters. No model math lives here (that
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import re
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -15,18 +17,20 @@ import torch
 from ..styleganex.checkpoints import LICENSE_NOTE, WEIGHTS_URL
 from ..styleganex.directions import EXTENSIONS as DIRECTION_FILE_EXTENSIONS
 from ..styleganex.errors import Cancelled, ImageError, InputError, ModelKindError
+from ..styleganex.paths import OFFICIAL_FILES
 from .compat import (
     ExecutionBlocker,
     Interrupted,
     ProgressBar,
+    auto_dtype,
     compute_device,
     folder_paths,
     interrupted,
     io,
-    offload_device,
-    soft_empty_cache,
+    send_node_text,
     throw_if_interrupted,
 )
+from .memory import Managed
 
 CATEGORY = "StyleGANEX"
 
@@ -175,12 +179,36 @@ def find_model_file(name: str) -> str | None:
     return resolve_file(MODELS_FOLDER, name, "model file")
 
 
+DOWNLOAD_OPTION = "download_if_missing"
+
+
 def missing_file_message(name: str, what: str = "model file") -> str:
     folders = model_folders()
     where = folders[0] if folders else "ComfyUI/models/styleganex"
     extra = f" (also searched: {', '.join(folders[1:])})" if len(folders) > 1 else ""
-    return (f"StyleGANEX {what} '{name}' not found. Download {os.path.basename(name)} from {WEIGHTS_URL} "
-            f"({LICENSE_NOTE}) and put it in {where}{extra}; then press R in ComfyUI to refresh the list.")
+    base = os.path.basename(name)
+    offer = ""
+    if base in OFFICIAL_FILES:
+        offer = (f" Or set '{DOWNLOAD_OPTION}' to true on the loader: ComfyUI then fetches it from the hub into "
+                 f"{download_folder()} (with a progress bar), under the same licence.")
+    return (f"StyleGANEX {what} '{name}' not found. Download {base} from {WEIGHTS_URL} "
+            f"({LICENSE_NOTE}) and put it in {where}{extra}; then press R in ComfyUI to refresh the list.{offer}")
+
+
+def download_folder() -> str:
+    """ComfyUI's own models/styleganex (where the loaders' download option puts files)."""
+    return os.path.join(folder_paths.models_dir, MODELS_FOLDER)
+
+
+def fetch_model_file(name: str) -> str:
+    """Download an official file into :func:`download_folder` with ComfyUI's progress bar (stops on Cancel)."""
+    from ..styleganex.paths import fetch_official
+
+    bar = ProgressBar(1)
+    path = fetch_official(os.path.basename(name), download_folder(),
+                          progress=lambda done, total: bar.update_absolute(done, max(total, done, 1)),
+                          cancel=interrupted)
+    return str(path)
 
 
 def check_model_file(name: str, what: str = "model file"):
@@ -204,13 +232,14 @@ KIND_NODES = {"sr": "Super-Resolve", "sketch": "Sketch/Mask to Face", "mask": "S
 
 @dataclass(eq=False)
 class StyleGANEXModel:
-    """A loaded model plus where it computes. The weights wait on the offload device (the CPU)
-    and move to ``device`` only inside :meth:`on_device`."""
+    """A loaded model plus where it computes. The model is registered with ComfyUI's memory manager
+    (:mod:`.memory`) the first time a node uses it; :meth:`on_device` gives it on its device."""
 
     model: Any
     name: str
     device: torch.device
     dtype: torch.dtype
+    _managed: Any = field(default=None, init=False, repr=False)
 
     @property
     def variant(self) -> str:
@@ -232,33 +261,19 @@ class StyleGANEXModel:
             raise ModelKindError(f"{e}. Load the right checkpoint, or connect {self.describe()} to the "
                                  f"'{KIND_NODES[self.kind]}' node instead.") from None
 
+    @property
+    def managed(self) -> Managed:
+        """This model in ComfyUI's memory manager (``managed.patcher`` is its ModelPatcher)."""
+        if self._managed is None:
+            self._managed = Managed(self.model, self.device, tensor_attrs=("editing_w",))
+        return self._managed
+
     @contextlib.contextmanager
     def on_device(self, dtype: torch.dtype | None = None):
-        """Move the model to its compute device (and ``dtype`` if given) for the block, then back.
-
-        A dtype change is undone exactly (fp16/bf16 -> fp32 -> same type is lossless)."""
-        model = self.model
-        target_dtype = dtype or self.dtype
-        moved = self.device.type != "cpu"
-        cast = target_dtype != self.dtype
-        try:
-            if moved or cast:
-                _move(model, self.device, target_dtype)
+        """The model on its compute device for the block (loaded through ComfyUI's memory manager, which
+        keeps it there between runs while memory allows), cast to ``dtype`` for the block if given."""
+        with self.managed.use(dtype) as model:
             yield model
-        finally:
-            if moved or cast:
-                _move(model, offload_device() if moved else self.device, self.dtype)
-                if moved:
-                    soft_empty_cache()
-
-
-def _move(model, device, dtype) -> None:
-    """Move/cast in place, outside ComfyUI's inference mode: weights made inside it could not take part
-    in the inversion's autograd graph later."""
-    with torch.inference_mode(False):
-        model.to(device=device, dtype=dtype)
-        if getattr(model, "editing_w", None) is not None:
-            model.editing_w = model.editing_w.to(device, dtype)
 
 
 @dataclass(eq=False)
@@ -266,20 +281,18 @@ class FaceParserHandle:
     parser: Any
     name: str
     device: torch.device
+    _managed: Any = field(default=None, init=False, repr=False)
+
+    @property
+    def managed(self) -> Managed:
+        if self._managed is None:
+            self._managed = Managed(self.parser.model, self.device, owner=self.parser)
+        return self._managed
 
     @contextlib.contextmanager
     def on_device(self):
-        moved = self.device.type != "cpu"
-        try:
-            if moved:
-                with torch.inference_mode(False):
-                    self.parser.to(self.device)
+        with self.managed.use():
             yield self.parser
-        finally:
-            if moved:
-                with torch.inference_mode(False):
-                    self.parser.to(offload_device())
-                soft_empty_cache()
 
 
 def blocked(message: str, error: type[Exception]):
@@ -355,16 +368,56 @@ def signed(x01: torch.Tensor) -> torch.Tensor:
 
 # ---- progress and cancel ---------------------------------------------------------------------------
 class Progress:
-    """ComfyUI's progress bar as the core's ``progress(done, total, info)`` and ``cancel()``."""
+    """ComfyUI's progress bar as the core's ``progress(done, total, info)`` and ``cancel()``.
 
-    def __init__(self, total: int):
+    With ``estimate`` (the node's name), the time the whole run will take is measured on the first steps
+    and shown on the node (and in ComfyUI's log), then the time left every tenth of the run.
+    """
+
+    ESTIMATE_AFTER_STEPS = 3  # steps timed after the first (which includes warm-up)
+    ESTIMATE_AFTER_S = 5.0  # or this long after the first step, whichever comes first
+
+    def __init__(self, total: int, estimate: str | None = None, device: str = ""):
         self.total = max(1, int(total or 1))
         self.bar = ProgressBar(self.total)
+        self.label, self.device = estimate, device
+        self._first: tuple[int, float] | None = None
+        self._estimated = False
+        self._next_report = 0
 
     def __call__(self, done, total=None, info=None) -> None:
         if total:
             self.total = int(total)
         self.bar.update_absolute(min(int(done), self.total), self.total)
+        if self.label:
+            self._estimate(int(done))
+
+    def _estimate(self, done: int) -> None:
+        now = time.monotonic()
+        if self._first is None:
+            self._first = (done, now)
+            return
+        first_done, first_t = self._first
+        timed = done - first_done
+        if timed <= 0 or done >= self.total and not self._estimated:
+            return
+        per_step = (now - first_t) / timed
+        left = per_step * (self.total - done)
+        if not self._estimated:
+            if timed < self.ESTIMATE_AFTER_STEPS and now - first_t < self.ESTIMATE_AFTER_S:
+                return
+            self._estimated = True
+            self._next_report = done + max(1, self.total // 10)
+            text = (f"{self.label}: about {format_duration(per_step * self.total)} for {self.total} steps"
+                    f"{' on ' + self.device if self.device else ''} ({per_step:.2f} s a step); "
+                    f"{format_duration(left)} left")
+        elif done >= self._next_report and done < self.total:
+            self._next_report = done + max(1, self.total // 10)
+            text = f"{self.label}: step {done}/{self.total}, {format_duration(left)} left"
+        else:
+            return
+        logging.info(text)
+        send_node_text(text)
 
     def step(self, done: int) -> None:
         """For the nodes' own loops: report and stop here if the user cancelled."""
@@ -374,6 +427,17 @@ class Progress:
     @staticmethod
     def cancel() -> bool:
         return interrupted()
+
+
+def format_duration(seconds: float) -> str:
+    """'45 s', '12 min', '2 h 40 min'."""
+    seconds = max(0.0, float(seconds))
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    minutes = round(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    return f"{minutes // 60} h {minutes % 60} min"
 
 
 @contextlib.contextmanager
@@ -394,6 +458,8 @@ def device_choice(choice: str) -> torch.device:
 
 
 def dtype_choice(choice: str, device: torch.device) -> torch.dtype:
+    """auto: ComfyUI's choice for an image model on ``device`` (:func:`.compat.auto_dtype`: fp32 unless
+    ComfyUI runs with --bf16-vae / --fp16-vae)."""
     if choice == "auto":
-        return torch.float32
+        return auto_dtype(device)
     return PRECISIONS[choice]

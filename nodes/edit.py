@@ -343,7 +343,8 @@ class SwapGenerator(io.ComfyNode):
                                tooltip="StyleGAN2 (g_ema, e.g. StyleGAN-NADA) or StyleGANEX checkpoint in "
                                        "models/styleganex"),
             ],
-            outputs=[ModelType.Output(display_name="model", tooltip="the model with the other generator")],
+            outputs=[ModelType.Output(display_name="model",
+                                      tooltip="the same encoder with the other generator: decode latents with it")],
         )
 
     @classmethod

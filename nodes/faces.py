@@ -131,15 +131,17 @@ class FaceParse(io.ComfyNode):
                         "and the label mask (MASK whose value is class id / 255, i.e. saved as a grey PNG each "
                         "pixel is the class id, as the release's label images). Feed either to Sketch/Mask to Face.",
             inputs=[
-                ParserType.Input("parser"),
+                ParserType.Input("parser", tooltip="the face parser (Load Face Parser)"),
                 io.Image.Input("image", tooltip="face crops (e.g. Face Crop's crop output)"),
                 io.Combo.Input("resolution", options=["official (2x)", "512"], default="official (2x)",
                                tooltip="official: the network sees the image upsampled 2x; 512: a 512x512 resize "
                                        "(faster on large images)"),
             ],
             outputs=[
-                io.Image.Output(display_name="mask_image"),
-                io.Mask.Output(display_name="labels"),
+                io.Image.Output(display_name="mask_image",
+                                tooltip="the parsing as a colour picture (CelebAMask-HQ colours)"),
+                io.Mask.Output(display_name="labels",
+                               tooltip="class id / 255 per pixel (19 classes): Sketch/Mask to Face's mask input"),
             ],
         )
 

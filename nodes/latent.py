@@ -44,13 +44,13 @@ class Encode(io.ComfyNode):
                         "the crop itself when no aligned face is connected), f from the whole crop. Step I of "
                         "the inversion; refine with Optimize Inversion.",
             inputs=[
-                ModelType.Input("model"),
+                ModelType.Input("model", tooltip="styleganex_inversion.pt (or another rgb/sr model)"),
                 io.Image.Input("image", tooltip="the crop (Face Crop's crop output); padded to multiples of 8"),
                 io.Image.Input("aligned", optional=True,
                                tooltip="the 256x256 FFHQ-aligned face (Face Crop's aligned output)"),
                 CropType.Input("crop_info", optional=True, tooltip="kept in the latent (Save Latent stores it)"),
             ],
-            outputs=[LatentType.Output(display_name="latent")],
+            outputs=[LatentType.Output(display_name="latent", tooltip="w+ [18, 512] and f of each crop")],
         )
 
     @classmethod
@@ -101,24 +101,32 @@ class OptimizeInversion(io.ComfyNode):
             category=f"{CATEGORY}/latent",
             description="Step II of the two-step inversion: optimise w+, f and the noise maps so the decoded image "
                         "matches the crop (official: 500 Adam steps, lr 0.05, LPIPS-VGG loss). Decode the result "
-                        "with noise 'auto' to use the optimised noise. Cancel stops within one step.",
+                        "with noise 'auto' to use the optimised noise. Cancel stops within one step. On a CPU the "
+                        "official 500 steps take hours: the node shows its time estimate after the first steps.",
             inputs=[
-                ModelType.Input("model"),
+                ModelType.Input("model", tooltip="styleganex_inversion.pt (optimised in fp32 whatever its precision)"),
                 io.Image.Input("image", tooltip="the crop to reconstruct (Face Crop's crop output)"),
                 LatentType.Input("latent", optional=True, tooltip="starting latent (Encode's output)"),
                 io.Image.Input("aligned", optional=True, tooltip="aligned face for the start when no latent is given"),
-                io.Int.Input("steps", default=500, min=1, max=10000),
-                io.Float.Input("lr", default=0.05, min=0.0001, max=1.0, step=0.001),
-                io.Float.Input("lpips_weight", default=1.0, min=0.0, max=100.0, step=0.01),
-                io.Float.Input("mse_weight", default=0.0, min=0.0, max=1000.0, step=0.01),
-                io.Float.Input("noise_reg_weight", default=1000.0, min=0.0, max=1e6, step=1.0),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True),
+                io.Int.Input("steps", default=500, min=1, max=10000,
+                             tooltip="Adam steps (official 500: about a minute on a GPU, hours on a CPU, where "
+                                     "50 gives a first look; the node shows its time estimate after a few steps)"),
+                io.Float.Input("lr", default=0.05, min=0.0001, max=1.0, step=0.001, tooltip="Adam learning rate"),
+                io.Float.Input("lpips_weight", default=1.0, min=0.0, max=100.0, step=0.01,
+                               tooltip="weight of the perceptual (LPIPS-VGG) loss"),
+                io.Float.Input("mse_weight", default=0.0, min=0.0, max=1000.0, step=0.01,
+                               tooltip="weight of the pixel (mean squared error) loss"),
+                io.Float.Input("noise_reg_weight", default=1000.0, min=0.0, max=1e6, step=1.0,
+                               tooltip="keeps the optimised noise maps noise-like (official 1000)"),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True,
+                             tooltip="the starting noise maps"),
                 io.Combo.Input("lpips_backbone", options=vgg_files() + [RANDOM_BACKBONE], default=VGG_FILE,
                                tooltip=f"VGG16 ImageNet weights for LPIPS ({VGG_FILE} in models/styleganex or "
                                        f"torch's hub cache). '{RANDOM_BACKBONE}': a random network, not a "
                                        "perceptual metric"),
             ],
-            outputs=[LatentType.Output(display_name="latent")],
+            outputs=[LatentType.Output(display_name="latent",
+                                       tooltip="the optimised w+, f and noise maps (Decode with noise 'auto')")],
         )
 
     @classmethod
@@ -143,7 +151,7 @@ class OptimizeInversion(io.ComfyNode):
         from ..styleganex.pipeline import invert_images
 
         model.require("Optimize Inversion", ("rgb", "sr"))
-        progress = Progress(steps)
+        progress = Progress(steps, estimate="Optimize Inversion", device=model.device.type)
         # ComfyUI runs nodes in torch.inference_mode(); the LPIPS network must be made outside it so the
         # optimisation (which leaves inference mode itself) can differentiate through it
         with torch.inference_mode(False):

@@ -36,8 +36,10 @@ class SaveLatent(io.ComfyNode):
             description="Save a StyleGANEX latent (w+, f, optimised noise, crop record) as .safetensors in the "
                         "output folder. Load it with Load Latent (StyleGANEX) or styleganex.latent_io.load_latent.",
             inputs=[
-                LatentType.Input("latent"),
-                io.String.Input("filename_prefix", default="styleganex/latent"),
+                LatentType.Input("latent", tooltip="the latent to save (Encode, Optimize Inversion, Apply Edit)"),
+                io.String.Input("filename_prefix", default="styleganex/latent",
+                                tooltip="file name start in the output folder; a counter and .safetensors are "
+                                        "added"),
             ],
             outputs=[],
             is_output_node=True,
@@ -77,11 +79,16 @@ class LoadLatent(io.ComfyNode):
                         ".pt) from the input folder or the output folder. With the original photo connected, the "
                         "stored crop record gives crop_info for pasting back.",
             inputs=[
-                io.Combo.Input("latent_file", options=latent_files()),
+                io.Combo.Input("latent_file", options=latent_files(),
+                               tooltip="a .safetensors latent (Save Latent) or an official *_inversion.pt, from "
+                                       "the input or output folder"),
                 ModelType.Input("model", optional=True, tooltip="check that the latent fits this model"),
                 io.Image.Input("frame", optional=True, tooltip="the original photo(s), for crop_info"),
             ],
-            outputs=[LatentType.Output(display_name="latent"), CropType.Output(display_name="crop_info")],
+            outputs=[LatentType.Output(display_name="latent", tooltip="the stored w+, f and noise maps"),
+                     CropType.Output(display_name="crop_info",
+                                     tooltip="the stored crop record, placed on the connected frame (for Decode's "
+                                             "paste back); empty without a frame")],
         )
 
     @classmethod

@@ -7,6 +7,8 @@ import torch
 from ..styleganex.checkpoints import load_model
 from .common import (
     CATEGORY,
+    DOWNLOAD_OPTION,
+    OFFICIAL_FILES,
     FaceParserHandle,
     ModelType,
     ParserType,
@@ -15,6 +17,8 @@ from .common import (
     checkpoint_files,
     device_choice,
     dtype_choice,
+    fetch_model_file,
+    find_model_file,
     parser_files,
     require_model_file,
 )
@@ -22,6 +26,28 @@ from .compat import io
 
 DEVICES = ["auto", "cpu"]
 PRECISION_CHOICES = ["auto", "fp32", "fp16", "bf16"]
+DEVICE_TOOLTIP = ("auto: ComfyUI's compute device (the CPU under --cpu); ComfyUI's memory manager keeps the model "
+                  "loaded between runs while memory allows and frees it for other models")
+
+
+def download_input():
+    return io.Boolean.Input(DOWNLOAD_OPTION, default=False, optional=True,
+                            tooltip="when the file is missing and is one of the official StyleGANEX files, fetch "
+                                    "it from the hub (huggingface.co/PKUWilliamYang/StyleGANEX) into "
+                                    "models/styleganex, with a progress bar. Off by default. Official weights: "
+                                    "S-Lab License 1.0, non-commercial use only")
+
+
+def _check(name: str, what: str, download: bool):
+    if name in OFFICIAL_FILES and download and find_model_file(name) is None:
+        return True  # fetched when the node runs
+    return check_model_file(name, what)
+
+
+def _path(name: str, what: str, download: bool) -> str:
+    if name in OFFICIAL_FILES and download and find_model_file(name) is None:
+        return fetch_model_file(name)
+    return require_model_file(name, what)
 
 
 class LoadStyleGANEX(io.ComfyNode):
@@ -37,22 +63,24 @@ class LoadStyleGANEX(io.ComfyNode):
                 io.Combo.Input("ckpt_name", options=checkpoint_files(),
                                tooltip="styleganex_inversion.pt, _sr.pt, _sr32.pt, _sketch2face.pt, "
                                        "_mask2face.pt, _edit_age.pt, _edit_hair.pt, _toonify_*.pt"),
-                io.Combo.Input("device", options=DEVICES, default="auto",
-                               tooltip="auto: ComfyUI's compute device; the weights wait on the CPU between runs"),
+                io.Combo.Input("device", options=DEVICES, default="auto", tooltip=DEVICE_TOOLTIP),
                 io.Combo.Input("precision", options=PRECISION_CHOICES, default="auto",
-                               tooltip="auto = fp32; fp16/bf16 halve memory on a GPU (inversion still "
-                                       "optimises in fp32)"),
+                               tooltip="auto: ComfyUI's choice (fp32, or bf16/fp16 when ComfyUI runs with "
+                                       "--bf16-vae/--fp16-vae); fp16/bf16 halve memory on a GPU (the inversion "
+                                       "still optimises in fp32)"),
+                download_input(),
             ],
-            outputs=[ModelType.Output(display_name="model")],
+            outputs=[ModelType.Output(display_name="model",
+                                      tooltip="the loaded StyleGANEX model, for every StyleGANEX node")],
         )
 
     @classmethod
-    def validate_inputs(cls, ckpt_name):
-        return check_model_file(ckpt_name, "checkpoint")
+    def validate_inputs(cls, ckpt_name, download_if_missing=False):
+        return _check(ckpt_name, "checkpoint", download_if_missing)
 
     @classmethod
-    def execute(cls, ckpt_name, device="auto", precision="auto") -> io.NodeOutput:
-        path = require_model_file(ckpt_name, "checkpoint")
+    def execute(cls, ckpt_name, device="auto", precision="auto", download_if_missing=False) -> io.NodeOutput:
+        path = _path(ckpt_name, "checkpoint", download_if_missing)
         dev = device_choice(device)
         dtype = dtype_choice(precision, dev)
         with torch.inference_mode(False):  # normal tensors: the inversion differentiates through the model
@@ -70,21 +98,24 @@ class LoadFaceParser(io.ComfyNode):
             description="Load the BiSeNet face parser of the StyleGANEX release (faceparsing.pth, 19 classes) "
                         "from models/styleganex.",
             inputs=[
-                io.Combo.Input("parser_name", options=parser_files()),
-                io.Combo.Input("device", options=DEVICES, default="auto"),
+                io.Combo.Input("parser_name", options=parser_files(),
+                               tooltip="faceparsing.pth of the StyleGANEX release (BiSeNet, 19 classes) in "
+                                       "models/styleganex"),
+                io.Combo.Input("device", options=DEVICES, default="auto", tooltip=DEVICE_TOOLTIP),
+                download_input(),
             ],
-            outputs=[ParserType.Output(display_name="parser")],
+            outputs=[ParserType.Output(display_name="parser", tooltip="the face parser, for Face Parse")],
         )
 
     @classmethod
-    def validate_inputs(cls, parser_name):
-        return check_model_file(parser_name, "face parser")
+    def validate_inputs(cls, parser_name, download_if_missing=False):
+        return _check(parser_name, "face parser", download_if_missing)
 
     @classmethod
-    def execute(cls, parser_name, device="auto") -> io.NodeOutput:
+    def execute(cls, parser_name, device="auto", download_if_missing=False) -> io.NodeOutput:
         from ..styleganex.parsing import FaceParser
 
-        path = require_model_file(parser_name, "face parser")
+        path = _path(parser_name, "face parser", download_if_missing)
         with torch.inference_mode(False):
             parser = FaceParser.load(path, device="cpu")
         return io.NodeOutput(FaceParserHandle(parser, parser_name, device_choice(device)))

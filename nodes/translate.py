@@ -32,15 +32,17 @@ class SuperResolve(io.ComfyNode):
                         "the low-resolution face is upsampled by factor/4, aligned, encoded and decoded 4x larger, "
                         "so the output is factor times the input.",
             inputs=[
-                ModelType.Input("model"),
+                ModelType.Input("model", tooltip="styleganex_sr.pt (4-48x) or styleganex_sr32.pt (32x only)"),
                 io.Image.Input("image", tooltip="low-resolution face crop(s)"),
-                io.Int.Input("factor", default=32, min=4, max=48, step=1),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True),
+                io.Int.Input("factor", default=32, min=4, max=48, step=1,
+                             tooltip="output size / input size (styleganex_sr32.pt: 32 only)"),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True,
+                             tooltip="the decoder's noise maps (fine detail)"),
                 CropType.Input("crop_info", optional=True,
                                tooltip="Face Crop's crop info of the (high-resolution) crop this image was made "
                                        "from: its landmarks are used instead of detecting the face again"),
             ],
-            outputs=[io.Image.Output(display_name="image")],
+            outputs=[io.Image.Output(display_name="image", tooltip="the face, factor times the input size")],
         )
 
     @classmethod
@@ -82,13 +84,15 @@ class TranslateSketch(io.ComfyNode):
                         "mask: Face Parse's labels MASK, a label image (pixel = class id) or a CelebAMask-HQ colour "
                         "mask IMAGE. Output: number x batch images, 4x the input size.",
             inputs=[
-                ModelType.Input("model"),
+                ModelType.Input("model", tooltip="styleganex_sketch2face.pt or styleganex_mask2face.pt"),
                 io.Image.Input("image", optional=True, tooltip="sketch, label image or colour parsing mask"),
                 io.Mask.Input("mask", optional=True, tooltip="sketch in 0..1, or parsing labels (class id / 255)"),
                 io.Int.Input("number", default=1, min=1, max=64, tooltip="samples per input"),
-                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True),
+                io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True,
+                             tooltip="the random styles of the samples (and their noise)"),
             ],
-            outputs=[io.Image.Output(display_name="images")],
+            outputs=[io.Image.Output(display_name="images",
+                                     tooltip="number faces per input, input by input, 4x the input size")],
         )
 
     @classmethod

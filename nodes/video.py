@@ -100,10 +100,10 @@ class VideoEdit(io.ComfyNode):
                         "styleganex_edit_age.pt or styleganex_edit_hair.pt: each frame is encoded and decoded with the "
                         "model's editing vector x editing_scale (negative edits the other way). Output: 4x the crop.",
             inputs=[
-                ModelType.Input("model"),
+                ModelType.Input("model", tooltip="styleganex_edit_age.pt or styleganex_edit_hair.pt"),
                 io.Image.Input("frames", tooltip="the video's frames in order (an IMAGE batch, or one chunk of it)"),
                 io.Float.Input("editing_scale", default=1.0, min=-10.0, max=10.0, step=0.05,
-                               tooltip="times the model's editing vector (negative edits the other way)"),
+                               tooltip="times the model's editing vector: older/more hair above 0, younger/less below"),
                 *_common_inputs(),
             ],
             outputs=_outputs(),
@@ -131,7 +131,7 @@ class VideoToonify(io.ComfyNode):
             description="Toonify a video (an IMAGE batch, frames in order) with styleganex_toonify_cartoon/arcane/"
                         "pixar.pt: every frame is encoded and decoded with zero noise. Output: 4x the crop.",
             inputs=[
-                ModelType.Input("model"),
+                ModelType.Input("model", tooltip="styleganex_toonify_cartoon.pt, _arcane.pt or _pixar.pt"),
                 io.Image.Input("frames", tooltip="the video's frames in order (an IMAGE batch, or one chunk of it)"),
                 *_common_inputs("crop", False),
             ],

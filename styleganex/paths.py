@@ -13,6 +13,7 @@ from .errors import InputError
 
 HUB_REPO = "PKUWilliamYang/StyleGANEX"
 HUB_FOLDER = "pretrained_models"
+HUB_FILES_URL = f"https://huggingface.co/{HUB_REPO}/resolve/main/{HUB_FOLDER}/"
 OFFICIAL_FILES = (
     "styleganex_inversion.pt", "styleganex_sr.pt", "styleganex_sr32.pt", "styleganex_sketch2face.pt",
     "styleganex_mask2face.pt", "styleganex_edit_age.pt", "styleganex_edit_hair.pt",
@@ -50,4 +51,49 @@ def download_official(name: str, dest: Path | None = None) -> Path:
     got = hf_hub_download(HUB_REPO, f"{HUB_FOLDER}/{name}", local_dir=str(dest / ".hub"))
     target = dest / name
     os.replace(got, target)
+    return target
+
+
+def fetch_official(name: str, dest: Path, progress=None, cancel=None, base_url: str | None = None) -> Path:
+    """Stream an official file from the hub into ``dest`` (no extra package): written under a temporary
+    name and renamed when complete, so a failed or cancelled download leaves nothing behind.
+
+    Args:
+        name: one of :data:`OFFICIAL_FILES`.
+        dest: the models folder it goes to.
+        progress: ``progress(done_bytes, total_bytes)`` (total 0 when the server does not say).
+        cancel: returns True to stop (raises :class:`~styleganex.errors.Cancelled`).
+        base_url: where the files are (default :data:`HUB_FILES_URL`; tests use a local ``file://`` folder).
+
+    Returns:
+        The path of the downloaded file. Only on explicit request; tests never reach the hub.
+    """
+    import urllib.request
+
+    from .errors import check_cancel
+
+    if name not in OFFICIAL_FILES:
+        raise InputError(f"{name} is not an official StyleGANEX file; one of {OFFICIAL_FILES}")
+    dest = Path(dest)
+    dest.mkdir(parents=True, exist_ok=True)
+    target = dest / name
+    tmp = dest / f".{name}.download.partial"
+    try:
+        with urllib.request.urlopen((base_url or HUB_FILES_URL) + name, timeout=60) as response, open(tmp, "wb") as out:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            while True:
+                check_cancel(cancel)
+                chunk = response.read(1 << 20)
+                if not chunk:
+                    break
+                out.write(chunk)
+                done += len(chunk)
+                if progress is not None:
+                    progress(done, total)
+        if total and done != total:
+            raise OSError(f"download of {name} stopped at {done} of {total} bytes")
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
     return target

@@ -1,12 +1,15 @@
 """Shared test fixtures: the shared/ folder beside the checkout and small random models."""
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+# the real-ComfyUI harness, imported by the test modules as ``harness``
+sys.path.insert(0, str(Path(__file__).resolve().parent / "comfyui"))
 SHARED = Path(os.environ.get("STYLEGANEX_SHARED", ROOT.parent / "shared"))
 FIXTURES = SHARED / "fixtures"
 PARITY = FIXTURES / "parity"

@@ -2,9 +2,12 @@
 
 import json
 
+import pytest
+
 from benchmarks import run
 
 
+@pytest.mark.slow
 def test_tiny_benchmark_run(tmp_path, capsys):
     out = tmp_path / "bench.json"
     assert run.main(["--tiny", "--reps", "1", "--warmup", "0", "--workloads", "encdec256", "video512",
@@ -20,8 +23,6 @@ def test_tiny_benchmark_run(tmp_path, capsys):
 
 
 def test_reference_loader_refuses_a_wrong_folder(tmp_path):
-    import pytest
-
     from benchmarks.reference import load_official_psp
     with pytest.raises(FileNotFoundError, match="not a StyleGANEX checkout"):
         load_official_psp(tmp_path, {})

@@ -87,7 +87,8 @@ def test_stylegan2_checkpoint(tmp_path, edit_model):
     gen, la = load_generator(path)
     w = torch.randn(1, 14, 16)
     f = torch.randn(1, 32, 6, 8)
-    assert torch.equal(gen.synthesize(w, f), edit_model.decoder.synthesize(w, f))
+    # two model objects with the same weights: oneDNN may pick other kernels (CPU, memory layout)
+    torch.testing.assert_close(gen.synthesize(w, f), edit_model.decoder.synthesize(w, f), rtol=1e-5, atol=1e-5)
     assert la.shape == (16,)
 
 

@@ -42,7 +42,6 @@ def test_strength_moves_only_chosen_rows_by_s_times_direction(model, latent, per
     s = 2.5
     edited = apply_direction(latent, d, s, layers="0-7")
     rows_d = d if per_row else d.expand(n, -1)
-    assert torch.equal(edited.wplus[:, :8], latent.wplus[:, :8] + s * rows_d[:8])
     torch.testing.assert_close(edited.wplus[:, :8] - latent.wplus[:, :8], (s * rows_d[:8])[None], rtol=0, atol=1e-5)
     assert torch.equal(edited.wplus[:, 8:], latent.wplus[:, 8:])
     assert edited.f is latent.f and not torch.equal(model.decode(edited), model.decode(latent))
@@ -61,7 +60,7 @@ def test_layers_and_edits(model, latent):
     d1, d2 = direction(model, seed=1), direction(model, n, seed=2)
     both = apply_edits(latent, [(d1, 1.0, [0, 1]), (d2, -0.5)])
     step = apply_direction(apply_direction(latent, d1, 1.0, [0, 1]), d2, -0.5)
-    assert torch.equal(both.wplus, step.wplus)
+    torch.testing.assert_close(both.wplus, step.wplus, rtol=0, atol=1e-6)
     with pytest.raises(DirectionError):
         apply_edits(latent, [(d1,)])
 
@@ -135,11 +134,12 @@ def test_swap_generator_decodes_same_latent_with_other_weights(model, latent, tm
     before = model.decode(latent)
     swapped = model.swap_generator(load_generator(path)[0])
     assert swapped.encoder is model.encoder and swapped.decoder is not model.decoder
-    torch.testing.assert_close(swapped.decode(latent), toon.decode(latent), rtol=1e-5, atol=1e-6)
+    # another decoder object with the same weights: kernels may differ in the last bits (float32, outputs ~1)
+    torch.testing.assert_close(swapped.decode(latent), toon.decode(latent), rtol=1e-5, atol=1e-5)
     with pytest.raises(TypeError, match="load_generator"):
         model.swap_generator(path)  # a path is loaded by the caller (styleganex.load_generator)
-    assert torch.equal(model.decode(latent), before)  # the original model is unchanged
-    assert torch.equal(model.swap_generator(toon).decode(latent), toon.decode(latent))
+    assert torch.equal(model.decode(latent), before)  # the original model is unchanged (the same call again)
+    torch.testing.assert_close(model.swap_generator(toon).decode(latent), toon.decode(latent), rtol=1e-5, atol=1e-5)
     small = random_model("inversion", size=256, seed=0)
     with pytest.raises(ValueError, match="cannot decode"):
         model.swap_generator(small.decoder)

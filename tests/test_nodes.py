@@ -2,7 +2,7 @@
 
 They use the real ``comfy_api`` (and ``comfy.utils``, ``comfy.model_management``, ``folder_paths``)
 of the ComfyUI that the ``comfyui`` tier unpacks into ``.scratch/comfyui``; where it cannot be
-prepared or imported, they are skipped. The entry-point and workflow-file checks need no ComfyUI.
+prepared or imported, they are skipped (they fail under CI, where a skip would hide a missing step). The entry-point and workflow-file checks need no ComfyUI.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import importlib.util
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -23,10 +24,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = "comfyui_styleganex_pack"
 WORKFLOWS = sorted((ROOT / "workflows").glob("*.json"))
 
-_spec = importlib.util.spec_from_file_location("styleganex_comfyui_harness_unit",
-                                               Path(__file__).parent / "comfyui" / "harness.py")
-harness = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(harness)
+import harness  # noqa: E402 - tests/comfyui/harness.py (conftest.py puts its folder on sys.path)
 
 
 # ---- no ComfyUI needed ------------------------------------------------------------------------
@@ -82,6 +80,15 @@ def test_workflow_file_is_valid_ui_format(path):
     for n in loaders:
         assert n["widgets_values"][0] in note and n["widgets_values"][0] in wf["extra"]["styleganex"]["models"]
     assert "non-commercial" in note
+    # what the template browser shows (frontend 1.32.9): the file name as title and description, and
+    # "<name>.jpg" beside the file as the thumbnail
+    assert path.stem.startswith("StyleGANEX ") and note.startswith(path.stem)
+    assert wf["extra"]["styleganex"]["description"] in note
+    thumb = path.with_suffix(".jpg")
+    assert thumb.is_file(), f"no thumbnail {thumb.name}"
+    assert thumb.read_bytes()[:3] == b"\xff\xd8\xff" and thumb.stat().st_size < 100_000
+    # the stored view (checked on screen by the browser tier) zooms in far enough for text to be drawn
+    assert 0.58 <= wf["extra"]["ds"]["scale"] <= 1.0
 
 
 # ---- with ComfyUI's modules ---------------------------------------------------------------------
@@ -90,15 +97,9 @@ def comfy():
     """ComfyUI's python modules from the scratch ComfyUI (prepared by the harness, cached)."""
     try:
         comfy_dir = harness.ensure_comfyui()
+        harness.ensure_requirements(comfy_dir)  # ComfyUI's own requirements.txt, never torch
     except Exception as e:  # noqa: BLE001 - no registry, no cache: nothing to test against
-        pytest.skip(f"ComfyUI could not be prepared: {e}")
-    if not harness.comfy_importable(comfy_dir):
-        try:  # the same light requirements the comfyui tier installs (never torch)
-            harness.ensure_requirements()
-        except Exception as e:  # noqa: BLE001
-            pytest.skip(f"ComfyUI's requirements could not be installed: {e}")
-        if not harness.comfy_importable(comfy_dir):
-            pytest.skip(f"ComfyUI's requirements are missing: {harness.missing_modules(harness.REQUIREMENTS)}")
+        harness.unavailable(f"ComfyUI could not be prepared: {e}")
     if str(comfy_dir) not in sys.path:
         sys.path.insert(0, str(comfy_dir))
     try:
@@ -109,7 +110,7 @@ def comfy():
         import comfy.utils  # noqa: F401
         from comfy_api.latest import ComfyExtension, io  # noqa: F401
     except Exception as e:  # noqa: BLE001
-        pytest.skip(f"ComfyUI's modules do not import here: {e}")
+        harness.unavailable(f"ComfyUI's modules do not import here: {e}")
     return sys.modules
 
 
@@ -217,6 +218,40 @@ def test_loader_missing_file_says_where_to_get_it(pack, tmp_path):
     assert str(pack.user_models) in msg
     with pytest.raises(FileNotFoundError, match="styleganex_sr32.pt"):
         loader.execute("styleganex_sr32.pt")
+
+
+def test_loader_downloads_on_request_only(pack, comfy, tmp_path, monkeypatch):
+    """The opt-in download: the file comes from the hub (a local file:// folder stands in for it) into
+    ComfyUI's models/styleganex, with ComfyUI's progress bar; without the option nothing is fetched."""
+    import comfy.utils
+    import folder_paths
+
+    testing, paths = _core(pack, "testing"), _core(pack, "paths")
+    hub = tmp_path / "hub"
+    hub.mkdir()
+    testing.save_official_pt(testing.random_model("toonify", seed=7), hub / "styleganex_toonify_pixar.pt")
+    monkeypatch.setattr(paths, "HUB_FILES_URL", hub.as_uri() + "/")
+    monkeypatch.setattr(folder_paths, "models_dir", str(tmp_path / "comfy-models"))
+    loader = pack.test_nodes["StyleGANEXLoader"]
+    name = "styleganex_toonify_pixar.pt"
+    msg = loader.validate_inputs(name)
+    assert "download_if_missing" in msg and "non-commercial" in msg, msg
+    assert loader.validate_inputs(name, download_if_missing=True) is True
+    assert "download_if_missing" not in loader.validate_inputs("mine.pt")  # not an official file: no offer
+    assert loader.validate_inputs("mine.pt", download_if_missing=True) is not True
+    calls = []
+    monkeypatch.setattr(comfy.utils, "PROGRESS_BAR_HOOK", lambda v, t, p, node_id=None: calls.append((v, t)))
+    dest = tmp_path / "comfy-models" / "styleganex" / name
+    folder_paths.add_model_folder_path("styleganex", str(dest.parent))
+    try:
+        with torch.inference_mode():
+            handle = loader.execute(name, "cpu", "fp32", True).result[0]
+    finally:
+        folder_paths.folder_names_and_paths["styleganex"][0].remove(str(dest.parent))
+    size = (hub / name).stat().st_size
+    assert dest.read_bytes() == (hub / name).read_bytes() and handle.variant.startswith("toonify")
+    assert calls and calls[-1] == (size, size)
+    assert not [p for p in dest.parent.iterdir() if p.name.endswith(".partial")]
 
 
 def test_loader_loads_from_the_user_folder(pack):
@@ -653,6 +688,135 @@ def test_old_latent_layouts_load_in_the_nodes(pack, tmp_path):
         assert crop_info.records[0].box == (8, 4, 40, 36) and out.shape == (1, 40, 50, 3)
         assert torch.equal(out[0, :, :7], frame[0, :, :7])  # outside the crop the photo is untouched
     assert latent.size_record is not None and latent.size_record.size == (32, 32)
+
+
+# ---- ComfyUI's memory manager ------------------------------------------------------------------------
+def _tensor_bytes(*tensors) -> int:
+    return sum(t.numel() * t.element_size() for t in tensors)
+
+
+def test_models_are_registered_with_comfyui_memory_manager(pack, comfy, monkeypatch):
+    import comfy.model_management as mm
+
+    testing, common = _core(pack, "testing"), _nodes(pack, "common")
+    model = testing.random_model("edit_age", seed=4)
+    handle = common.StyleGANEXModel(model, "styleganex_edit_age.pt", torch.device("cpu"), torch.float32)
+    expected = _tensor_bytes(*model.parameters(), *model.buffers(), model.editing_w)
+    ours = {id(m) for m in handle.managed.module.modules()}
+    moves = []
+    apply = torch.nn.Module._apply
+
+    def counting(self, fn, recurse=True):
+        if id(self) in ours:
+            moves.append(type(self).__name__)
+        return apply(self, fn, recurse)
+
+    monkeypatch.setattr(torch.nn.Module, "_apply", counting)
+    enc, dec = pack.test_nodes["StyleGANEXEncode"], pack.test_nodes["StyleGANEXDecode"]
+    with torch.inference_mode():
+        latent = enc.execute(handle, _img(64, 64)).result[0]
+    patcher = handle.managed.patcher
+    # the size ComfyUI plans with is the parameter + buffer (+ editing vector) bytes, all of it loaded
+    assert handle.managed.size == patcher.model_size() == expected
+    assert patcher.loaded_size() == expected
+    assert patcher.load_device == torch.device("cpu") == patcher.offload_device  # --cpu
+    assert patcher in mm.loaded_models(), "not in ComfyUI's loaded models"
+    assert moves, "the first use loads the model through the patcher"
+    moves.clear()
+    with torch.inference_mode():
+        first = dec.execute(handle, latent, "zero").result[0]
+        again = dec.execute(handle, latent, "zero").result[0]
+    assert moves == [], f"later runs moved weights again: {moves}"
+    assert torch.equal(first, again)  # the same call twice
+    assert patcher in mm.loaded_models()
+    # parts are never unloaded (ComfyUI then unloads the whole model), and eviction is honoured
+    assert patcher.partially_unload(torch.device("cpu"), 1024) == 0
+    mm.free_memory(1e30, torch.device("cpu"))
+    assert patcher not in mm.loaded_models() and patcher.loaded_size() == 0
+    with torch.inference_mode():
+        reloaded = dec.execute(handle, latent, "zero").result[0]
+    assert patcher in mm.loaded_models() and moves
+    torch.testing.assert_close(reloaded, first, rtol=0, atol=1e-6)
+
+
+def test_model_precision_follows_comfyui(pack, comfy, monkeypatch):
+    import comfy.model_management as mm
+    from comfy.cli_args import args
+
+    testing, common = _core(pack, "testing"), _nodes(pack, "common")
+    cpu = torch.device("cpu")
+    assert common.dtype_choice("auto", cpu) == torch.float32  # ComfyUI's choice on the CPU
+    assert common.dtype_choice("bf16", cpu) == torch.bfloat16
+    monkeypatch.setattr(args, "bf16_vae", True)  # --bf16-vae
+    assert common.dtype_choice("auto", cpu) == torch.bfloat16
+    # a bf16 model is cast to fp32 for the block that asks for it (the inversion) and back, exactly
+    model = testing.random_model("inversion", seed=5).to(torch.bfloat16)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    handle = common.StyleGANEXModel(model, "m.pt", cpu, torch.bfloat16)
+    with handle.on_device(dtype=torch.float32) as m:
+        assert {p.dtype for p in m.parameters()} == {torch.float32}
+    assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
+    assert handle.managed.size == _tensor_bytes(*model.parameters(), *model.buffers())
+    mm.free_memory(1e30, cpu)
+
+
+def test_face_parser_is_registered_too(pack, comfy):
+    import comfy.model_management as mm
+
+    common = _nodes(pack, "common")
+    from importlib import import_module
+
+    FaceParser = import_module(f"{PACKAGE}.styleganex.parsing").FaceParser
+    parser = FaceParser()
+    handle = common.FaceParserHandle(parser, "faceparsing.pth", torch.device("cpu"))
+    with handle.on_device() as p:
+        assert p is parser
+    assert handle.managed.patcher in mm.loaded_models()
+    assert handle.managed.size == _tensor_bytes(*parser.model.parameters(), *parser.model.buffers())
+    mm.free_memory(1e30, torch.device("cpu"))
+
+
+# ---- what the frontend shows ---------------------------------------------------------------------------
+def test_every_input_and_output_has_a_tooltip(pack):
+    missing = []
+    for node_id, cls in pack.test_nodes.items():
+        schema = cls.GET_SCHEMA()
+        missing += [f"{node_id}.{i.id}" for i in schema.inputs if not (i.tooltip or "").strip()]
+        missing += [f"{node_id} output {o.display_name or o.id}" for o in schema.outputs
+                    if not (o.tooltip or "").strip()]
+    assert not missing, f"{len(missing)} without a tooltip: {missing}"
+
+
+def test_optimize_inversion_says_how_long_it_will_take(pack, handles, monkeypatch):
+    common = _nodes(pack, "common")
+    clock = iter([100.0, 130.0, 160.0, 190.0] + [190.0 + 30 * k for k in range(1, 600)])
+    monkeypatch.setattr(common.time, "monotonic", lambda: next(clock))
+    shown = []
+    monkeypatch.setattr(common, "send_node_text", shown.append)
+    progress = common.Progress(500, estimate="Optimize Inversion", device="cpu")
+    for step in range(1, 5):
+        progress(step, 500)
+    # 30 s a step, measured from step 1 to step 2 (over 5 s): 500 steps take 4 h 10 min, 498 are left
+    assert shown == ["Optimize Inversion: about 4 h 10 min for 500 steps on cpu (30.00 s a step); 4 h 9 min left"]
+    for step in range(5, 500):
+        progress(step, 500)
+    assert len(shown) == 1 + 9 and shown[-1] == "Optimize Inversion: step 452/500, 24 min left"
+    assert common.format_duration(45) == "45 s" and common.format_duration(720) == "12 min"
+    # the node sets it up with its name and device
+    latent_mod, made = _nodes(pack, "latent"), []
+
+    class Recording(common.Progress):
+        def __init__(self, *a, **k):
+            made.append(k)
+            super().__init__(*a, **k)
+
+    monkeypatch.setattr(latent_mod, "Progress", Recording)
+    monkeypatch.setattr(common.time, "monotonic", time.monotonic)
+    node = pack.test_nodes["StyleGANEXOptimizeInversion"]
+    with torch.inference_mode():
+        node.execute(handles["inversion"], _img(32, 32), steps=2, lpips_weight=0.0, mse_weight=1.0,
+                     lpips_backbone="random (tests only)")
+    assert made == [{"estimate": "Optimize Inversion", "device": "cpu"}]
 
 
 # ---- issue 14: every node front door holds ---------------------------------------------------------

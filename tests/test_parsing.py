@@ -187,8 +187,15 @@ def test_parse_matches_manual_official_pipeline(parser):
     std = torch.tensor([0.229, 0.224, 0.225]).view(1, 3, 1, 1)
     with torch.no_grad():
         up = torch.nn.functional.interpolate((x - mean) / std, scale_factor=2, mode="bilinear")
-        ref = torch.nn.functional.interpolate(parser.model(up), scale_factor=0.5).argmax(1)
-    assert torch.equal(parser.parse(x), ref)
+        ref_logits = torch.nn.functional.interpolate(parser.model(up), scale_factor=0.5)
+    # computed the same way, but not by the same calls: logits agree to float32 rounding, and the labels
+    # wherever the top two classes are further apart than that
+    torch.testing.assert_close(parser.logits(x), ref_logits, rtol=0, atol=1e-4)
+    top2 = ref_logits.topk(2, dim=1).values
+    clear = (top2[:, 0] - top2[:, 1]) > 2e-4  # twice the logits' tolerance
+    labels = parser.parse(x)
+    assert clear.float().mean() > 0.9
+    assert torch.equal(labels[clear], ref_logits.argmax(1)[clear])
 
 
 def test_parse_rejects_bad_input(parser):

@@ -302,6 +302,7 @@ def test_64x64_images(astro):
             step()
 
 
+@pytest.mark.slow
 def test_astronaut_in_a_6000x4000_canvas(astro, inv):
     """The 512-px photo pasted into a 24-megapixel canvas: at DlibDetector's 1600-px search size the
     face is 24 px wide and not found, so the detector searches again at full size (the fix of

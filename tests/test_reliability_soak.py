@@ -85,6 +85,7 @@ print(json.dumps({"frames": frames, "inversions": len(losses), "same_first_losse
 """
 
 
+@pytest.mark.slow
 def test_soak_100_frames_and_50_inversions(record_property):
     env = dict(os.environ, MALLOC_MMAP_THRESHOLD_="65536", OMP_NUM_THREADS="1",
                PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))

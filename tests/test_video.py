@@ -138,6 +138,7 @@ print(json.dumps({"g10": growth(10), "g100": growth(100), "keep100": growth(100,
 """
 
 
+@pytest.mark.slow
 def test_memory_is_flat():
     if not os.path.exists("/proc/self/clear_refs"):
         pytest.skip("needs Linux /proc/self/clear_refs to reset the peak RSS")

