@@ -124,9 +124,9 @@ def main(argv=None) -> int:
               "torch": torch.__version__, "vram_state": mm.vram_state.name}
     print(json.dumps(result), flush=True)
 
-    from styleganex.testing import random_model, save_official_pt
-
     import numpy as np
+
+    from styleganex.testing import random_model, save_official_pt
 
     tmp = Path(tempfile.mkdtemp(prefix="sgx-mm-"))
     model0 = random_model("inversion", reduced=a.reduced, seed=1)
@@ -136,7 +136,6 @@ def main(argv=None) -> int:
         model0.config.style_dim).astype(np.float32))
     del model0
     nodes = load_pack(tmp)
-    common = sys.modules[f"{PACKAGE}.nodes.common"]
     loader, enc, opt = nodes["StyleGANEXLoader"], nodes["StyleGANEXEncode"], nodes["StyleGANEXOptimizeInversion"]
     edit, dec = nodes["StyleGANEXApplyEdit"], nodes["StyleGANEXDecode"]
     crop = crop_of_astronaut()

@@ -18,7 +18,7 @@ from typing import Callable
 
 import torch
 
-from styleganex.faces import CropInfo, CropRecord, Face, PasteOptions, prepare_face
+from styleganex.faces import CropInfo, Face, PasteOptions, prepare_face
 from styleganex.pipeline import decode_latent, encode_images, invert_images
 from styleganex.testing import group_photo, random_model, synthetic_landmarks
 from styleganex.translation import mask_to_face, sketch_to_face, super_resolve

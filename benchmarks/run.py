@@ -67,9 +67,10 @@ def inputs(size: int, batch: int, seed: int = 0):
 
 
 def make_lpips(device):
-    import lpips
     from contextlib import redirect_stdout
     from io import StringIO
+
+    import lpips
     torch.manual_seed(0)
     with redirect_stdout(StringIO()):
         net = lpips.LPIPS(net="vgg", pnet_rand=True, verbose=False)
@@ -169,9 +170,10 @@ def worker(job: dict) -> dict:
         model = load_model(ckpt_path, device=device, dtype=dtype)
         fn = ours_step(model, workload, frame, aligned, device, dtype)
     else:
-        from benchmarks.reference import load_official_psp
         from contextlib import redirect_stdout
         from io import StringIO
+
+        from benchmarks.reference import load_official_psp
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         with redirect_stdout(StringIO()):
             net = load_official_psp(job["reference"], ck).to(device)

@@ -8,7 +8,7 @@ import re
 
 import torch
 
-from ..styleganex.errors import InputError
+from ..styleganex.errors import InputError, StyleGANEXError
 from .common import (
     CATEGORY,
     DIRECTIONS_FOLDER,
@@ -63,7 +63,7 @@ def _read(path: str):
         return hit[1]
     try:
         value = read_directions(path)
-    except (ValueError, OSError) as e:  # DirectionError and unreadable files: shown when the node runs
+    except (StyleGANEXError, OSError) as e:  # DirectionError and unreadable files: shown when the node runs
         value = e
     _cache[path] = (key, value)
     return value
@@ -124,7 +124,7 @@ def pick_direction(node: str, choice: str, model=None, directions=None, index: i
 
     if directions is not None:
         if not 0 <= int(index) < len(directions):
-            raise ValueError(f"{node}: direction_index {index} is out of range: {len(directions)} directions "
+            raise InputError(f"{node}: direction_index {index} is out of range: {len(directions)} directions "
                              f"are connected (0..{len(directions) - 1})")
         return directions[int(index)]
     if choice == NONE:
@@ -132,7 +132,7 @@ def pick_direction(node: str, choice: str, model=None, directions=None, index: i
     if choice == MODEL_VECTOR:
         if model is None or getattr(model.model, "editing_w", None) is None:
             what = "no model is connected" if model is None else f"{model.describe()} has none"
-            raise ValueError(f"{node}: '{MODEL_VECTOR}' needs styleganex_edit_age.pt or styleganex_edit_hair.pt "
+            raise InputError(f"{node}: '{MODEL_VECTOR}' needs styleganex_edit_age.pt or styleganex_edit_hair.pt "
                              f"connected to 'model'; {what}")
         return Direction.of(model.model.editing_w[0].detach().to("cpu", torch.float32), "editing_w", "model")
     path, name = _resolve(choice)
@@ -147,10 +147,10 @@ def rows_choice(node: str, layer_start: int, layer_end: int, n_latent: int):
     if layer_start == DEFAULT_ROWS and layer_end == DEFAULT_ROWS:
         return None
     if DEFAULT_ROWS in (layer_start, layer_end):
-        raise ValueError(f"{node}: set both layer_start and layer_end to -1 (the direction's own rows), or neither")
+        raise InputError(f"{node}: set both layer_start and layer_end to -1 (the direction's own rows), or neither")
     lo, hi = min(layer_start, n_latent - 1), min(layer_end, n_latent - 1)
     if hi < lo:
-        raise ValueError(f"{node}: layer_end ({layer_end}) is before layer_start ({layer_start})")
+        raise InputError(f"{node}: layer_end ({layer_end}) is before layer_start ({layer_start})")
     return list(range(lo, hi + 1))
 
 
@@ -213,12 +213,12 @@ class ApplyEdit(io.ComfyNode):
             latent = apply_direction(latent, chosen, float(strength), rows)
         if style_mix != "off":
             if model is None:
-                raise ValueError("Apply Edit: style mixing needs the model connected to 'model' (the same "
+                raise InputError("Apply Edit: style mixing needs the model connected to 'model' (the same "
                                  "checkpoint the latent was encoded with)")
             source = None
             if style_mix == "from style_latent":
                 if style_latent is None:
-                    raise ValueError("Apply Edit: style_mix 'from style_latent' needs a latent connected to "
+                    raise InputError("Apply Edit: style_mix 'from style_latent' needs a latent connected to "
                                      "'style_latent'")
                 source = style_latent
             rows = list(range(min(mix_layer_start, n - 1), n))
@@ -303,7 +303,7 @@ class EditSweep(io.ComfyNode):
 
         chosen = pick_direction("Edit Sweep", direction, model, directions, direction_index)
         if chosen is None:
-            raise ValueError("Edit Sweep: choose a direction (or connect 'directions')")
+            raise InputError("Edit Sweep: choose a direction (or connect 'directions')")
         low, high = chosen.strength_range if start == end else (start, end)
         strengths = sweep_strengths(float(low), float(high), int(frames))
         rows = rows_choice("Edit Sweep", layer_start, layer_end, latent.wplus.shape[1])

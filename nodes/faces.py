@@ -90,7 +90,7 @@ class FaceCrop(io.ComfyNode):
                 if_no_face="error", select="one", indices="", max_faces=0, min_face_size=0,
                 min_score=0.0) -> io.NodeOutput:
         from ..styleganex.faces import FaceSelection, NoFaceError
-        from ..styleganex.faces.group import prepare_group, previews, scan_images, scan_problems
+        from ..styleganex.faces.group import crop_faces
 
         frames = image_to_core(image)
         text = indices if select == "indices" else select
@@ -98,24 +98,19 @@ class FaceCrop(io.ComfyNode):
                                         min_size=float(min_face_size), min_score=float(min_score)) \
             if select != "one" else FaceSelection("one", face, int(face_index), max_faces=int(max_faces),
                                                   min_size=float(min_face_size), min_score=float(min_score))
-        first_for_all = batch_mode == BATCH_MODES[1]
-        detector = _detector()
         progress = Progress(frames.shape[0])
         with cancellable():
-            scans = scan_images(frames, selection, detector=detector, padding=int(padding),
-                                first_for_all=first_for_all, progress=progress, cancel=progress.cancel)
-            problem = scan_problems(scans)
-            if problem and if_no_face == "error":
-                message = (f"Face Crop: {problem}. See the preview output: faces are numbered left to right, the "
-                           "unusable ones marked with the reason. Choose other faces, use a photo with a clearer "
-                           "frontal face, or set if_no_face to 'center crop' or 'skip image'.")
-                preview = core_to_image(previews(frames, scans), signed=False)
-                stop = blocked(message, NoFaceError)
-                return io.NodeOutput(stop, stop, stop, preview)
-            group = prepare_group(frames, scans, detector=detector, padding=int(padding),
-                                  if_no_face=NO_FACE_CORE[if_no_face], first_for_all=first_for_all,
-                                  progress=progress, cancel=progress.cancel)
-        preview = core_to_image(previews(frames, scans, group.notes), signed=False)
+            found = crop_faces(frames, selection, detector=_detector(), padding=int(padding),
+                               if_no_face=NO_FACE_CORE[if_no_face], first_for_all=batch_mode == BATCH_MODES[1],
+                               progress=progress, cancel=progress.cancel)
+        preview = core_to_image(found.preview, signed=False)
+        if found.group is None:
+            message = (f"Face Crop: {found.problem}. See the preview output: faces are numbered left to right, the "
+                       "unusable ones marked with the reason. Choose other faces, use a photo with a clearer "
+                       "frontal face, or set if_no_face to 'center crop' or 'skip image'.")
+            stop = blocked(message, NoFaceError)
+            return io.NodeOutput(stop, stop, stop, preview)
+        group = found.group
         return io.NodeOutput(core_to_image(group.crops, signed=False), core_to_image(group.aligned, signed=False),
                              group.crop, preview)
 

@@ -101,14 +101,14 @@ class TranslateSketch(io.ComfyNode):
 
         model.require("Sketch/Mask to Face", ("sketch", "mask"))
         if image is None and mask is None:
-            raise ValueError("Sketch/Mask to Face: connect a sketch or a parsing mask to 'image' or 'mask'")
+            raise InputError("Sketch/Mask to Face: connect a sketch or a parsing mask to 'image' or 'mask'")
         if image is not None and mask is not None:
-            raise ValueError("Sketch/Mask to Face: connect either 'image' or 'mask', not both")
+            raise InputError("Sketch/Mask to Face: connect either 'image' or 'mask', not both")
         x = _sketch(image, mask) if model.kind == "sketch" else _labels(image, mask)
         h, w = x.shape[-2:]
         if min(h, w) < MIN_SIDE:
             what = "sketch" if model.kind == "sketch" else "mask"
-            raise ValueError(f"Sketch/Mask to Face: the {what} is {w}x{h} px; it must be at least "
+            raise InputError(f"Sketch/Mask to Face: the {what} is {w}x{h} px; it must be at least "
                              f"{MIN_SIDE}x{MIN_SIDE} px (the release uses 512x512 face crops)")
         progress = Progress(x.shape[0] * int(number))
         run = sketch_to_face if model.kind == "sketch" else mask_to_face
@@ -133,7 +133,7 @@ def _labels(image, mask) -> torch.Tensor:
         labels = torch.round(m * 255.0)
         top = int(labels.max()) if labels.numel() else 0
         if top >= NUM_CLASSES or float(m.min()) < 0:
-            raise ValueError(
+            raise InputError(
                 f"Sketch/Mask to Face: this MASK is not a parsing label mask (its values go up to "
                 f"{float(m.max()):.3g}, i.e. class {top}; labels are class id / 255 with ids 0..{NUM_CLASSES - 1}, "
                 f"as Face Parse outputs). "
@@ -141,8 +141,8 @@ def _labels(image, mask) -> torch.Tensor:
         return labels.long()
     try:
         return label_image_to_labels(image_to_core(image))
-    except ValueError as e:
-        raise ValueError(f"Sketch/Mask to Face: the image is not a parsing mask: {e}. Use Face Parse's outputs, a "
+    except InputError as e:
+        raise InputError(f"Sketch/Mask to Face: the image is not a parsing mask: {e}. Use Face Parse's outputs, a "
                          "label PNG (pixel = class id) or a CelebAMask-HQ colour mask.") from e
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..styleganex.errors import InputError
 from ..styleganex.faces.paste import MASK_SHAPES
 from ..styleganex.video import CROP_MODES as VIDEO_CROP_MODES
 from .common import CATEGORY, ModelType, Progress, VideoStateType, cancellable, core_to_image, image_to_core
@@ -115,7 +116,7 @@ class VideoEdit(io.ComfyNode):
                 state=None) -> io.NodeOutput:
         model.require("Video Edit", ("rgb",))
         if getattr(model.model, "editing_w", None) is None:
-            raise ValueError(f"Video Edit needs styleganex_edit_age.pt or styleganex_edit_hair.pt (a model with an "
+            raise InputError(f"Video Edit needs styleganex_edit_age.pt or styleganex_edit_hair.pt (a model with an "
                              f"editing vector); {model.describe()} has none. For toonify models use Video Toonify.")
         return _run("Video Edit", model, frames, float(editing_scale), crop, padding, chunk_size, paste_back, feather,
                     faces, mask, erode, colour_match, smoothing, state)

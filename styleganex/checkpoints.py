@@ -68,7 +68,7 @@ def read_file(path) -> tuple[dict, dict]:
             return load_file(str(path)), meta
         except (SafetensorError, OSError, ValueError) as e:
             raise CheckpointError(f"{path} looks like .safetensors but cannot be read "
-                                  f"(truncated or corrupt): {e}") from e
+                                  f"(truncated or corrupt: {type(e).__name__})") from e
     if kind == "zip":
         names = zip_names(path)
         if names is None:

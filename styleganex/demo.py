@@ -15,7 +15,7 @@ import torch
 from .checkpoints import load_model, missing_weights_message
 from .model import StyleGANEX
 from .outputs import write_images
-from .paths import download_official, find_model_file, models_dir
+from .paths import fetch_official, find_model_file, models_dir
 
 
 def astronaut() -> torch.Tensor:
@@ -39,10 +39,13 @@ def reconstruct(model: StyleGANEX, photo: torch.Tensor) -> dict:
     return {"crop": face.crop, "aligned": face.aligned, "decoded": decoded[0], "pasted": pasted[0]}
 
 
-def run_demo(model_name: str, out_dir: Path, download: bool = False, random_weights: bool = False) -> int:
+def run_demo(model_name: str, out_dir: Path, download: bool = False, random_weights: bool = False,
+             progress=None) -> int:
+    """The demo: ``model_name`` from the models folder (fetched from the hub with ``download``, reporting
+    ``progress(done_bytes, total_bytes)``), or small random weights; writes the pictures to ``out_dir``."""
     path = None if random_weights else find_model_file(model_name)
     if path is None and download and not random_weights:
-        path = download_official(Path(model_name).name)
+        path = fetch_official(Path(model_name).name, models_dir(), progress=progress)
     if path is None and not random_weights:
         print(missing_weights_message(models_dir() / Path(model_name).name), file=sys.stderr)
         print("\nRunning the same pipeline with small random weights instead (the result is not a face).",

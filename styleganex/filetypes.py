@@ -14,7 +14,7 @@ import re
 import zipfile
 from pathlib import Path
 
-__all__ = ["KINDS", "describe_bytes", "sniff", "torch_load_message", "zip_names"]
+__all__ = ["KINDS", "describe_bytes", "file_kind", "sniff", "torch_load_message", "zip_names"]
 
 KINDS = ("empty", "zip", "npy", "safetensors", "pickle", "unknown")
 """What :func:`sniff` tells apart: zip (PyTorch's format and ``.npz``), ``.npy``, ``.safetensors``, a legacy
@@ -51,17 +51,51 @@ def zip_names(path) -> list[str] | None:
         return None
 
 
-def describe_bytes(path: Path, head: bytes) -> str:
-    """What a file that is not a checkpoint / latent is, for messages: its size and, where recognised, its
-    kind. Never its bytes (a message may be shown to whoever named the file)."""
-    size = os.path.getsize(path)
-    kinds = ((b"\x89PNG", "a PNG image"), (b"\xff\xd8", "a JPEG image"), (b"%PDF", "a PDF document"),
-             (b"\x1f\x8b", "a gzip archive"), (b"\x93NUMPY", "a NumPy .npy array"), (b"GIF8", "a GIF image"))
-    for signature, kind in kinds:
+_SIGNATURES = (
+    (b"\x89PNG", "a PNG image"), (b"\xff\xd8", "a JPEG image"), (b"GIF8", "a GIF image"),
+    (b"RIFF", "a RIFF file (WEBP, WAV, AVI)"), (b"II*\x00", "a TIFF image"), (b"MM\x00*", "a TIFF image"),
+    (b"%PDF", "a PDF document"), (b"PK\x03\x04", "a ZIP archive (or an Office document)"),
+    (b"\x1f\x8b", "a gzip archive"), (b"\x93NUMPY", "a NumPy .npy array"),
+)
+_TEXT_SIGNATURES = ((b"{", "a JSON file"), (b"<", "an HTML/XML/SVG text file"))
+
+
+def file_kind(path, head: bytes | None = None) -> str | None:
+    """The kind of file its first bytes (``head``, read when not given) show, e.g. ``"a PNG image"``,
+    or None when they show none we know."""
+    if head is None:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    for signature, kind in _SIGNATURES:
         if head.startswith(signature):
-            return f"{size:,} bytes, it looks like {kind}"
+            return kind
     if head[4:8] == b"ftyp":
-        return f"{size:,} bytes, it looks like an MP4/MOV video"
+        return "an MP4/MOV video"
+    for signature, kind in _TEXT_SIGNATURES:
+        if head.lstrip().startswith(signature):
+            return kind
+    return None
+
+
+def describe_bytes(path, head: bytes | None = None) -> str:
+    """What a file is, for messages about a file that is not what was expected: its size and, where
+    recognised from its first bytes (``head``, read when not given), its kind. Never its bytes (a message
+    may be shown to whoever named the file).
+
+    >>> from pathlib import Path
+    >>> _ = Path("note.txt").write_text("hello")
+    >>> describe_bytes("note.txt")
+    '5 bytes of text'
+    """
+    size = os.path.getsize(path)
+    if size == 0:
+        return "the file is empty"
+    if head is None:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    kind = file_kind(path, head)
+    if kind is not None:
+        return f"{size:,} bytes, it looks like {kind}"
     try:
         head.decode("utf-8")
         return f"{size:,} bytes of text"

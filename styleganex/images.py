@@ -31,6 +31,7 @@ import torch
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
 from .errors import ImageError
+from .filetypes import describe_bytes, file_kind
 from .validation import check_image
 
 __all__ = ["MAX_PIXELS", "ImageError", "check_image", "check_pixels", "from_uint8_hwc", "load_image", "open_image",
@@ -62,13 +63,6 @@ PIXEL_LIMIT_HINT = ("raise the limit with --max-pixels on the command line, styl
 
 _SIXTEEN_BIT_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I")
 
-_FILE_SIGNATURES = {
-    b"%PDF": "a PDF document",
-    b"PK\x03\x04": "a ZIP archive (or an Office document)",
-    b"\x1f\x8b": "a gzip archive",
-    b"{": "a JSON file",
-    b"<": "an HTML/XML/SVG text file",
-}
 _DECODING = threading.Lock()
 
 
@@ -124,7 +118,7 @@ def open_image(path: str | os.PathLike, max_pixels: int | None = None) -> Image.
     except ImageError:
         raise
     except (UnidentifiedImageError, Image.DecompressionBombError, OSError, SyntaxError, ValueError) as exc:
-        raise ImageError(f"{path!r} is not a readable image: {_describe_file(path)} ({_reason(exc)})") from exc
+        raise ImageError(f"{path!r} is not a readable image: {_what_file(path)} ({_reason(exc)})") from exc
 
 
 def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> torch.Tensor:
@@ -140,6 +134,14 @@ def load_image(path: str | os.PathLike, max_pixels: int | None = None) -> torch.
     except (OSError, SyntaxError, ValueError) as exc:
         raise ImageError(f"{os.fspath(path)!r} is not a readable image: {_reason(exc)}") from exc
     return torch.from_numpy(np.ascontiguousarray(array.transpose(2, 0, 1)))
+
+
+def _what_file(path) -> str:
+    """A file Pillow refused: a damaged or truncated image of a known kind, or what it is instead."""
+    kind = file_kind(path) if os.path.getsize(path) else None
+    if kind is not None and kind.endswith(" image"):
+        return f"{os.path.getsize(path):,} bytes, a damaged or truncated {kind[2:] if kind.startswith('a ') else kind}"
+    return describe_bytes(path)
 
 
 def _reason(exc: BaseException) -> str:
@@ -162,30 +164,6 @@ def _pixels_as_rgb_float(im: Image.Image) -> np.ndarray:
         rgba = np.asarray(im.convert("RGBA"), dtype=np.float32) / 255.0
         return rgba[:, :, :3] * rgba[:, :, 3:]
     return np.asarray(im.convert("RGB"), dtype=np.float32) / 255.0
-
-
-def _describe_file(path: str) -> str:
-    """A few words about what a file that Pillow rejected is: its size and, where recognised, its kind
-    (never its bytes)."""
-    size = os.path.getsize(path)
-    if size == 0:
-        return "the file is empty"
-    with open(path, "rb") as f:
-        head = f.read(64)
-    for signature, kind in _FILE_SIGNATURES.items():
-        if head.lstrip().startswith(signature):
-            return f"{size:,} bytes, looks like {kind}"
-    if head[4:8] == b"ftyp":
-        return f"{size:,} bytes, looks like an MP4/MOV video"
-    for signature, kind in ((b"\x89PNG", "PNG"), (b"\xff\xd8", "JPEG"), (b"RIFF", "WEBP/RIFF"),
-                            (b"GIF8", "GIF"), (b"II*\x00", "TIFF"), (b"MM\x00*", "TIFF")):
-        if head.startswith(signature):
-            return f"{size:,} bytes, a damaged or truncated {kind} file"
-    try:
-        head.decode("utf-8")
-        return f"{size:,} bytes of text"
-    except UnicodeDecodeError:
-        return f"{size:,} bytes of binary data"
 
 
 def to_uint8_hwc(image: torch.Tensor) -> np.ndarray:

@@ -35,25 +35,6 @@ def find_model_file(name_or_path) -> Path | None:
     return q if q.is_file() else None
 
 
-def download_official(name: str, dest: Path | None = None) -> Path:
-    """Fetch an official file from the Hugging Face hub (needs ``huggingface_hub``; shows progress).
-
-    Only on explicit request; tests never call this.
-    """
-    if name not in OFFICIAL_FILES:
-        raise InputError(f"{name} is not an official StyleGANEX file; one of {OFFICIAL_FILES}")
-    try:
-        from huggingface_hub import hf_hub_download
-    except ImportError as e:
-        raise InputError("downloading needs the huggingface_hub package: pip install huggingface_hub") from e
-    dest = dest or models_dir()
-    dest.mkdir(parents=True, exist_ok=True)
-    got = hf_hub_download(HUB_REPO, f"{HUB_FOLDER}/{name}", local_dir=str(dest / ".hub"))
-    target = dest / name
-    os.replace(got, target)
-    return target
-
-
 def fetch_official(name: str, dest: Path, progress=None, cancel=None, base_url: str | None = None) -> Path:
     """Stream an official file from the hub into ``dest`` (no extra package): written under a temporary
     name and renamed when complete, so a failed or cancelled download leaves nothing behind.

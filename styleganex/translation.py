@@ -287,13 +287,6 @@ def _as_face(face):
     return Face.from_landmarks(np.asarray(face, dtype=np.float64))
 
 
-def _aligned_from(up01: torch.Tensor, faces: list, detector) -> torch.Tensor:
-    """x̃ for each image of ``up01`` [B,3,H,W] (0..1) as the release makes it: the landmarks detected on
-    the upsampled image (the face nearest the given one, if any; the given landmarks when detection
-    finds nothing near them), FFHQ alignment with the release's arithmetic."""
-    return torch.stack([_aligned_and_source(up01[b], faces[b], detector)[0] for b in range(up01.shape[0])]) * 2 - 1
-
-
 def _aligned_and_source(up01: torch.Tensor, face, detector) -> tuple[torch.Tensor, str]:
     from .faces import align_crop, detect_face
     if face is None:

@@ -101,10 +101,9 @@ def _open_input(path: Path):
     _check_exists(path)
     try:
         return av.open(str(path), mode="r")
-    except _AV_ERRORS as exc:
-        raise VideoError(f"{path} is not a readable video file: {exc}") from exc
-    except (UnicodeDecodeError, ValueError) as exc:  # odd files can trip the demuxer probing
-        raise VideoError(f"{path} is not a readable video file: {exc}") from exc
+    except (*_AV_ERRORS, UnicodeDecodeError, ValueError) as exc:  # odd files can trip the demuxer probing
+        # the decoder's own words may quote bytes of the file: only its kind of error is shown
+        raise VideoError(f"{path} is not a readable video file ({type(exc).__name__})") from exc
 
 
 def _video_stream(container, path: Path):

@@ -56,7 +56,6 @@ def float_range(low: float | None = None, high: float | None = None, low_open: b
 
 seed = int_range(0, MAX_SEED)
 """A seed: 0..2**64-1 (what torch generators accept)."""
-positive_int = int_range(1)
 count = int_range(0)
 strength = float_range(-MAX_STRENGTH, MAX_STRENGTH)
 """An edit strength / editing scale within +-``validation.MAX_STRENGTH``."""

@@ -6,7 +6,7 @@ import json
 from collections import Counter
 from pathlib import Path
 
-from .common import add_overwrite_arg
+from .common import ProgressBar, add_overwrite_arg
 
 
 def register(sub) -> None:
@@ -89,4 +89,8 @@ def cmd_demo(args) -> int:
     from ..demo import run_demo
     from ..outputs import check_output_folder
     check_output_folder(args.out)
-    return run_demo(args.model, Path(args.out), download=args.download, random_weights=args.random_weights)
+    if not args.download:
+        return run_demo(args.model, Path(args.out), random_weights=args.random_weights)
+    with ProgressBar(None, "download", "B") as bar:  # shown only while a file is fetched
+        return run_demo(args.model, Path(args.out), download=True, random_weights=args.random_weights,
+                        progress=lambda done, total: bar(done, total or None))

@@ -86,7 +86,7 @@ def register(sub) -> None:
 # ---- commands ---------------------------------------------------------------------------------
 def cmd_invert(args) -> int:
     from ..faces import CropInfo, prepare_center
-    from ..faces.group import prepare_group, previews, scan_images, scan_problems
+    from ..faces.group import crop_faces
     from ..images import load_image
     from ..latent_io import save_latent
     from ..pipeline import decode_latent, encode_images, invert_images
@@ -109,17 +109,16 @@ def cmd_invert(args) -> int:
     if args.no_face:
         prepared = prepare_center(image)
         crop_info = CropInfo.from_prepared([prepared])
-        crops, aligned, scans = prepared.crop[None], prepared.aligned[None], None
+        crops, aligned, preview = prepared.crop[None], prepared.aligned[None], None
     else:
-        scans = scan_images(image[None], selection)
-        problem = scan_problems(scans)
-        if problem:
-            write_images([(preview_path, previews(image[None], scans)[0])])
-            raise FaceError(f"{args.photo}: {problem}. The faces are numbered and marked in {preview_path}; choose "
-                            "others with --faces, or use --no-face for a centre crop")
-        group = prepare_group(image[None], scans)
+        found = crop_faces(image[None], selection)
+        if found.group is None:
+            write_images([(preview_path, found.preview[0])])
+            raise FaceError(f"{args.photo}: {found.problem}. The faces are numbered and marked in {preview_path}; "
+                            "choose others with --faces, or use --no-face for a centre crop")
+        group = found.group
         crop_info = group.crop.with_frames(image[None])
-        crops, aligned = group.crops, group.aligned
+        crops, aligned, preview = group.crops, group.aligned, found.preview[0]
     paths = image_paths(crops.shape[0])
     check_not_inputs([p for pair in paths for p in pair], inputs, args.overwrite)
     history = []
@@ -139,8 +138,8 @@ def cmd_invert(args) -> int:
     # all files appear together at the end, or none (an error or Ctrl-C leaves nothing behind)
     images = [(path, picture) for (recon_path, crop_path), k in zip(paths, range(len(paths)))
               for path, picture in ((recon_path, recon[k]), (crop_path, crops[k]))]
-    if args.preview and scans is not None:
-        images.append((preview_path, previews(image[None], scans)[0]))
+    if args.preview and preview is not None:
+        images.append((preview_path, preview))
     write_all([
         (latent_path, lambda tmp: save_latent(latent, tmp)),
         *[(path, image_writer(picture, path)) for path, picture in images],

@@ -25,9 +25,9 @@ from .demo import demo_figure
 from .detect import FaceDetector, default_detector, detect_face, redetect_face
 from .dlib_detector import DlibDetector, predictor_path
 from .face import MIN_EYE_DISTANCE, Face, select_face
-from .group import PreparedGroup, prepare_group, scan_images
+from .group import FoundFaces, PreparedGroup, crop_faces, prepare_group, scan_images
 from .paste import ColourTransform, Pasted, PasteOptions, paste_back, paste_face
-from .prepare import IF_NO_FACE, LANDMARK_SOURCES, PreparedFace, align_crop, prepare_center, prepare_face, prepare_faces
+from .prepare import IF_NO_FACE, LANDMARK_SOURCES, PreparedFace, align_crop, prepare_center, prepare_face
 from .preprocess import SizeRecord, gaussian_preblur, make_size_valid, preblur_sigma, undo_size_valid
 from .preview import draw_index_map
 from .select import FaceCandidate, FaceScan, FaceSelection, face_problem, scan_faces
@@ -36,11 +36,11 @@ from .video import VideoCropper, fixed_size_record
 
 __all__ = [
     "Alignment", "BATCH_MODES", "CropInfo", "CropRecord", "DEFAULT_PADDING", "DlibDetector", "EYE_DISTANCE", "Face",
-    "FaceDetector", "FaceError", "FaceTooSmallError", "IF_NO_FACE", "LANDMARK_SOURCES", "MIN_EYE_DISTANCE",
+    "FaceDetector", "FaceError", "FoundFaces", "FaceTooSmallError", "IF_NO_FACE", "LANDMARK_SOURCES", "MIN_EYE_DISTANCE",
     "NoFaceError", "PreparedFace", "SizeRecord", "VideoCropper", "align_crop", "align_face", "apply_crop",
-    "center_crop", "crop_record", "default_detector", "demo_figure", "detect_face", "ffhq_alignment", "ffhq_quad",
+    "center_crop", "crop_faces", "crop_record", "default_detector", "demo_figure", "detect_face", "ffhq_alignment", "ffhq_quad",
     "fixed_size_record", "gaussian_preblur", "make_size_valid", "paste_back", "preblur_sigma", "predictor_path",
-    "prepare_center", "prepare_face", "prepare_faces", "redetect_face", "select_face", "styleganex_crop",
+    "prepare_center", "prepare_face", "redetect_face", "select_face", "styleganex_crop",
     "undo_size_valid",
     "ColourTransform", "FaceCandidate", "FaceScan", "FaceSelection", "FaceTracker", "PasteOptions", "Pasted",
     "PreparedGroup", "Track", "TrackedFace", "VideoState", "draw_index_map", "face_problem", "paste_face",

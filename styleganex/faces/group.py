@@ -41,14 +41,14 @@ from .crop import DEFAULT_PADDING, CropRecord, apply_crop
 from .crops import BATCH_MODES, CropInfo
 from .detect import FaceDetector, default_detector
 from .face import Face
-from .prepare import PreparedFace, prepare_center, prepare_face
+from .prepare import IF_NO_FACE, PreparedFace, prepare_center, prepare_face
 from .preview import draw_index_map
 from .select import FaceScan, FaceSelection, scan_faces
 
-__all__ = ["IF_NO_FACE", "PreparedGroup", "grow_record", "prepare_group", "previews", "scan_images",
-           "scan_problems"]
+__all__ = ["GROUP_IF_NO_FACE", "FoundFaces", "PreparedGroup", "crop_faces", "grow_record", "prepare_group",
+           "previews", "scan_images", "scan_problems"]
 
-IF_NO_FACE = ("error", "center", "skip")
+GROUP_IF_NO_FACE = (*IF_NO_FACE, "skip")
 """A photo without a usable face: raise ``FaceError`` (naming each photo and why), crop its centre,
 or leave it out (it pastes back unchanged)."""
 
@@ -155,7 +155,7 @@ def prepare_group(images: torch.Tensor, scans: list[FaceScan], *, detector: Face
         scans: :func:`scan_images`'s result for them.
         detector: used again on each crop (the release re-detects the landmarks there).
         padding: the crop padding (see ``crop_record``).
-        if_no_face: one of :data:`IF_NO_FACE`.
+        if_no_face: one of :data:`GROUP_IF_NO_FACE`.
         first_for_all: the faces of photo 0 give the crops and aligned faces of every photo.
         progress, cancel: per face.
 
@@ -166,8 +166,8 @@ def prepare_group(images: torch.Tensor, scans: list[FaceScan], *, detector: Face
     usable face when ``if_no_face`` is ``"error"``, or when no photo has one.
     """
     check_image(images, "images", ndims=(4,))
-    if if_no_face not in IF_NO_FACE:
-        raise InputError(f"if_no_face must be one of {IF_NO_FACE}, got {if_no_face!r}")
+    if if_no_face not in GROUP_IF_NO_FACE:
+        raise InputError(f"if_no_face must be one of {GROUP_IF_NO_FACE}, got {if_no_face!r}")
     if len(scans) != (1 if first_for_all else images.shape[0]):
         raise InputError(f"{len(scans)} face scans for {images.shape[0]} images")
     message = scan_problems(scans)
@@ -227,3 +227,38 @@ def previews(images: torch.Tensor, scans: list[FaceScan], notes: list[str] | Non
         note = notes[b] if notes and notes[b] else None
         out.append(draw_index_map(images[b], scan, note))
     return torch.stack(out)
+
+
+@dataclass(eq=False)
+class FoundFaces:
+    """What :func:`crop_faces` found.
+
+    group: the prepared faces, or None when ``problem`` stopped it (``if_no_face="error"``).
+    preview: ``[B, 3, H, W]`` the photos with every face numbered and marked (:func:`previews`).
+    problem: the photos without a usable chosen face and why (:func:`scan_problems`), or None.
+    """
+
+    group: PreparedGroup | None
+    preview: torch.Tensor
+    problem: str | None
+
+
+def crop_faces(images: torch.Tensor, selection: FaceSelection | None = None, *,
+               detector: FaceDetector | None = None, padding=DEFAULT_PADDING, if_no_face: str = "error",
+               first_for_all: bool = False, progress: Callable | None = None,
+               cancel: Callable | None = None) -> FoundFaces:
+    """The faces step of every front door: :func:`scan_images`, then, unless a photo has no usable face
+    and ``if_no_face`` is ``"error"``, :func:`prepare_group`; with the index-map preview either way, so
+    the caller can show it with the problem instead of failing deep in a batch.
+
+    Args: as :func:`scan_images` and :func:`prepare_group`.
+    """
+    detector = detector or default_detector()
+    scans = scan_images(images, selection, detector=detector, padding=padding, first_for_all=first_for_all,
+                        progress=progress, cancel=cancel)
+    problem = scan_problems(scans)
+    if problem and if_no_face == "error":
+        return FoundFaces(None, previews(images, scans), problem)
+    group = prepare_group(images, scans, detector=detector, padding=padding, if_no_face=if_no_face,
+                          first_for_all=first_for_all, progress=progress, cancel=cancel)
+    return FoundFaces(group, previews(images, scans, group.notes), problem)

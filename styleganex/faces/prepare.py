@@ -32,21 +32,19 @@ the "aligned" face is that crop resized to 256 x 256, so w+ still comes from a 2
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError, NoFaceError, check_cancel
+from ..errors import InputError, NoFaceError
 from ..images import check_image
 from .align import align_face
 from .crop import DEFAULT_PADDING, CropRecord, apply_crop, center_crop, crop_record
 from .detect import FaceDetector, detect_face, redetect_face
 from .face import Face
 
-__all__ = ["IF_NO_FACE", "LANDMARK_SOURCES", "PreparedFace", "align_crop", "prepare_center", "prepare_face",
-           "prepare_faces"]
+__all__ = ["IF_NO_FACE", "LANDMARK_SOURCES", "PreparedFace", "align_crop", "prepare_center", "prepare_face"]
 
 LANDMARK_SOURCES = ("redetected", "mapped", "none")
 
@@ -146,32 +144,3 @@ def prepare_face(image: torch.Tensor, face: Face | None = None, *, detector: Fac
     crop = apply_crop(image, record)
     aligned, landmarks, source = align_crop(crop, record.face_in_crop(face), detector=detector, redetect=redetect)
     return PreparedFace(crop, aligned, record, face, landmarks, source)
-
-
-def prepare_faces(images: torch.Tensor, *, first_for_all: bool = False, progress: Callable | None = None,
-                  cancel: Callable | None = None, **options) -> list[PreparedFace]:
-    """:func:`prepare_face` for every image of ``images`` ``[B, 3, H, W]``.
-
-    first_for_all: the face of image 0 gives the crop and the aligned face of every image (video
-        frames: one fixed crop, as the release does); otherwise each image gets its own.
-    progress, cancel: ``progress(done, total, info)`` after each image; ``cancel()`` before each.
-    options: as for :func:`prepare_face`.
-    """
-    check_image(images)
-    if images.ndim != 4:
-        raise InputError(f"prepare_faces takes a batch [B, 3, H, W], got {tuple(images.shape)}")
-    out = []
-    for b in range(images.shape[0]):
-        check_cancel(cancel)
-        if first_for_all and out:
-            first = out[0]
-            out.append(PreparedFace(apply_crop(images[b], first.record), first.aligned, first.record,
-                                    first.face, first.landmarks, first.landmarks_source))
-        else:
-            try:
-                out.append(prepare_face(images[b], **options))
-            except NoFaceError as e:
-                raise NoFaceError(f"image {b} of the batch: {e}") from e
-        if progress is not None:
-            progress(b + 1, images.shape[0], {"stage": "faces"})
-    return out
