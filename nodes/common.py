@@ -307,12 +307,10 @@ def blocked(message: str, error: type[Exception]):
 def _check_frames(x: torch.Tensor, name: str) -> None:
     """Float values, finite, every frame within the pixel cap (``styleganex.images.MAX_PIXELS``)."""
     from ..styleganex.images import check_pixels
+    from ..styleganex.validation import check_image
 
-    if not x.is_floating_point():
-        raise ImageError(f"{name} must hold float values in 0..1, got {x.dtype}")
+    check_image(x, name, channels=None, value_range=None, ndims=(4,))
     check_pixels(x.shape[-1], x.shape[-2], f"{name} (each frame)")
-    if not bool(torch.isfinite(x).all()):
-        raise ImageError(f"{name} contains NaN or infinite values: the node that made it failed")
 
 
 def image_to_core(image: torch.Tensor, name: str = "image") -> torch.Tensor:

@@ -8,7 +8,9 @@ import re
 
 import torch
 
+from ..styleganex.editing import MIX_FROM
 from ..styleganex.errors import InputError, StyleGANEXError
+from ..styleganex.model import MIX_SCALE
 from .common import (
     CATEGORY,
     DIRECTIONS_FOLDER,
@@ -119,8 +121,7 @@ def _check_choice(direction: str):
 def pick_direction(node: str, choice: str, model=None, directions=None, index: int = 0):
     """The core Direction a node was given (None for 'none'): from the 'directions' socket, the model's
     editing vector, or a file."""
-    from ..styleganex.directions import Direction
-    from ..styleganex.editing import select_direction
+    from ..styleganex.editing import model_direction, select_direction
 
     if directions is not None:
         if not 0 <= int(index) < len(directions):
@@ -130,11 +131,13 @@ def pick_direction(node: str, choice: str, model=None, directions=None, index: i
     if choice == NONE:
         return None
     if choice == MODEL_VECTOR:
-        if model is None or getattr(model.model, "editing_w", None) is None:
-            what = "no model is connected" if model is None else f"{model.describe()} has none"
+        if model is None:
             raise InputError(f"{node}: '{MODEL_VECTOR}' needs styleganex_edit_age.pt or styleganex_edit_hair.pt "
-                             f"connected to 'model'; {what}")
-        return Direction.of(model.model.editing_w[0].detach().to("cpu", torch.float32), "editing_w", "model")
+                             "connected to 'model'; no model is connected")
+        try:
+            return model_direction(model.model)
+        except InputError as e:
+            raise InputError(f"{node}: '{MODEL_VECTOR}': {e}") from None
     path, name = _resolve(choice)
     found = _read(path)
     if isinstance(found, Exception):
@@ -183,10 +186,10 @@ class ApplyEdit(io.ComfyNode):
                                tooltip="replace the fine rows with a random style or another latent's rows"),
                 io.Int.Input("mix_seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True,
                              tooltip="seed of the random style ('random style')"),
-                io.Int.Input("mix_layer_start", default=8, min=0, max=17,
-                             tooltip="style mixing replaces the rows from here on (official: 8)"),
-                io.Float.Input("mix_scale", default=0.7, min=0.0, max=2.0, step=0.05,
-                               tooltip="factor of the random style (official: 0.7)"),
+                io.Int.Input("mix_layer_start", default=MIX_FROM, min=0, max=17,
+                             tooltip=f"style mixing replaces the rows from here on (official: {MIX_FROM})"),
+                io.Float.Input("mix_scale", default=MIX_SCALE, min=0.0, max=2.0, step=0.05,
+                               tooltip=f"factor of the random style (official: {MIX_SCALE})"),
                 ModelType.Input("model", optional=True,
                                 tooltip="needed for 'random style' and for the model's editing vector"),
                 LatentType.Input("style_latent", optional=True, tooltip="rows to mix in ('from style_latent')"),
@@ -201,7 +204,7 @@ class ApplyEdit(io.ComfyNode):
 
     @classmethod
     def execute(cls, latent, direction=NONE, strength=1.0, layer_start=DEFAULT_ROWS, layer_end=DEFAULT_ROWS,
-                style_mix="off", mix_seed=0, mix_layer_start=8, mix_scale=0.7, model=None, style_latent=None,
+                style_mix="off", mix_seed=0, mix_layer_start=MIX_FROM, mix_scale=MIX_SCALE, model=None, style_latent=None,
                 directions=None, direction_index=0) -> io.NodeOutput:
         from ..styleganex.editing import apply_direction
         from ..styleganex.editing import style_mix as mix

@@ -18,8 +18,6 @@ from .common import (
 )
 from .compat import io
 
-MIN_SIDE = 32
-
 
 class SuperResolve(io.ComfyNode):
     @classmethod
@@ -105,11 +103,6 @@ class TranslateSketch(io.ComfyNode):
         if image is not None and mask is not None:
             raise InputError("Sketch/Mask to Face: connect either 'image' or 'mask', not both")
         x = _sketch(image, mask) if model.kind == "sketch" else _labels(image, mask)
-        h, w = x.shape[-2:]
-        if min(h, w) < MIN_SIDE:
-            what = "sketch" if model.kind == "sketch" else "mask"
-            raise InputError(f"Sketch/Mask to Face: the {what} is {w}x{h} px; it must be at least "
-                             f"{MIN_SIDE}x{MIN_SIDE} px (the release uses 512x512 face crops)")
         progress = Progress(x.shape[0] * int(number))
         run = sketch_to_face if model.kind == "sketch" else mask_to_face
         with model.on_device() as m, cancellable():
@@ -126,24 +119,16 @@ def _sketch(image, mask) -> torch.Tensor:
 
 
 def _labels(image, mask) -> torch.Tensor:
-    from ..styleganex.parsing import NUM_CLASSES, label_image_to_labels
+    """Class ids [B, H, W] from Face Parse's labels MASK (class id / 255), a label image or a colour mask."""
+    from ..styleganex.parsing import label_image_to_labels
 
-    if mask is not None:
-        m = mask_to_core(mask)[:, 0]
-        labels = torch.round(m * 255.0)
-        top = int(labels.max()) if labels.numel() else 0
-        if top >= NUM_CLASSES or float(m.min()) < 0:
-            raise InputError(
-                f"Sketch/Mask to Face: this MASK is not a parsing label mask (its values go up to "
-                f"{float(m.max()):.3g}, i.e. class {top}; labels are class id / 255 with ids 0..{NUM_CLASSES - 1}, "
-                f"as Face Parse outputs). "
-                "Connect Face Parse's labels output, or connect a colour parsing mask to 'image'.")
-        return labels.long()
     try:
-        return label_image_to_labels(image_to_core(image))
+        return label_image_to_labels(mask_to_core(mask) if mask is not None else image_to_core(image))
     except InputError as e:
-        raise InputError(f"Sketch/Mask to Face: the image is not a parsing mask: {e}. Use Face Parse's outputs, a "
-                         "label PNG (pixel = class id) or a CelebAMask-HQ colour mask.") from e
+        what = "this MASK is not a parsing label mask (class id / 255)" if mask is not None else \
+            "the image is not a parsing mask"
+        raise InputError(f"Sketch/Mask to Face: {what}: {e}. Connect Face Parse's labels or mask_image output, a "
+                         "label PNG (pixel = class id) or a CelebAMask-HQ colour mask.") from None
 
 
 NODES = [SuperResolve, TranslateSketch]

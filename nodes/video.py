@@ -41,10 +41,9 @@ def _run(node: str, model, frames, editing_scale, crop, padding, chunk_size, pas
         except fc.NoFaceError as e:
             raise fc.NoFaceError(f"{node}: {e}. The first frame gives the crop for the whole video: trim the video "
                                  "to start on a visible face, or set crop to 'none'.") from e
-    if tracked and state is None and not new_state.tracks:
-        notes = "; ".join(new_state.notes[:3]) or "no face was found"
-        raise fc.NoFaceError(f"{node}: no usable face in any of the {total} frames ({notes}). Use frames with a "
-                             "clearly visible frontal face, other faces settings, or crop 'none'.")
+    if tracked and state is None and new_state.problem():
+        raise fc.NoFaceError(f"{node}: {new_state.problem()}. Use frames with a clearly visible frontal face, other "
+                             "faces settings, or crop 'none'.")
     return io.NodeOutput(core_to_image(torch.stack(outs), signed=False), torch.stack(masks),
                          new_state if new_state is not None else state)
 
@@ -114,10 +113,13 @@ class VideoEdit(io.ComfyNode):
     def execute(cls, model, frames, editing_scale=1.0, crop="first", padding=256, chunk_size=4, paste_back=False,
                 feather=0.1, faces="largest", mask="face", erode=0.0, colour_match=True, smoothing=0.8,
                 state=None) -> io.NodeOutput:
+        from ..styleganex.editing import model_direction
+
         model.require("Video Edit", ("rgb",))
-        if getattr(model.model, "editing_w", None) is None:
-            raise InputError(f"Video Edit needs styleganex_edit_age.pt or styleganex_edit_hair.pt (a model with an "
-                             f"editing vector); {model.describe()} has none. For toonify models use Video Toonify.")
+        try:
+            model_direction(model.model)
+        except InputError as e:
+            raise InputError(f"Video Edit: {e}. For toonify models use Video Toonify.") from None
         return _run("Video Edit", model, frames, float(editing_scale), crop, padding, chunk_size, paste_back, feather,
                     faces, mask, erode, colour_match, smoothing, state)
 

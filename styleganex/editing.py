@@ -34,7 +34,7 @@ import numpy as np
 import torch
 
 from .directions import Direction, as_vector, read_directions
-from .errors import DirectionError, check_cancel
+from .errors import DirectionError, InputError, check_cancel
 from .latent import Latent
 from .model import MIX_SCALE, StyleGANEX
 from .validation import check_seed, check_strength
@@ -51,6 +51,7 @@ __all__ = [
     "ganspace_edit",
     "load_direction",
     "load_directions",
+    "model_direction",
     "parse_layers",
     "select_direction",
     "style_mix",
@@ -75,6 +76,15 @@ def load_directions(path) -> dict[str, torch.Tensor]:
 
     :func:`styleganex.directions.read_directions` gives the same with each source's defaults."""
     return {name: d.vector for name, d in read_directions(path).items()}
+
+
+def model_direction(model: StyleGANEX) -> Direction:
+    """The editing vector of an edit model (``editing_w[0]``, as ``video_editing.py`` adds it) as a
+    direction of every row; InputError for a model without one (inversion, toonify, translation)."""
+    if model.editing_w is None:
+        raise InputError(f"this {model.variant} model has no editing vector (editing_w): it needs "
+                         "styleganex_edit_age.pt or styleganex_edit_hair.pt")
+    return Direction.of(model.editing_w[0].detach().to("cpu", torch.float32), "editing_w", "model")
 
 
 def select_direction(directions: dict, name: str | None = None, where: str = "the direction file"):

@@ -58,7 +58,7 @@ from .model import StyleGANEX
 from .parsing import NUM_CLASSES, labels_to_onehot
 from .validation import MAX_SEED, SIGNED, check_finite, check_image, check_seed
 
-__all__ = ["super_resolve", "sr_inputs", "SRInputs", "sr_factors", "sketch_to_face", "mask_to_face", "sr_lowres",
+__all__ = ["super_resolve", "sr_inputs", "SRInputs", "sr_factors", "default_sr_factor", "release_degradation", "sketch_to_face", "mask_to_face", "sr_lowres",
            "pil_bicubic_resize", "latent_mask_rows", "center_crop_512", "SR_FACTOR_RANGE"]
 
 SR_FACTOR_RANGE = (4, 48)
@@ -89,6 +89,20 @@ def sr_factors(model: StyleGANEX) -> tuple[int, int]:
     if not factors and getattr(model, "variant", "") == "sr32":
         return (32, 32)
     return SR_FACTOR_RANGE
+
+
+def default_sr_factor(model: StyleGANEX) -> int:
+    """The factor used when none is given: 32 (the release's default) when the model supports it."""
+    lo, hi = sr_factors(model)
+    return 32 if lo <= 32 <= hi else lo
+
+
+def release_degradation(model: StyleGANEX, factor: int | None = None) -> tuple[int, int]:
+    """``(factor, degrade_factor)`` of the release's default SR mode for ``factor`` (default
+    :func:`default_sr_factor`): the photo's face crop is degraded by ``factor // 4`` and brought back, so
+    the output is 4x the crop."""
+    degrade = max(1, int(default_sr_factor(model) if factor is None else factor) // 4)
+    return 4 * degrade, degrade
 
 
 def _check_factor(model: StyleGANEX, factor) -> int:
@@ -343,8 +357,7 @@ def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = N
         degrade_factor = int(degrade_factor)
         factor = _check_factor(model, 4 * degrade_factor if factor is None else factor)
     else:
-        lo, hi = sr_factors(model)
-        factor = _check_factor(model, factor if factor is not None else (32 if lo <= 32 <= hi else lo))
+        factor = _check_factor(model, factor if factor is not None else default_sr_factor(model))
     if aligned is not None:
         check_image(aligned, "aligned", channels=3, value_range=SIGNED, ndims=(4,))
         if aligned.shape[0] != b:

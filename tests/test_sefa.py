@@ -108,5 +108,13 @@ def test_cli_sefa_and_directions(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "3 direction(s)" in text and "sefa0: sefa, shape [16], strength -15..15, rows 0-7" in text
     assert main(["sefa", "--model", str(ckpt), "--device", "cpu", "--top", "99", "--out", str(out)]) == 2
+    before = ckpt.read_bytes()
+    capsys.readouterr()
+    assert main(["sefa", "--model", str(ckpt), "--device", "cpu", "--out", str(ckpt)]) == 2  # not over the model
+    assert ckpt.read_bytes() == before and "ending in .safetensors" in capsys.readouterr().err
+    same = tmp_path / "m.safetensors"
+    same.write_bytes(before)  # a checkpoint named like the output: refused without --overwrite
+    assert main(["sefa", "--model", str(same), "--device", "cpu", "--out", str(same)]) == 2
+    assert same.read_bytes() == before and "--overwrite" in capsys.readouterr().err
     (tmp_path / "bad.pt").write_text("nope")
     assert main(["directions", str(tmp_path / "bad.pt")]) == 2

@@ -14,6 +14,7 @@ from pathlib import Path
 import torch
 
 from ..errors import InputError
+from ..faces.paste import MASK_SHAPES
 from ..validation import MAX_SEED, MAX_STRENGTH
 
 
@@ -165,7 +166,7 @@ def face_selection(args):
 
 def add_paste_args(parser) -> None:
     """``--mask``, ``--feather``, ``--erode``, ``--no-colour``: how results are pasted back."""
-    parser.add_argument("--mask", default="face", choices=("face", "head", "crop"),
+    parser.add_argument("--mask", default="face", choices=MASK_SHAPES,
                         help="pasted region: the face (default), the head with hair (hair edits), or the whole "
                              "crop (toonify, the release)")
     parser.add_argument("--feather", type=float_range(0.0, 0.5), default=0.05,

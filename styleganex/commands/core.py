@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections import Counter
 from pathlib import Path
 
 from .common import ProgressBar, add_overwrite_arg
@@ -32,37 +31,10 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_demo)
 
 
-def describe(path) -> dict:
-    """A summary of a checkpoint file (what `info` prints)."""
-    from ..checkpoints import checkpoint_settings, classify, config_from_tensors, read_file
-
-    obj, meta = read_file(path)
-    kind = classify(obj, meta)
-    if kind == "stylegan2":
-        sd = obj["g_ema"]
-        return {"file": str(path), "kind": "StyleGAN2 generator (rosinality g_ema)", "tensors": len(sd),
-                "parameters": int(sum(v.numel() for v in sd.values() if hasattr(v, "numel"))),
-                "has_latent_avg": "latent_avg" in obj}
-    sd, latent_avg, editing_w, opts, config, variant = checkpoint_settings(obj, meta, path, {})
-    config = config or config_from_tensors(sd, opts, str(path))
-    groups = Counter(".".join(k.split(".")[:2]) for k in sd)
-    return {
-        "file": str(path),
-        "kind": "StyleGANEX" + (" (safetensors)" if meta else " (official .pt)"),
-        "variant": variant,
-        "output_size": config.size, "n_latent": config.n_latent, "style_dim": config.style_dim,
-        "input_nc": config.input_nc, "fusion_layers": config.n_fusion, "attention": config.use_att,
-        "editing_w": None if editing_w is None else list(editing_w.shape),
-        "latent_avg": None if latent_avg is None else list(latent_avg.shape),
-        "tensors": len(sd), "parameters": int(sum(v.numel() for v in sd.values() if hasattr(v, "numel"))),
-        "key_groups": dict(sorted(groups.items())),
-        "extra_entries": sorted(str(k) for k in obj if k not in ("state_dict", "opts", "latent_avg", "editing_w")
-                                and not str(k).startswith(("encoder.", "decoder."))),
-    }
-
-
 def cmd_info(args) -> int:
-    d = describe(args.file)
+    from ..checkpoints import describe_checkpoint
+
+    d = describe_checkpoint(args.file)
     if args.json:
         print(json.dumps(d, indent=2))
         return 0

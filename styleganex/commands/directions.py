@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .common import add_model_args, load_model_arg
+from .common import add_model_args, add_overwrite_arg, int_range, load_model_arg, model_path_arg
 
 
 def register(sub) -> None:
     p = sub.add_parser("sefa", help="SeFa directions of a model's generator, saved as .safetensors")
     add_model_args(p)
     p.add_argument("--layers", default="all", help="w+ rows to factorise and edit: all, 0-7, 0,2,4-6 (default: all)")
-    p.add_argument("--top", type=int, default=10, help="how many directions, strongest first (default: 10)")
+    p.add_argument("--top", type=int_range(1, 512), default=10,
+                   help="how many directions, strongest first (1..512, default: 10)")
     p.add_argument("--out", required=True, help="output file (.safetensors; put it in models/styleganex/directions)")
+    add_overwrite_arg(p)
     p.set_defaults(func=cmd_sefa)
 
     p = sub.add_parser("directions", help="list the directions of a file: source, shape, default strengths and rows")
@@ -27,8 +29,14 @@ def register(sub) -> None:
 
 def cmd_sefa(args) -> int:
     from ..directions import save_directions
+    from ..errors import OutputPathError
+    from ..outputs import check_not_inputs, check_output_file
     from ..sefa import sefa_directions
 
+    out = check_output_file(args.out)
+    if out.suffix.lower() != ".safetensors":
+        raise OutputPathError(f"{out}: SeFa directions are saved as .safetensors (give a name ending in .safetensors)")
+    check_not_inputs([out], [model_path_arg(args)], args.overwrite)
     model = load_model_arg(args)
     directions = sefa_directions(model, args.layers, args.top)
     save_directions(Path(args.out), directions)

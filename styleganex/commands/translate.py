@@ -99,21 +99,14 @@ def _multimodal_args(p) -> None:
 # ---- commands -----------------------------------------------------------------------------------
 def cmd_sr(args) -> int:
     from ..images import load_image
-    from ..translation import super_resolve
+    from ..translation import release_degradation, super_resolve
     check_output_file(args.out, "image")
     check_not_inputs([args.out], [args.image, model_path_arg(args)], args.overwrite)
     image = load_image(args.image)
     model = load_model_arg(args)
-    degrade = None
-    if args.degrade:
-        factor = args.factor if args.factor is not None else 32
-        degrade = max(1, factor // 4)
-    else:
-        factor = args.factor
+    factor, degrade = release_degradation(model, args.factor) if args.degrade else (args.factor, None)
     with ProgressBar(1, "sr", "img") as progress:
-        # the release always degrades by factor // 4 and resizes back to the crop's size: output 4x the crop
-        out = super_resolve(model, image[None] * 2 - 1, 4 * degrade if degrade else factor, degrade, seed=args.seed,
-                            progress=progress)
+        out = super_resolve(model, image[None] * 2 - 1, factor, degrade, seed=args.seed, progress=progress)
     write_images([(Path(args.out), (out[0].float().cpu() + 1) / 2)])
     print(f"wrote {args.out} ({out.shape[-1]}x{out.shape[-2]})")
     return 0
@@ -187,9 +180,8 @@ def cmd_video(args) -> int:
                              chunk_size=chunk, paste_back=args.paste_back, progress=progress,
                              total=total, **tracked)
         written = write_video(args.out, outs, info.fps, audio_from=args.video)
-    if tracked and not tracked["state"].tracks:
-        notes = "; ".join(tracked["state"].notes[:3]) or "none detected"
-        print(f"warning: no usable face in any frame ({notes}): the frames were written unchanged", file=sys.stderr)
+    if tracked and tracked["state"].problem():
+        print(f"warning: {tracked['state'].problem()}: the frames were written unchanged", file=sys.stderr)
     print(f"wrote {args.out} ({written.n_frames} frames, {written.width}x{written.height}"
           f"{', with audio' if written.has_audio else ''})")
     return 0

@@ -266,6 +266,13 @@ class VideoState:
     def track(self, track_id: int) -> Track:
         return next(t for t in self.tracks if t.id == track_id)
 
+    def problem(self) -> str | None:
+        """Why no face was tracked in the frames seen so far (their frames come back unchanged), or None."""
+        if self.tracks:
+            return None
+        notes = "; ".join(self.notes[:3]) or "no face was detected"
+        return f"no usable face in any of the {self.frames_seen} frames ({notes})"
+
 
 class FaceTracker:
     """Call it on the frames in order: ``tracker(frame)`` (``[3, H, W]`` in 0..1) returns the tracks
