@@ -129,7 +129,7 @@ class Managed:
         cast = dtype is not None and dtype != current
         extra = 0
         if cast:
-            extra = tensor_bytes(self.module.inner) // max(1, _itemsize(current)) * _itemsize(dtype)
+            extra = tensor_bytes(self.module.inner) // current.itemsize * dtype.itemsize
         self.load(memory_required=extra)
         try:
             if cast:
@@ -143,7 +143,3 @@ class Managed:
             if weights_leave_gpu_after_use() and self.device.type != "cpu":
                 unload_model(self.patcher)
                 soft_empty_cache()
-
-
-def _itemsize(dtype: torch.dtype) -> int:
-    return torch.empty((), dtype=dtype).element_size()

@@ -194,24 +194,26 @@ def process_video(model: StyleGANEX, frames: torch.Tensor | Iterable[torch.Tenso
     if faces is not None or state is not None or paste is not None:
         tracker, options = _tracked_setup(mode, paste_back, face, aligned, detector, padding, faces, state, paste,
                                           feather, smoothing, max_missing)
-        return _run_tracked(model, iter(frames), editing_w, tracker, options, chunk_size, progress, cancel, total,
-                            with_masks)
+        it = iter(frames)
+        pairs = _tracked_frames_out(model, it, editing_w, tracker, options, chunk_size, progress, cancel, total)
+        return _closing(pairs if with_masks else (frame for frame, _ in pairs), it)
     if with_masks:
         raise InputError("with_masks needs the tracked paste-back (faces, state or paste options)")
-    return _run(model, iter(frames), editing_w, mode, record, chunk_size, paste_back, progress, cancel,
-                face, aligned, detector, total, feather, padding)
+    it = iter(frames)
+    return _closing(_frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel,
+                                face, aligned, detector, total, feather, padding), it)
 
 
 _PASS = (Cancelled, KeyboardInterrupt, GeneratorExit)
 
 
-def _run(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel, face, aligned,
-         detector, total, feather, padding) -> Iterator[torch.Tensor]:
+def _closing(frames: Iterator, it) -> Iterator:
+    """``frames``, then (also on an error or an early stop) close the input ``it`` if it can be closed,
+    e.g. release the video file of ``read_video_frames``."""
     try:
-        yield from _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel,
-                               face, aligned, detector, total, feather, padding)
+        yield from frames
     finally:
-        close = getattr(it, "close", None)  # e.g. release the video file of read_video_frames
+        close = getattr(it, "close", None)
         if close is not None:
             close()
 
@@ -314,9 +316,6 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
             return out, rec
         return fc.apply_crop(frame, record), record
 
-    def run_chunk(crops, start):
-        return _render(renderer, crops, list(range(start, start + len(crops))))
-
     done, frame = 0, first
     while frame is not None:
         start, crops, fulls, records = index, [], [], []
@@ -332,7 +331,7 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
             fulls.append(frame if paste_back else None)
             index += 1
             frame = next_frame(size)
-        outs = run_chunk(crops, start)
+        outs = _render(renderer, crops, list(range(start, start + len(crops))))
         for k in range(outs.shape[0]):
             full = fulls[k]
             if paste_back:
@@ -379,17 +378,6 @@ def _tracked_setup(mode, paste_back, face, aligned, detector, padding, faces, st
     tracker = FaceTracker(faces, detector, DEFAULT_PADDING if padding is None else padding, follow=mode == "track",
                           smoothing=smoothing, max_missing=max_missing, state=state)
     return tracker, options
-
-
-def _run_tracked(model, it, editing_w, tracker, options, chunk_size, progress, cancel, total, with_masks):
-    try:
-        for frame, mask in _tracked_frames_out(model, it, editing_w, tracker, options, chunk_size, progress, cancel,
-                                               total):
-            yield (frame, mask) if with_masks else frame
-    finally:
-        close = getattr(it, "close", None)
-        if close is not None:
-            close()
 
 
 def _tracked_frames_out(model, it, editing_w, tracker, options, chunk_size, progress, cancel, total):

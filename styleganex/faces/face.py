@@ -121,6 +121,23 @@ class Face:
         return Face((nx0, ny0, nx1, ny1), landmarks, self.score)
 
 
+def rank_faces(items: list, rule: str, image_size: tuple[int, int] | None = None,
+               face_of: Callable[[object], Face] = lambda item: item) -> list:
+    """``items`` sorted best first by ``rule`` (one of :data:`RULES`; ``face_of(item)`` is each item's
+    :class:`Face`): ``"largest"`` box, highest ``"score"``, or box centre nearest the ``"center"`` of an
+    image of ``image_size`` ``(H, W)``."""
+    if rule == "largest":
+        return sorted(items, key=lambda i: -face_of(i).area)
+    if rule == "score":
+        return sorted(items, key=lambda i: -face_of(i).score)
+    if rule != "center":
+        raise InputError(f"unknown face rule {rule!r}; use one of {RULES}")
+    if image_size is None:
+        raise InputError("rule 'center' needs image_size=(H, W)")
+    middle = np.array([(image_size[1] - 1) / 2.0, (image_size[0] - 1) / 2.0])
+    return sorted(items, key=lambda i: float(np.hypot(*(face_of(i).center - middle))))
+
+
 def select_face(faces: list[Face], rule: str = "largest", index: int = 0,
                 image_size: tuple[int, int] | None = None) -> Face:
     """Pick one face: sort by ``rule`` and return the one at position ``index`` of the sorted list.
@@ -134,15 +151,7 @@ def select_face(faces: list[Face], rule: str = "largest", index: int = 0,
         raise InputError(f"unknown face rule {rule!r}; use one of {RULES}")
     if not faces:
         raise NoFaceError("no face to choose from")
-    if rule == "largest":
-        ordered = sorted(faces, key=lambda f: -f.area)
-    elif rule == "score":
-        ordered = sorted(faces, key=lambda f: -f.score)
-    else:
-        if image_size is None:
-            raise InputError("rule 'center' needs image_size=(H, W)")
-        middle = np.array([(image_size[1] - 1) / 2.0, (image_size[0] - 1) / 2.0])
-        ordered = sorted(faces, key=lambda f: float(np.hypot(*(f.center - middle))))
+    ordered = rank_faces(faces, rule, image_size)
     if not -len(ordered) <= index < len(ordered):
         raise InputError(f"face index {index} asked for, but only {len(ordered)} face(s) were found")
     return ordered[index]

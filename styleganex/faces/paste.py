@@ -356,15 +356,9 @@ def paste_face(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, op
 
 
 def _checked_mask(mask, out_h, out_w, output_to_region, region_size) -> torch.Tensor:
-    mask = mask if mask.ndim == 3 else mask[None]
+    mask = check_image(mask if mask.ndim == 3 else mask[None], "mask", channels=1, ndims=(3,)).float()
     if tuple(mask.shape) != (1, out_h, out_w):
         raise InputError(f"mask must be [{out_h}, {out_w}] or [1, {out_h}, {out_w}], got {tuple(mask.shape)}")
-    mask = mask.float()
-    if not bool(torch.isfinite(mask).all()):
-        raise InputError("mask contains NaN or infinite values")
-    low, high = float(mask.min()), float(mask.max())
-    if low < -1e-3 or high > 1.0 + 1e-3:
-        raise InputError(f"mask weights must lie in 0..1, found {low:.4g}..{high:.4g}")
     return warp(mask, output_to_region, region_size)[0].clamp(0.0, 1.0).double()
 
 

@@ -38,7 +38,7 @@ import numpy as np
 
 from ..errors import FaceError, InputError
 from .crop import DEFAULT_PADDING, MAX_TILT, crop_record
-from .face import LEFT_EYE, MIN_EYE_DISTANCE, RIGHT_EYE, RULES, Face
+from .face import LEFT_EYE, MIN_EYE_DISTANCE, RIGHT_EYE, RULES, Face, rank_faces
 
 __all__ = ["MAX_YAW", "ORDERS", "SELECT_MODES", "FaceCandidate", "FaceScan", "FaceSelection", "face_pose",
            "face_problem", "index_map", "scan_faces"]
@@ -234,12 +234,7 @@ def face_problem(face: Face, frame_size: tuple[int, int], selection: FaceSelecti
 def _ranked(candidates: list[FaceCandidate], order: str, frame_size) -> list[FaceCandidate]:
     if order == "left to right":
         return list(candidates)
-    if order == "largest":
-        return sorted(candidates, key=lambda c: -c.face.area)
-    if order == "score":
-        return sorted(candidates, key=lambda c: -c.face.score)
-    middle = np.array([(frame_size[1] - 1) / 2.0, (frame_size[0] - 1) / 2.0])
-    return sorted(candidates, key=lambda c: float(np.hypot(*(c.face.center - middle))))
+    return rank_faces(candidates, order, frame_size, lambda c: c.face)
 
 
 def scan_faces(faces: list[Face], frame_size: tuple[int, int], selection: FaceSelection | None = None,
