@@ -77,6 +77,12 @@ def model_folders() -> list[str]:
     return folder_paths.get_folder_paths(MODELS_FOLDER)
 
 
+def first_folder(folder: str = MODELS_FOLDER) -> str:
+    """Where a user should put a missing file of ``folder``: its first registered path."""
+    folders = folder_paths.get_folder_paths(folder)
+    return folders[0] if folders else f"ComfyUI/models/{folder.replace('_', '/')}"
+
+
 def _files(name: str) -> list[str]:
     try:
         return list(folder_paths.get_filename_list(name))
@@ -184,7 +190,7 @@ DOWNLOAD_OPTION = "download_if_missing"
 
 def missing_file_message(name: str, what: str = "model file") -> str:
     folders = model_folders()
-    where = folders[0] if folders else "ComfyUI/models/styleganex"
+    where = first_folder()
     extra = f" (also searched: {', '.join(folders[1:])})" if len(folders) > 1 else ""
     base = os.path.basename(name)
     offer = ""

@@ -25,7 +25,7 @@ from .common import (
     core_to_image,
     direction_files,
     find_model_file,
-    folder_paths,
+    first_folder,
     missing_file_message,
     resolve_file,
 )
@@ -88,8 +88,7 @@ def direction_options() -> list[str]:
 def _missing_direction(file: str) -> str:
     from ..styleganex.directions import OFFICIAL_FILE, OFFICIAL_LICENSE, OFFICIAL_URL
 
-    folders = folder_paths.get_folder_paths(DIRECTIONS_FOLDER)
-    where = folders[0] if folders else "models/styleganex/directions"
+    where = first_folder(DIRECTIONS_FOLDER)
     official = os.path.basename(file) == OFFICIAL_FILE
     get = (f"Download it from {OFFICIAL_URL} ({OFFICIAL_LICENSE})" if official else
            f"Put direction files there (.pt/.npy/.npz/.safetensors: the official {OFFICIAL_FILE} from "
@@ -321,8 +320,7 @@ def _missing_generator(name: str) -> str:
     from ..styleganex.editing import NADA_GENERATORS, NADA_LICENSE, NADA_REPO
 
     if os.path.splitext(os.path.basename(name))[0] in NADA_GENERATORS:
-        folders = folder_paths.get_folder_paths("styleganex")
-        where = folders[0] if folders else "ComfyUI/models/styleganex"
+        where = first_folder()
         return (f"StyleGAN-NADA generator '{name}' not found. Download {os.path.basename(name)} from "
                 f"{NADA_REPO} ({NADA_LICENSE}) and put it in {where}; then press R to refresh the list.")
     return missing_file_message(name, "generator checkpoint")

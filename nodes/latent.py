@@ -19,8 +19,8 @@ from .common import (
     cancellable,
     core_to_image,
     find_model_file,
+    first_folder,
     image_to_core,
-    model_folders,
     vgg_files,
 )
 from .compat import io
@@ -86,9 +86,8 @@ def _lpips(backbone: str, weight: float):
 def _vgg_missing(name: str) -> str:
     from ..styleganex.lpips_loss import VGG_URL
 
-    folders = model_folders()
     return (f"Optimize Inversion: the LPIPS loss needs the VGG16 ImageNet weights '{name}', which were not found. "
-            f"Download {VGG_URL} and put it in {folders[0] if folders else 'ComfyUI/models/styleganex'}; or set "
+            f"Download {VGG_URL} and put it in {first_folder()}; or set "
             f"lpips_weight to 0 and mse_weight above 0 to optimise a pixel loss only.")
 
 
