@@ -126,7 +126,7 @@ def main(argv=None) -> int:
 
     import numpy as np
 
-    from styleganex.testing import random_model, save_official_pt
+    from styleganex.dev.testing import random_model, save_official_pt
 
     tmp = Path(tempfile.mkdtemp(prefix="sgx-mm-"))
     model0 = random_model("inversion", reduced=a.reduced, seed=1)

@@ -7,7 +7,7 @@ when a strength widget changes), and the per-image time of an Edit Sweep.
 
 The latent is encoded once (not timed) from a random 512x512 crop; each timed run applies a direction of
 the official layout (``[1, 18, 512]``, rows: all) at a new strength and decodes the result
-(``styleganex.pipeline.decode_latent``, zero noise, padding removed, 2048x2048 out). Reported: the median
+(``styleganex.pipelines.encode_decode.decode_latent``, zero noise, padding removed, 2048x2048 out). Reported: the median
 and the minimum of ``--reps`` runs after ``--warmup`` runs (on a shared machine the minimum is the better
 estimate) and the median CPU time of the process (all threads: contention from other processes does not
 inflate it), split into the edit itself and the decode; and one 3-strength sweep per image. Results print as a table and are written as JSON.
@@ -33,10 +33,10 @@ def _sync(device: str) -> None:
 def measure(device: str = "cpu", tiny: bool = False, crop: int = 512, reps: int = 3, warmup: int = 1,
             seed: int = 0) -> dict:
     """Time ApplyEdit + Decode at ``reps`` different strengths; returns the figures (seconds)."""
-    from styleganex.directions import Direction
-    from styleganex.editing import apply_direction, sweep
-    from styleganex.pipeline import decode_latent
-    from styleganex.testing import random_model
+    from styleganex.dev.testing import random_model
+    from styleganex.io.directions import Direction
+    from styleganex.pipelines.editing import apply_direction, sweep
+    from styleganex.pipelines.encode_decode import decode_latent
 
     size = 64 if tiny else crop
     t0 = time.perf_counter()

@@ -23,7 +23,7 @@ def photos() -> dict:
     import skimage.data
     from PIL import Image
 
-    from styleganex.images import from_uint8_hwc
+    from styleganex.io.images import from_uint8_hwc
 
     with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
         grace = np.asarray(Image.open(f).convert("RGB"))

@@ -18,11 +18,11 @@ from typing import Callable
 
 import torch
 
+from styleganex.dev.testing import group_photo, random_model, synthetic_landmarks
 from styleganex.faces import CropInfo, Face, PasteOptions, prepare_face
-from styleganex.pipeline import decode_latent, encode_images, invert_images
-from styleganex.testing import group_photo, random_model, synthetic_landmarks
-from styleganex.translation import mask_to_face, sketch_to_face, super_resolve
-from styleganex.video import process_video
+from styleganex.pipelines.encode_decode import decode_latent, encode_images, invert_images
+from styleganex.pipelines.translation import mask_to_face, sketch_to_face, super_resolve
+from styleganex.pipelines.video import process_video
 
 
 class LandmarkDetector:

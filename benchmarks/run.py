@@ -94,7 +94,7 @@ def ours_step(model, workload, frame, aligned, device, dtype):
 
 def timed_optimize(model, frame, aligned, device, n_steps, autocast=False):
     """Run our optimize() for n_steps; per-step wall times from its progress callback."""
-    from styleganex.inversion import optimize
+    from styleganex.pipelines.inversion import optimize
     stamps = [time.perf_counter()]
 
     def progress(done, total, info):
@@ -118,7 +118,7 @@ def theirs_step(net, workload, frame, aligned, device, editing_w=None):
 
 def official_opt_step(net, y, aligned, percept):
     """The loop body of the official latent_optimization.py, with the same LPIPS network as ours."""
-    from styleganex.inversion import lr_schedule, noise_normalize_, noise_regularize
+    from styleganex.pipelines.inversion import lr_schedule, noise_normalize_, noise_regularize
     with torch.no_grad():
         wplus = net.encoder(aligned) + net.latent_avg.unsqueeze(0)
         _, f = net.encoder(y, return_feat=True)
@@ -230,7 +230,7 @@ def run_job(job: dict) -> dict:
 
 
 def make_checkpoints(tmp: Path, tiny: bool) -> dict:
-    from styleganex.testing import random_model, save_official_pt
+    from styleganex.dev.testing import random_model, save_official_pt
     paths = {}
     for family in sorted({w["family"] for w in WORKLOADS.values()}):
         model = random_model(family, reduced=tiny, seed=7)

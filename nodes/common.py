@@ -14,10 +14,10 @@ from typing import Any
 
 import torch
 
-from ..styleganex.checkpoints import LICENSE_NOTE, WEIGHTS_URL
-from ..styleganex.directions import EXTENSIONS as DIRECTION_FILE_EXTENSIONS
-from ..styleganex.errors import Cancelled, ImageError, InputError, ModelKindError
-from ..styleganex.paths import OFFICIAL_FILES
+from ..styleganex.base.errors import Cancelled, ImageError, InputError, ModelKindError
+from ..styleganex.io.directions import EXTENSIONS as DIRECTION_FILE_EXTENSIONS
+from ..styleganex.io.paths import OFFICIAL_FILES
+from ..styleganex.model.checkpoints import LICENSE_NOTE, WEIGHTS_URL
 from .compat import (
     ExecutionBlocker,
     Interrupted,
@@ -208,7 +208,7 @@ def download_folder() -> str:
 
 def fetch_model_file(name: str) -> str:
     """Download an official file into :func:`download_folder` with ComfyUI's progress bar (stops on Cancel)."""
-    from ..styleganex.paths import fetch_official
+    from ..styleganex.io.paths import fetch_official
 
     bar = ProgressBar(1)
     path = fetch_official(os.path.basename(name), download_folder(),
@@ -311,9 +311,9 @@ def blocked(message: str, error: type[Exception]):
 
 # ---- images ----------------------------------------------------------------------------------------
 def _check_frames(x: torch.Tensor, name: str) -> None:
-    """Float values, finite, every frame within the pixel cap (``styleganex.images.MAX_PIXELS``)."""
-    from ..styleganex.images import check_pixels
-    from ..styleganex.validation import check_image
+    """Float values, finite, every frame within the pixel cap (``styleganex.io.images.MAX_PIXELS``)."""
+    from ..styleganex.base.validation import check_image
+    from ..styleganex.io.images import check_pixels
 
     check_image(x, name, channels=None, value_range=None, ndims=(4,))
     check_pixels(x.shape[-1], x.shape[-2], f"{name} (each frame)")
@@ -341,7 +341,7 @@ def image_to_core(image: torch.Tensor, name: str = "image") -> torch.Tensor:
 def core_to_image(x: torch.Tensor, signed: bool = True) -> torch.Tensor:
     """The core's [B, 3, H, W] ([-1, 1] when ``signed``, else 0..1) -> IMAGE [B, H, W, 3] 0..1 on the CPU.
     NonFiniteError (never a black image) when the core handed back NaN or infinite values."""
-    from ..styleganex.validation import check_finite
+    from ..styleganex.base.validation import check_finite
 
     x = check_finite(x.detach().to("cpu", torch.float32), "the node's computation")
     if signed:

@@ -8,9 +8,9 @@ import re
 
 import torch
 
-from ..styleganex.editing import MIX_FROM
-from ..styleganex.errors import InputError, StyleGANEXError
-from ..styleganex.model import MIX_SCALE
+from ..styleganex.base.errors import InputError, StyleGANEXError
+from ..styleganex.model.network import MIX_SCALE
+from ..styleganex.pipelines.editing import MIX_FROM
 from .common import (
     CATEGORY,
     DIRECTIONS_FOLDER,
@@ -56,7 +56,7 @@ INDEX_TIP = "which of the connected directions (0 = the strongest SeFa direction
 # ---- choosing a direction ----------------------------------------------------------------------------
 def _read(path: str):
     """The file's directions (cached by modification time and size), or the error reading them."""
-    from ..styleganex.directions import read_directions
+    from ..styleganex.io.directions import read_directions
 
     st = os.stat(path)
     key = (st.st_mtime, st.st_size)
@@ -86,7 +86,7 @@ def direction_options() -> list[str]:
 
 
 def _missing_direction(file: str) -> str:
-    from ..styleganex.directions import OFFICIAL_FILE, OFFICIAL_LICENSE, OFFICIAL_URL
+    from ..styleganex.io.directions import OFFICIAL_FILE, OFFICIAL_LICENSE, OFFICIAL_URL
 
     where = first_folder(DIRECTIONS_FOLDER)
     official = os.path.basename(file) == OFFICIAL_FILE
@@ -120,7 +120,7 @@ def _check_choice(direction: str):
 def pick_direction(node: str, choice: str, model=None, directions=None, index: int = 0):
     """The core Direction a node was given (None for 'none'): from the 'directions' socket, the model's
     editing vector, or a file."""
-    from ..styleganex.editing import model_direction, select_direction
+    from ..styleganex.pipelines.editing import model_direction, select_direction
 
     if directions is not None:
         if not 0 <= int(index) < len(directions):
@@ -205,8 +205,8 @@ class ApplyEdit(io.ComfyNode):
     def execute(cls, latent, direction=NONE, strength=1.0, layer_start=DEFAULT_ROWS, layer_end=DEFAULT_ROWS,
                 style_mix="off", mix_seed=0, mix_layer_start=MIX_FROM, mix_scale=MIX_SCALE, model=None, style_latent=None,
                 directions=None, direction_index=0) -> io.NodeOutput:
-        from ..styleganex.editing import apply_direction
-        from ..styleganex.editing import style_mix as mix
+        from ..styleganex.pipelines.editing import apply_direction
+        from ..styleganex.pipelines.editing import style_mix as mix
 
         n = latent.wplus.shape[1]
         chosen = pick_direction("Apply Edit", direction, model, directions, direction_index)
@@ -253,7 +253,7 @@ class SeFaDirections(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, layers="all", top_k=5) -> io.NodeOutput:
-        from ..styleganex.sefa import sefa_directions
+        from ..styleganex.pipelines.sefa import sefa_directions
 
         return io.NodeOutput(list(sefa_directions(model.model, layers, int(top_k)).values()))
 
@@ -261,7 +261,7 @@ class SeFaDirections(io.ComfyNode):
 class EditSweep(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        from ..styleganex.pipeline import NOISE_MODES
+        from ..styleganex.pipelines.encode_decode import NOISE_MODES
 
         return io.Schema(
             node_id="StyleGANEXEditSweep",
@@ -301,7 +301,7 @@ class EditSweep(io.ComfyNode):
     def execute(cls, model, latent, direction=NONE, start=0.0, end=0.0, frames=5, layer_start=DEFAULT_ROWS,
                 layer_end=DEFAULT_ROWS, noise="auto", seed=0, frame=0, directions=None,
                 direction_index=0) -> io.NodeOutput:
-        from ..styleganex.editing import sweep, sweep_strengths
+        from ..styleganex.pipelines.editing import sweep, sweep_strengths
 
         chosen = pick_direction("Edit Sweep", direction, model, directions, direction_index)
         if chosen is None:
@@ -317,7 +317,7 @@ class EditSweep(io.ComfyNode):
 
 
 def _missing_generator(name: str) -> str:
-    from ..styleganex.editing import NADA_GENERATORS, NADA_LICENSE, NADA_REPO
+    from ..styleganex.pipelines.editing import NADA_GENERATORS, NADA_LICENSE, NADA_REPO
 
     if os.path.splitext(os.path.basename(name))[0] in NADA_GENERATORS:
         where = first_folder()
@@ -354,7 +354,7 @@ class SwapGenerator(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, generator) -> io.NodeOutput:
-        from ..styleganex.checkpoints import load_generator
+        from ..styleganex.model.checkpoints import load_generator
 
         path = find_model_file(generator)
         if path is None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..styleganex.faces.crops import BATCH_MODES as CORE_BATCH_MODES
+from ..styleganex.faces.crop_info import BATCH_MODES as CORE_BATCH_MODES
 from ..styleganex.faces.select import ORDERS, SELECT_MODES
 from .common import CATEGORY, CropType, ParserType, Progress, blocked, cancellable, core_to_image, image_to_core
 from .compat import io
@@ -142,7 +142,7 @@ class FaceParse(io.ComfyNode):
 
     @classmethod
     def execute(cls, parser, image, resolution="official (2x)") -> io.NodeOutput:
-        from ..styleganex.parsing import colorize
+        from ..styleganex.faces.parsing import colorize
 
         frames = image_to_core(image)
         progress = Progress(frames.shape[0])

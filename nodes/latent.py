@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from ..styleganex.errors import InputError
+from ..styleganex.base.errors import InputError
 from ..styleganex.faces.paste import MASK_SHAPES
-from ..styleganex.pipeline import NOISE_MODES as CORE_NOISE_MODES
+from ..styleganex.pipelines.encode_decode import NOISE_MODES as CORE_NOISE_MODES
 from .common import (
     CATEGORY,
     VGG_FILE,
@@ -55,7 +55,7 @@ class Encode(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, image, aligned=None, crop_info=None) -> io.NodeOutput:
-        from ..styleganex.pipeline import encode_images
+        from ..styleganex.pipelines.encode_decode import encode_images
 
         model.require("Encode", ("rgb", "sr"))
         images = image_to_core(image)
@@ -70,7 +70,7 @@ class Encode(io.ComfyNode):
 def _lpips(backbone: str, weight: float):
     if weight <= 0:
         return None
-    from ..styleganex.lpips_loss import find_vgg_weights, load_lpips
+    from ..styleganex.pipelines.lpips import find_vgg_weights, load_lpips
 
     if backbone == RANDOM_BACKBONE:
         return load_lpips(random_backbone=True)
@@ -84,7 +84,7 @@ def _lpips(backbone: str, weight: float):
 
 
 def _vgg_missing(name: str) -> str:
-    from ..styleganex.lpips_loss import VGG_URL
+    from ..styleganex.pipelines.lpips import VGG_URL
 
     return (f"Optimize Inversion: the LPIPS loss needs the VGG16 ImageNet weights '{name}', which were not found. "
             f"Download {VGG_URL} and put it in {first_folder()}; or set "
@@ -138,7 +138,7 @@ class OptimizeInversion(io.ComfyNode):
             return str(e)
         if found is None:
             try:
-                from ..styleganex.lpips_loss import find_vgg_weights
+                from ..styleganex.pipelines.lpips import find_vgg_weights
                 find_vgg_weights()
             except (FileNotFoundError, ImportError):
                 return _vgg_missing(lpips_backbone)
@@ -147,7 +147,7 @@ class OptimizeInversion(io.ComfyNode):
     @classmethod
     def execute(cls, model, image, latent=None, aligned=None, steps=500, lr=0.05, lpips_weight=1.0,
                 mse_weight=0.0, noise_reg_weight=1000.0, seed=0, lpips_backbone=VGG_FILE) -> io.NodeOutput:
-        from ..styleganex.pipeline import invert_images
+        from ..styleganex.pipelines.encode_decode import invert_images
 
         model.require("Optimize Inversion", ("rgb", "sr"))
         progress = Progress(steps, estimate="Optimize Inversion", device=model.device.type)
@@ -218,7 +218,7 @@ class Decode(io.ComfyNode):
     def execute(cls, model, latent, noise="auto", seed=0, paste_back=True, feather=0.05, crop_info=None,
                 mask="face", erode=0.0, colour_match=True, parser=None) -> io.NodeOutput:
         from ..styleganex.faces.paste import PasteOptions, parse_for_paste
-        from ..styleganex.pipeline import decode_latent
+        from ..styleganex.pipelines.encode_decode import decode_latent
 
         progress = Progress(latent.batch)
         with model.on_device() as m, cancellable():

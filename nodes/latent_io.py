@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..styleganex.errors import InputError
+from ..styleganex.base.errors import InputError
 from .common import CATEGORY, CropType, LatentType, ModelType, image_to_core, name_problem, resolve_file
 from .compat import folder_paths, io
 
@@ -34,7 +34,7 @@ class SaveLatent(io.ComfyNode):
             display_name="Save Latent (StyleGANEX)",
             category=f"{CATEGORY}/latent",
             description="Save a StyleGANEX latent (w+, f, optimised noise, crop record) as .safetensors in the "
-                        "output folder. Load it with Load Latent (StyleGANEX) or styleganex.latent_io.load_latent.",
+                        "output folder. Load it with Load Latent (StyleGANEX) or styleganex.pipelines.latent_files.load_latent.",
             inputs=[
                 LatentType.Input("latent", tooltip="the latent to save (Encode, Optimize Inversion, Apply Edit)"),
                 io.String.Input("filename_prefix", default="styleganex/latent",
@@ -56,7 +56,7 @@ class SaveLatent(io.ComfyNode):
 
     @classmethod
     def execute(cls, latent, filename_prefix="styleganex/latent") -> io.NodeOutput:
-        from ..styleganex.latent_io import save_latent
+        from ..styleganex.pipelines.latent_files import save_latent
 
         problem = cls.validate_inputs(filename_prefix)
         if problem is not True:
@@ -122,7 +122,7 @@ class LoadLatent(io.ComfyNode):
 
     @classmethod
     def execute(cls, latent_file, model=None, frame=None) -> io.NodeOutput:
-        from ..styleganex.latent_io import load_latent
+        from ..styleganex.pipelines.latent_files import load_latent
 
         path = cls._path(latent_file)
         if path is None:

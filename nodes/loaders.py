@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..styleganex.checkpoints import load_model
+from ..styleganex.model.checkpoints import load_model
 from .common import (
     CATEGORY,
     DOWNLOAD_OPTION,
@@ -113,7 +113,7 @@ class LoadFaceParser(io.ComfyNode):
 
     @classmethod
     def execute(cls, parser_name, device="auto", download_if_missing=False) -> io.NodeOutput:
-        from ..styleganex.parsing import FaceParser
+        from ..styleganex.faces.parsing import FaceParser
 
         path = _path(parser_name, "face parser", download_if_missing)
         with torch.inference_mode(False):

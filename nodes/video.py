@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import torch
 
-from ..styleganex.errors import InputError
+from ..styleganex.base.errors import InputError
 from ..styleganex.faces.paste import MASK_SHAPES
-from ..styleganex.video import CROP_MODES as VIDEO_CROP_MODES
+from ..styleganex.pipelines.video import CROP_MODES as VIDEO_CROP_MODES
 from .common import CATEGORY, ModelType, Progress, VideoStateType, cancellable, core_to_image, image_to_core
 from .compat import io
 
@@ -16,7 +16,7 @@ CROP_MODES = list(VIDEO_CROP_MODES)
 def _run(node: str, model, frames, editing_scale, crop, padding, chunk_size, paste_back, feather, faces="largest",
          mask="face", erode=0.0, colour_match=True, smoothing=0.8, state=None):
     from ..styleganex import faces as fc
-    from ..styleganex.video import process_video
+    from ..styleganex.pipelines.video import process_video
 
     x01 = image_to_core(frames, "frames")
     total = x01.shape[0]
@@ -113,7 +113,7 @@ class VideoEdit(io.ComfyNode):
     def execute(cls, model, frames, editing_scale=1.0, crop="first", padding=256, chunk_size=4, paste_back=False,
                 feather=0.1, faces="largest", mask="face", erode=0.0, colour_match=True, smoothing=0.8,
                 state=None) -> io.NodeOutput:
-        from ..styleganex.editing import model_direction
+        from ..styleganex.pipelines.editing import model_direction
 
         model.require("Video Edit", ("rgb",))
         try:

@@ -6,14 +6,20 @@
     image = model.decode(latent)            # [B,3,4H,4W] for the 1024 models
 """
 
-from .checkpoints import CheckpointError, convert, load_generator, load_model, save_safetensors
-from .config import ModelConfig
-from .encoder import batch_statistics
-from .generator import Generator
-from .latent import Latent
-from .model import StyleGANEX
+from .base.errors import CheckpointError, StyleGANEXError
+from .model import (
+           Generator,
+           Latent,
+           ModelConfig,
+           StyleGANEX,
+           batch_statistics,
+           convert,
+           load_generator,
+           load_model,
+           save_safetensors,
+)
 
 __version__ = "0.1.0"
 
-__all__ = ["CheckpointError", "Generator", "Latent", "ModelConfig", "StyleGANEX", "batch_statistics",
+__all__ = ["CheckpointError", "StyleGANEXError", "Generator", "Latent", "ModelConfig", "StyleGANEX", "batch_statistics",
            "convert", "load_generator", "load_model", "save_safetensors", "__version__"]

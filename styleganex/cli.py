@@ -15,8 +15,8 @@ import contextlib
 import sys
 import warnings
 
+from .base.errors import StyleGANEXError, StyleGANEXWarning
 from .commands import COMMAND_MODULES
-from .errors import StyleGANEXError, StyleGANEXWarning
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
 def _settings(args):
     """``--max-pixels`` as the one pixel cap (``images.MAX_PIXELS``) for this command, and the package's
     warnings as ``warning:`` lines."""
-    from . import images
+    from .io import images
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, StyleGANEXWarning):

@@ -52,7 +52,7 @@ def manifest_path():
 
 @pytest.fixture(scope="session")
 def tiny_inversion():
-    from styleganex.testing import random_model
+    from styleganex.dev.testing import random_model
     return random_model("inversion", seed=1)
 
 
@@ -69,7 +69,7 @@ def vgg_dir(tmp_path_factory):
     offline, though it is then no perceptual metric."""
     import torchvision
 
-    from styleganex.lpips_loss import VGG_FILE
+    from styleganex.pipelines.lpips import VGG_FILE
     d = tmp_path_factory.mktemp("vggmodels")
     with torch.random.fork_rng(devices=[]), torch.device("meta"):
         shapes = {f"features.{k}": v.shape for k, v in torchvision.models.vgg16().features.state_dict().items()}

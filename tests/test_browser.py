@@ -267,7 +267,7 @@ def _video_info(path: Path) -> tuple[int, int, int]:
 def _crop_size(image_path: Path, padding: int) -> tuple[int, int]:
     """(w, h) of the StyleGANEX crop the pipeline makes of this image (computed with the core)."""
     from styleganex.faces import crop_record, detect_face
-    from styleganex.images import load_image
+    from styleganex.io.images import load_image
 
     frame = load_image(image_path)
     rec = crop_record(tuple(frame.shape[-2:]), detect_face(frame), padding)

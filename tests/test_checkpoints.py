@@ -9,7 +9,7 @@ import torch
 
 import styleganex
 from styleganex import CheckpointError, load_generator, load_model
-from styleganex.testing import random_model, save_official_pt, save_stylegan2_pt
+from styleganex.dev.testing import random_model, save_official_pt, save_stylegan2_pt
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_safetensors_round_trip_keeps_opts_latent_avg_editing_w(official_pt, edi
     styleganex.convert(official_pt, dst)
     m = load_model(dst)
     # the file carries the options the official pSp reads (toonify_weights, checkpoint_path) besides the model's
-    from styleganex.testing import OFFICIAL_LOAD_OPTS
+    from styleganex.dev.testing import OFFICIAL_LOAD_OPTS
     assert m.opts == {**OFFICIAL_LOAD_OPTS, **edit_model.opts} and m.variant == "edit_age"
     assert torch.equal(m.latent_avg, edit_model.latent_avg)
     assert torch.equal(m.editing_w, edit_model.editing_w)

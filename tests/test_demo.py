@@ -4,7 +4,7 @@ import torch
 from PIL import Image
 
 from styleganex.cli import main
-from styleganex.testing import random_model, save_official_pt
+from styleganex.dev.testing import random_model, save_official_pt
 
 
 def test_demo_with_weights_in_models_folder(tmp_path, monkeypatch, capsys):

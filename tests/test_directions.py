@@ -9,10 +9,17 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from styleganex.directions import OFFICIAL_NAMES, SOURCES, Direction, DirectionError, read_directions, save_directions
-from styleganex.editing import Edit, apply_direction, apply_edits, ganspace_edit, sweep, sweep_strengths
-from styleganex.pipeline import decode_latent
-from styleganex.testing import random_model
+from styleganex.dev.testing import random_model
+from styleganex.io.directions import (
+    OFFICIAL_NAMES,
+    SOURCES,
+    Direction,
+    DirectionError,
+    read_directions,
+    save_directions,
+)
+from styleganex.pipelines.editing import Edit, apply_direction, apply_edits, ganspace_edit, sweep, sweep_strengths
+from styleganex.pipelines.encode_decode import decode_latent
 
 S, N = 16, 18  # the reduced test models' style width and w+ rows
 
@@ -207,7 +214,7 @@ def test_tampered_metadata_is_refused(tmp_path, change, words):
 def test_missing_and_huge_files(tmp_path, monkeypatch):
     with pytest.raises(FileNotFoundError):
         read_directions(tmp_path / "nope.pt")
-    import styleganex.directions as directions
+    import styleganex.io.directions as directions
     np.save(tmp_path / "big.npy", np.zeros(S, np.float32))
     monkeypatch.setattr(directions, "MAX_FILE_BYTES", 64)
     with pytest.raises(DirectionError, match="MiB"):
@@ -256,7 +263,7 @@ def test_sweep_renders_each_strength_from_one_latent(model, latent):
         sweep_strengths(0, 1, 0)
     with pytest.raises(DirectionError, match="style dimension"):
         sweep(model, latent, torch.ones(S + 1), [1.0])
-    from styleganex.errors import Cancelled
+    from styleganex.base.errors import Cancelled
     with pytest.raises(Cancelled):
         sweep(model, latent, d, strengths, cancel=lambda: True)
 
@@ -268,8 +275,8 @@ def test_manifest_and_readme_name_the_editing_files():
 
     import tomllib
 
-    from styleganex.directions import OFFICIAL_FILE, OFFICIAL_URL
-    from styleganex.editing import NADA_GENERATORS, NADA_REPO
+    from styleganex.io.directions import OFFICIAL_FILE, OFFICIAL_URL
+    from styleganex.pipelines.editing import NADA_GENERATORS, NADA_REPO
 
     root = Path(__file__).resolve().parents[1]
     models = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["comfy"]["Models"]

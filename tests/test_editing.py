@@ -5,10 +5,17 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from styleganex.checkpoints import load_generator
-from styleganex.editing import DirectionError, apply_direction, apply_edits, load_directions, parse_layers, style_mix
+from styleganex.dev.testing import random_model, save_official_pt, save_stylegan2_pt
 from styleganex.faces import CropInfo, CropRecord
-from styleganex.testing import random_model, save_official_pt, save_stylegan2_pt
+from styleganex.model.checkpoints import load_generator
+from styleganex.pipelines.editing import (
+    DirectionError,
+    apply_direction,
+    apply_edits,
+    load_directions,
+    parse_layers,
+    style_mix,
+)
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +156,7 @@ def test_cli_edit_with_paste_back(model, latent, tmp_path):
     from PIL import Image
 
     from styleganex.cli import main
-    from styleganex.latent_io import save_latent
+    from styleganex.pipelines.latent_files import save_latent
 
     ckpt = save_official_pt(model, tmp_path / "tiny.pt")
     lat = apply_direction(latent, torch.zeros(model.config.style_dim), 0.0)

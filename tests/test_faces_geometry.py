@@ -15,6 +15,7 @@ from PIL import Image
 from skimage import data
 from skimage.registration import phase_cross_correlation
 
+from styleganex.dev.testing import shift_image
 from styleganex.faces import (
     MIN_EYE_DISTANCE,
     Alignment,
@@ -37,8 +38,7 @@ from styleganex.faces import (
     styleganex_crop,
     undo_size_valid,
 )
-from styleganex.images import from_uint8_hwc, to_uint8_hwc
-from styleganex.testing import shift_image
+from styleganex.io.images import from_uint8_hwc, to_uint8_hwc
 
 # eye centres of scikit-image's astronaut, measured by hand (see test_faces_photos.py)
 ASTRONAUT_EYES = ((203.0, 100.5), (245.5, 103.0))

@@ -12,7 +12,8 @@ import torch
 import torch.nn.functional as F
 from kornia.filters import laplacian
 
-from styleganex.errors import FaceError, InputError, NoFaceError
+from styleganex.base.errors import FaceError, InputError, NoFaceError
+from styleganex.dev.testing import group_photo, packaged_photos, synthetic_landmarks
 from styleganex.faces import (
     CropInfo,
     CropRecord,
@@ -29,7 +30,6 @@ from styleganex.faces.group import grow_record, prepare_group, previews, scan_im
 from styleganex.faces.paste import ColourTransform, face_polygon, label_mask
 from styleganex.faces.preview import CHOSEN, REJECTED
 from styleganex.faces.select import MAX_YAW, face_pose
-from styleganex.testing import group_photo, packaged_photos, synthetic_landmarks
 
 pytest.importorskip("dlib")
 

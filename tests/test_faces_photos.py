@@ -19,6 +19,7 @@ from skimage import data
 from skimage.registration import phase_cross_correlation
 from skimage.transform import rotate
 
+from styleganex.dev.testing import shift_image
 from styleganex.faces import (
     DlibDetector,
     FaceTooSmallError,
@@ -32,8 +33,7 @@ from styleganex.faces import (
     select_face,
     styleganex_crop,
 )
-from styleganex.images import from_uint8_hwc, load_image, to_uint8_hwc
-from styleganex.testing import shift_image
+from styleganex.io.images import from_uint8_hwc, load_image, to_uint8_hwc
 
 ASTRONAUT_EYES = np.array([[203.0, 100.5], [245.5, 103.0]])  # (x, y): eye on the image's left, then right
 ASTRONAUT_POINTS = np.vstack([ASTRONAUT_EYES, [[223.5, 141.0]]])  # plus the mouth centre, also by hand

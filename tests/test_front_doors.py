@@ -5,7 +5,7 @@ overwritten, the pixel cap holds everywhere, and user mistakes on the command li
 line with status 2, never a traceback. The node front door is tested in test_nodes.py (it needs
 ComfyUI's modules).
 
-Models are small random ones (``styleganex.testing.random_model``, output size 256, style dim 16).
+Models are small random ones (``styleganex.dev.testing.random_model``, output size 256, style dim 16).
 """
 
 from __future__ import annotations
@@ -27,10 +27,8 @@ from PIL import Image, ImageFile
 from safetensors.torch import load_file, save_file
 from test_reliability_failures import StubDetector, video_setup  # noqa: F401 - a fixture used below
 
-from styleganex import images, load_generator, load_model, save_safetensors
-from styleganex.cli import main
-from styleganex.editing import apply_direction
-from styleganex.errors import (
+from styleganex import load_generator, load_model, save_safetensors
+from styleganex.base.errors import (
     CheckpointError,
     DirectionError,
     ImageError,
@@ -42,17 +40,20 @@ from styleganex.errors import (
     StyleGANEXWarning,
     VideoError,
 )
+from styleganex.base.validation import MAX_STRENGTH
+from styleganex.cli import main
+from styleganex.dev.testing import random_model, save_official_pt, save_stylegan2_pt
 from styleganex.faces import CropInfo, prepare_center
-from styleganex.latent import Latent
-from styleganex.latent_io import load_latent, save_latent
-from styleganex.lpips_loss import read_vgg_weights
-from styleganex.outputs import write_images
-from styleganex.parsing import FaceParser
-from styleganex.pipeline import decode_latent, encode_images
-from styleganex.testing import random_model, save_official_pt, save_stylegan2_pt
-from styleganex.validation import MAX_STRENGTH
-from styleganex.video import process_video
-from styleganex.video_io import probe_video, read_video_frames, write_video
+from styleganex.faces.parsing import FaceParser
+from styleganex.io import images
+from styleganex.io.images import write_images
+from styleganex.io.video_files import probe_video, read_video_frames, write_video
+from styleganex.model.latent import Latent
+from styleganex.pipelines.editing import apply_direction
+from styleganex.pipelines.encode_decode import decode_latent, encode_images
+from styleganex.pipelines.latent_files import load_latent, save_latent
+from styleganex.pipelines.lpips import read_vgg_weights
+from styleganex.pipelines.video import process_video
 
 SECRET = "TOPSECRET-4f1c9e-do-not-leak"
 
@@ -446,7 +447,7 @@ def test_the_pixel_cap_is_one_setting(tmp_path, monkeypatch, cut_video):
         images.load_image(photo)
     with pytest.raises(VideoError, match="--max-pixels"):
         read_video_frames(cut_video[0])
-    code = "import styleganex.images as i; print(i.MAX_PIXELS)"
+    code = "import styleganex.io.images as i; print(i.MAX_PIXELS)"
     env = {**os.environ, "STYLEGANEX_MAX_PIXELS": "1234"}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert out.stdout.strip() == "1234"

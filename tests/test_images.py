@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from styleganex.images import MAX_PIXELS, ImageError, check_image, from_uint8_hwc, load_image, to_uint8_hwc
+from styleganex.io.images import MAX_PIXELS, ImageError, check_image, from_uint8_hwc, load_image, to_uint8_hwc
 
 
 def png_bytes(width, height, bit_depth, colour_type, raw_rows: bytes) -> bytes:

@@ -11,10 +11,10 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from styleganex.errors import Cancelled
-from styleganex.inversion import InversionResult, latent_std, noise_sizes, optimize
-from styleganex.lpips_loss import VGG_FILE, Perceptual, find_vgg_weights, load_lpips
-from styleganex.testing import random_model
+from styleganex.base.errors import Cancelled
+from styleganex.dev.testing import random_model
+from styleganex.pipelines.inversion import InversionResult, latent_std, noise_sizes, optimize
+from styleganex.pipelines.lpips import VGG_FILE, Perceptual, find_vgg_weights, load_lpips
 
 
 @pytest.fixture(scope="module")
@@ -202,9 +202,9 @@ def test_cli_invert_writes_latent_png_and_crop(tmp_path, monkeypatch, vgg_dir, m
     from PIL import Image
 
     from styleganex.cli import main
-    from styleganex.images import to_uint8_hwc
-    from styleganex.latent_io import load_latent
-    from styleganex.testing import save_official_pt
+    from styleganex.dev.testing import save_official_pt
+    from styleganex.io.images import to_uint8_hwc
+    from styleganex.pipelines.latent_files import load_latent
 
     monkeypatch.setenv("STYLEGANEX_MODELS", str(vgg_dir))
     ckpt = save_official_pt(model, tmp_path / "tiny.pt")

@@ -6,10 +6,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from styleganex.dev.testing import random_model
 from styleganex.faces import CropInfo
-from styleganex.latent import Latent
-from styleganex.latent_io import LatentFileError, load_latent, load_official_inversion, save_latent
-from styleganex.testing import random_model
+from styleganex.model.latent import Latent
+from styleganex.pipelines.latent_files import LatentFileError, load_latent, load_official_inversion, save_latent
 
 
 @pytest.fixture(scope="module")
@@ -22,7 +22,7 @@ def latent(model):
     g = torch.Generator().manual_seed(0)
     frame = torch.rand(1, 3, 32, 40, generator=g) * 2 - 1
     lat = model.encode(frame)
-    from styleganex.inversion import noise_sizes
+    from styleganex.pipelines.inversion import noise_sizes
     lat.noise = [torch.randn(1, 1, h, w, generator=g) for h, w in noise_sizes(model, lat.f.shape[2:])]
     # the single-record layout `invert` wrote before version 2 still reads
     lat.crop = CropInfo.from_dict({"frame_size": [300, 400], "scale": 0.5, "resized_size": [150, 200],
@@ -85,7 +85,7 @@ def test_bad_values_and_files(model, latent, tmp_path):
     (tmp_path / "empty.pt").write_bytes(b"")
     with pytest.raises(LatentFileError, match="empty"):
         load_latent(tmp_path / "empty.pt")
-    from styleganex.checkpoints import save_safetensors
+    from styleganex.model.checkpoints import save_safetensors
     save_safetensors(model, tmp_path / "model.safetensors")
     with pytest.raises(LatentFileError, match="model checkpoint"):
         load_latent(tmp_path / "model.safetensors")

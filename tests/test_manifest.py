@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from styleganex import ModelConfig, StyleGANEX
-from styleganex.config import infer_widths, widths_from_reduced_config
-from styleganex.generator import Generator
+from styleganex.model.config import infer_widths, widths_from_reduced_config
+from styleganex.model.generator import Generator
 
 MANIFEST_VARIANTS = ["inversion", "sr32", "sr", "sketch2face", "mask2face", "edit_age_hair", "toonify"]
 

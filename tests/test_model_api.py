@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from styleganex.encoder import batch_statistics
-from styleganex.latent import Latent
-from styleganex.testing import random_model
+from styleganex.dev.testing import random_model
+from styleganex.model.encoder import batch_statistics
+from styleganex.model.latent import Latent
 
 
 @pytest.fixture(scope="module")

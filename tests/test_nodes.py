@@ -143,7 +143,7 @@ def _nodes(pack, name):
 
 @pytest.fixture(scope="module")
 def handles(pack):
-    testing = _core(pack, "testing")
+    testing = _core(pack, "dev.testing")
     common = _nodes(pack, "common")
     cpu = torch.device("cpu")
     out = {}
@@ -226,7 +226,7 @@ def test_loader_downloads_on_request_only(pack, comfy, tmp_path, monkeypatch):
     import comfy.utils
     import folder_paths
 
-    testing, paths = _core(pack, "testing"), _core(pack, "paths")
+    testing, paths = _core(pack, "dev.testing"), _core(pack, "io.paths")
     hub = tmp_path / "hub"
     hub.mkdir()
     testing.save_official_pt(testing.random_model("toonify", seed=7), hub / "styleganex_toonify_pixar.pt")
@@ -255,7 +255,7 @@ def test_loader_downloads_on_request_only(pack, comfy, tmp_path, monkeypatch):
 
 
 def test_loader_loads_from_the_user_folder(pack):
-    testing = _core(pack, "testing")
+    testing = _core(pack, "dev.testing")
     testing.save_official_pt(testing.random_model("inversion", seed=5), pack.user_models / "styleganex_inversion.pt")
     loader = pack.test_nodes["StyleGANEXLoader"]
     info = loader.GET_SCHEMA()
@@ -368,7 +368,7 @@ def test_mask_to_face_from_labels(pack, handles):
 
 
 def test_face_parse_outputs(pack):
-    parsing = _core(pack, "parsing")
+    parsing = _core(pack, "faces.parsing")
     common = _nodes(pack, "common")
     handle = common.FaceParserHandle(parsing.FaceParser(), "faceparsing.pth", torch.device("cpu"))
     node = pack.test_nodes["StyleGANEXFaceParse"]
@@ -402,7 +402,7 @@ def test_face_crop_on_a_real_photo(pack):
 
 
 def _group(faces=3):
-    testing = importlib.import_module(f"{PACKAGE}.styleganex.testing")
+    testing = importlib.import_module(f"{PACKAGE}.styleganex.dev.testing")
     return testing.group_photo(faces).permute(1, 2, 0)[None].contiguous()
 
 
@@ -495,7 +495,7 @@ def _rows_moved(edited, latent):
 
 
 def test_apply_edit_lists_what_the_core_reads(pack, handles):
-    directions = _core(pack, "directions")
+    directions = _core(pack, "io.directions")
     folder = pack.user_models / "directions"
     folder.mkdir(exist_ok=True)
     g = torch.Generator().manual_seed(0)
@@ -520,7 +520,7 @@ def test_apply_edit_lists_what_the_core_reads(pack, handles):
     assert _rows_moved(lrg, latent) == [4, 5, 6, 7]
     with pytest.raises(ValueError, match="both layer_start and layer_end"):
         node.execute(latent, "expression.npy", 3.0, -1, 5)
-    with pytest.raises(_core(pack, "errors").DirectionError, match="broken.pt"):
+    with pytest.raises(_core(pack, "base.errors").DirectionError, match="broken.pt"):
         node.execute(latent, "broken.pt", 1.0)
     (folder / "direction_dics.pt").unlink()
     message = node.validate_inputs("direction_dics.pt [smile]")
@@ -528,7 +528,7 @@ def test_apply_edit_lists_what_the_core_reads(pack, handles):
 
 
 def test_sefa_node_chained_edits_and_sweep(pack, handles):
-    editing, sefa = _core(pack, "editing"), _core(pack, "sefa")
+    editing, sefa = _core(pack, "pipelines.editing"), _core(pack, "pipelines.sefa")
     latent = _latent(pack, handles)
     model = handles["inversion"]
     apply, sweep = pack.test_nodes["StyleGANEXApplyEdit"], pack.test_nodes["StyleGANEXEditSweep"]
@@ -563,7 +563,7 @@ def test_swap_generator_names_the_nada_hub(pack, handles):
 
 
 def test_swap_generator(pack, handles):
-    testing = _core(pack, "testing")
+    testing = _core(pack, "dev.testing")
     testing.save_stylegan2_pt(testing.random_model("toonify", seed=8), pack.user_models / "toon_g_ema.pt")
     node = pack.test_nodes["StyleGANEXSwapGenerator"]
     with torch.inference_mode():
@@ -601,7 +601,7 @@ def test_save_and_load_latent(pack, handles, tmp_path):
 
 
 def _small_model(pack):
-    testing = _core(pack, "testing")
+    testing = _core(pack, "dev.testing")
     common = _nodes(pack, "common")
     return common.StyleGANEXModel(testing.random_model("inversion", size=256), "small.pt", torch.device("cpu"),
                                   torch.float32)
@@ -615,7 +615,7 @@ def test_latent_round_trip_cli_nodes_cli(pack, tmp_path, monkeypatch, vgg_dir):
     from PIL import Image
 
     from styleganex.cli import main
-    from styleganex.testing import random_model, save_official_pt
+    from styleganex.dev.testing import random_model, save_official_pt
 
     monkeypatch.setenv("STYLEGANEX_MODELS", str(vgg_dir))  # the LPIPS backbone for `invert`
     folder_paths.set_input_directory(str(tmp_path / "input"))
@@ -698,7 +698,7 @@ def _tensor_bytes(*tensors) -> int:
 def test_models_are_registered_with_comfyui_memory_manager(pack, comfy, monkeypatch):
     import comfy.model_management as mm
 
-    testing, common = _core(pack, "testing"), _nodes(pack, "common")
+    testing, common = _core(pack, "dev.testing"), _nodes(pack, "common")
     model = testing.random_model("edit_age", seed=4)
     handle = common.StyleGANEXModel(model, "styleganex_edit_age.pt", torch.device("cpu"), torch.float32)
     expected = _tensor_bytes(*model.parameters(), *model.buffers(), model.editing_w)
@@ -743,7 +743,7 @@ def test_model_precision_follows_comfyui(pack, comfy, monkeypatch):
     import comfy.model_management as mm
     from comfy.cli_args import args
 
-    testing, common = _core(pack, "testing"), _nodes(pack, "common")
+    testing, common = _core(pack, "dev.testing"), _nodes(pack, "common")
     cpu = torch.device("cpu")
     assert common.dtype_choice("auto", cpu) == torch.float32  # ComfyUI's choice on the CPU
     assert common.dtype_choice("bf16", cpu) == torch.bfloat16
@@ -766,7 +766,7 @@ def test_face_parser_is_registered_too(pack, comfy):
     common = _nodes(pack, "common")
     from importlib import import_module
 
-    FaceParser = import_module(f"{PACKAGE}.styleganex.parsing").FaceParser
+    FaceParser = import_module(f"{PACKAGE}.styleganex.faces.parsing").FaceParser
     parser = FaceParser()
     handle = common.FaceParserHandle(parser, "faceparsing.pth", torch.device("cpu"))
     with handle.on_device() as p:
@@ -824,13 +824,13 @@ SECRET = "TOPSECRET-9b2e-do-not-leak"
 
 
 def _errors(pack):
-    return _core(pack, "errors")
+    return _core(pack, "base.errors")
 
 
 @pytest.fixture()
 def outside(pack, tmp_path):
     """A valid checkpoint outside every ComfyUI folder, and a link to it inside the models folder."""
-    testing = _core(pack, "testing")
+    testing = _core(pack, "dev.testing")
     path = testing.save_official_pt(testing.random_model("inversion", size=256, seed=2), tmp_path / "outside.pt")
     link = pack.user_models / "link_to_outside.pt"
     link.symlink_to(path)
@@ -915,7 +915,7 @@ def test_mask_inputs_and_the_pixel_cap(pack, handles, monkeypatch):
         tr.execute(handles["sketch2face"], mask=torch.full((1, 64, 64), float("nan")))
     with pytest.raises(_errors(pack).ImageError, match="empty"):
         tr.execute(handles["sketch2face"], mask=torch.rand(1, 0, 64))
-    monkeypatch.setattr(_core(pack, "images"), "MAX_PIXELS", 1000)  # the one setting
+    monkeypatch.setattr(_core(pack, "io.images"), "MAX_PIXELS", 1000)  # the one setting
     with pytest.raises(_errors(pack).ImageError, match="STYLEGANEX_MAX_PIXELS"):
         pack.test_nodes["StyleGANEXFaceCrop"].execute(_img(64, 64))
     with pytest.raises(_errors(pack).ImageError, match="more than the limit of 1,000"):
@@ -923,7 +923,7 @@ def test_mask_inputs_and_the_pixel_cap(pack, handles, monkeypatch):
 
 
 def test_nodes_never_output_nan_and_bound_edit_strengths(pack, handles):
-    latent_mod = _core(pack, "latent")
+    latent_mod = _core(pack, "model.latent")
     enc, dec, edit = (pack.test_nodes[n] for n in ("StyleGANEXEncode", "StyleGANEXDecode", "StyleGANEXApplyEdit"))
     model = handles["inversion"]
     with torch.inference_mode():

@@ -4,7 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from styleganex.ops import Blur, ModulatedConv2d, ToRGB, Upsample, make_kernel
+from styleganex.model.ops import Blur, ModulatedConv2d, ToRGB, Upsample, make_kernel
 
 
 def upfirdn_ref(x, k, up=1, pad=(0, 0)):
@@ -110,7 +110,7 @@ def test_low_precision_close_to_float32(dtype, tol, tiny_inversion):
 @pytest.mark.parametrize("upsample,dilation", [(False, 2), (True, 1), (True, 4)])
 def test_styled_conv_gradients_match_finite_differences(upsample, dilation):
     """Inversion differentiates through the decoder: the in-place fast path must not be taken."""
-    from styleganex.ops import StyledConv
+    from styleganex.model.ops import StyledConv
     torch.manual_seed(0)
     layer = StyledConv(3, 2, 3, 4, upsample=upsample, dilation=dilation).double()
     with torch.no_grad():

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from styleganex import parity
+from styleganex.dev import parity
 
 
 def test_every_public_case_passes(parity_dir):

@@ -1,4 +1,4 @@
-"""Tests for styleganex.parsing (BiSeNet face parser) with random weights; no released files needed."""
+"""Tests for styleganex.faces.parsing (BiSeNet face parser) with random weights; no released files needed."""
 
 import argparse
 import json
@@ -8,7 +8,7 @@ import pytest
 import torch
 from PIL import Image
 
-from styleganex.parsing import (
+from styleganex.faces.parsing import (
     FACE_PARSING_CLASSES,
     KEY_MANIFEST_PATH,
     NUM_CLASSES,

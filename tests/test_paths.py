@@ -2,8 +2,8 @@
 
 import pytest
 
-from styleganex.errors import Cancelled, InputError
-from styleganex.paths import fetch_official
+from styleganex.base.errors import Cancelled, InputError
+from styleganex.io.paths import fetch_official
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ import torch
 from PIL import Image
 
 from styleganex import faces
-from styleganex.images import from_uint8_hwc, to_uint8_hwc
+from styleganex.io.images import from_uint8_hwc, to_uint8_hwc
 
 LOCAL = Path(__file__).parent / "fixtures" / "pipeline"
 PHOTOS = ("astronaut_s0.6", "grace_hopper")
@@ -123,7 +123,7 @@ def test_aligned_face_with_the_releases_landmarks_is_the_releases(shared_index, 
 
 def test_mapped_landmarks_are_the_fallback_and_are_reported():
     """A crop on which the detector finds nothing near the expected face: the mapped landmarks are used."""
-    from styleganex.testing import synthetic_landmarks
+    from styleganex.dev.testing import synthetic_landmarks
 
     image = torch.full((3, 400, 400), 0.5)
     face = faces.Face.from_landmarks(synthetic_landmarks(200, 180, 60))
@@ -140,7 +140,7 @@ def test_mapped_landmarks_are_the_fallback_and_are_reported():
 
 def test_redetection_keeps_the_face_not_dlibs_last_detection():
     """The release keeps dlib's last detection; redetect_face keeps the one nearest the expected face."""
-    from styleganex.testing import synthetic_landmarks
+    from styleganex.dev.testing import synthetic_landmarks
 
     near = faces.Face.from_landmarks(synthetic_landmarks(100, 100, 40))
     same = faces.Face.from_landmarks(synthetic_landmarks(102, 101, 40))
@@ -159,7 +159,7 @@ def test_redetection_keeps_the_face_not_dlibs_last_detection():
 # ---- super-resolution input chain (image_translation.py) ------------------------------------------
 @pytest.mark.parametrize("name", PHOTOS)
 def test_sr_input_chain_is_the_releases(name, local_index):
-    from styleganex.translation import sr_inputs
+    from styleganex.pipelines.translation import sr_inputs
 
     case = local_index[name]["sr32"]
     inputs = sr_inputs(from_uint8_hwc(_photo(name)), 32, case["degrade_factor"])
@@ -174,7 +174,7 @@ def test_sr_input_chain_is_the_releases(name, local_index):
 
 def test_sr_without_degradation_has_the_releases_geometry(local_index):
     """--use_raw_data: upsample by factor / 4, then crop with the eyes 64 px apart and align that crop."""
-    from styleganex.translation import sr_inputs
+    from styleganex.pipelines.translation import sr_inputs
 
     name = "grace_hopper_raw_s0.25"
     case = local_index[name]
@@ -186,8 +186,8 @@ def test_sr_without_degradation_has_the_releases_geometry(local_index):
 
 
 def test_super_resolve_output_has_the_releases_size(local_index):
-    from styleganex.testing import random_model
-    from styleganex.translation import super_resolve
+    from styleganex.dev.testing import random_model
+    from styleganex.pipelines.translation import super_resolve
 
     model = random_model("sr", size=256, seed=4)
     photo = from_uint8_hwc(_photo("grace_hopper_raw_s0.25"))
@@ -212,8 +212,8 @@ def _video(photo: np.ndarray, n: int = 3) -> list[torch.Tensor]:
 @pytest.mark.parametrize("name", PHOTOS)
 def test_video_chain_is_the_releases(name, local_index, monkeypatch, pipeline_dir):
     """process_video's x̃ and per-frame crops, caught where they enter the model."""
-    from styleganex import video
-    from styleganex.testing import random_model
+    from styleganex.dev.testing import random_model
+    from styleganex.pipelines import video
 
     case = local_index[name]["video"]
     seen = {}

@@ -15,14 +15,14 @@ import pytest
 import torch
 
 import styleganex.faces as faces_pkg
-from styleganex.errors import Cancelled, InputError
+from styleganex.base.errors import Cancelled, InputError
+from styleganex.dev.testing import random_model, save_official_pt
 from styleganex.faces import CropRecord, Face
-from styleganex.inversion import optimize
-from styleganex.lpips_loss import load_lpips
-from styleganex.model import StyleGANEX
-from styleganex.testing import random_model, save_official_pt
-from styleganex.translation import mask_to_face, sketch_to_face, super_resolve
-from styleganex.video import VideoRenderer, process_video
+from styleganex.model.network import StyleGANEX
+from styleganex.pipelines.inversion import optimize
+from styleganex.pipelines.lpips import load_lpips
+from styleganex.pipelines.translation import mask_to_face, sketch_to_face, super_resolve
+from styleganex.pipelines.video import VideoRenderer, process_video
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def invert_setup(tmp_path, monkeypatch, inv, lp):
     """A tiny model file, a 40x48 photo, LPIPS with a random backbone (no VGG file)."""
     from PIL import Image
 
-    from styleganex import lpips_loss
+    from styleganex.pipelines import lpips as lpips_loss
     monkeypatch.setattr(lpips_loss, "load_lpips", lambda *a, **k: lp)
     model_path = save_official_pt(inv, tmp_path / "tiny_inversion.pt")
     photo = tmp_path / "face.png"
@@ -169,8 +169,8 @@ class StubDetector:
 @pytest.fixture()
 def video_setup(tmp_path, monkeypatch):
     import styleganex.faces.detect as detect
-    import styleganex.faces.video as faces_video
-    from styleganex.video_io import write_video
+    import styleganex.faces.video_crop as faces_video
+    from styleganex.io.video_files import write_video
     for module in (detect, faces_video):
         monkeypatch.setattr(module, "default_detector", lambda: StubDetector())
     g = torch.Generator().manual_seed(0)
@@ -186,7 +186,7 @@ def video_setup(tmp_path, monkeypatch):
 @pytest.mark.parametrize("exc, rc", [(InputError, 2), (KeyboardInterrupt, 130)])
 def test_cli_video_failure_mid_way_leaves_no_output(video_setup, monkeypatch, capsys, exc, rc):
     from styleganex.cli import main
-    from styleganex.video_io import probe_video
+    from styleganex.io.video_files import probe_video
     argv, out = video_setup
     assert main(argv) == 0 and probe_video(out).n_frames == 6  # the harness works: a full video
     out.unlink()

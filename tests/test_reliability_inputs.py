@@ -1,6 +1,6 @@
 """Adversarial inputs (issue 9): checkpoints, images through the whole front door, faces, latents.
 
-Small random models (``styleganex.testing.random_model``, output size 256 so the output is the size of
+Small random models (``styleganex.dev.testing.random_model``, output size 256 so the output is the size of
 the crop) stand in for the released weights; the photo is scikit-image's astronaut. Cases the other
 modules already prove are not repeated (pickles, truncated files, missing keys: test_checkpoints;
 pixel limit, EXIF, non-images: test_images; detection accuracy, rescaled / +-30 degree / border faces:
@@ -21,7 +21,8 @@ from skimage import data
 from skimage.registration import phase_cross_correlation
 
 from styleganex import CheckpointError, load_generator, load_model, save_safetensors
-from styleganex.editing import DirectionError, apply_direction, style_mix
+from styleganex.dev.testing import random_model, save_official_pt
+from styleganex.dev.testing import synthetic_landmarks as landmarks
 from styleganex.faces import (
     DlibDetector,
     Face,
@@ -34,14 +35,13 @@ from styleganex.faces import (
     styleganex_crop,
     undo_size_valid,
 )
-from styleganex.images import from_uint8_hwc, load_image
-from styleganex.inversion import optimize
-from styleganex.latent import Latent
-from styleganex.latent_io import LatentFileError, load_latent, save_latent
-from styleganex.testing import random_model, save_official_pt
-from styleganex.testing import synthetic_landmarks as landmarks
-from styleganex.translation import mask_to_face, sketch_to_face, super_resolve
-from styleganex.video import process_video
+from styleganex.io.images import from_uint8_hwc, load_image
+from styleganex.model.latent import Latent
+from styleganex.pipelines.editing import DirectionError, apply_direction, style_mix
+from styleganex.pipelines.inversion import optimize
+from styleganex.pipelines.latent_files import LatentFileError, load_latent, save_latent
+from styleganex.pipelines.translation import mask_to_face, sketch_to_face, super_resolve
+from styleganex.pipelines.video import process_video
 
 ASTRONAUT_EYES = np.array([[203.0, 100.5], [245.5, 103.0]])  # measured by hand (test_faces_photos)
 EYE_TOLERANCE = 2.0
@@ -461,7 +461,7 @@ def test_profile_face_is_not_found():
 def test_tilted_landmarks_limit(astro):
     """A synthetic face tilted 50 degrees is cropped; 70 degrees is refused (faces.crop.MAX_TILT = 60)."""
     from styleganex.faces import crop_record
-    from styleganex.faces.crop import MAX_TILT
+    from styleganex.faces.crop_record import MAX_TILT
     assert MAX_TILT == 60
     base = landmarks(256, 256, 40)
     for angle, ok in ((50, True), (70, False)):

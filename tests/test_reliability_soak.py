@@ -27,10 +27,10 @@ SOAK = r"""
 import gc, json, os, sys, torch
 torch.set_num_threads(1)
 from styleganex.faces import CropRecord
-from styleganex.inversion import optimize
-from styleganex.lpips_loss import load_lpips
-from styleganex.testing import random_model
-from styleganex.video import process_video
+from styleganex.pipelines.inversion import optimize
+from styleganex.pipelines.lpips import load_lpips
+from styleganex.dev.testing import random_model
+from styleganex.pipelines.video import process_video
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 MB = 2 ** 20

@@ -5,9 +5,9 @@ import numpy as np
 import pytest
 import torch
 
-from styleganex.directions import DirectionError, read_directions
-from styleganex.sefa import factorize, sefa_directions, stacked_weights
-from styleganex.testing import random_model, save_official_pt
+from styleganex.dev.testing import random_model, save_official_pt
+from styleganex.io.directions import DirectionError, read_directions
+from styleganex.pipelines.sefa import factorize, sefa_directions, stacked_weights
 
 
 @pytest.fixture(scope="module")

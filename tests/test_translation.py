@@ -1,4 +1,4 @@
-"""Face super-resolution, sketch-to-face and mask-to-face pipelines (styleganex.translation) and
+"""Face super-resolution, sketch-to-face and mask-to-face pipelines (styleganex.pipelines.translation) and
 their CLI commands (styleganex.commands.translate).
 
 The parity cases of the official code (psp_sr256_use_skip, psp_sketch256/mask256_train_mode, the
@@ -16,14 +16,14 @@ import torch
 from PIL import Image
 from safetensors.torch import load_file
 
-from styleganex import translation as T
-from styleganex.testing import random_model, save_official_pt
-from styleganex.testing import synthetic_landmarks as landmarks
+from styleganex.dev.testing import random_model, save_official_pt
+from styleganex.dev.testing import synthetic_landmarks as landmarks
+from styleganex.pipelines import translation as T
 
 
 @pytest.fixture(scope="module")
 def fx(parity_dir):
-    from styleganex.parity import Fixtures
+    from styleganex.dev.parity import Fixtures
     return Fixtures(parity_dir)
 
 
@@ -212,7 +212,7 @@ def test_multimodal_calls_are_independent(m2f):
     assert rows == list(range(8, m2f.n_latent))
     train = T._translate_render(m2f, onehot, inj, rows, "zero")
     lat = m2f.encode(onehot, batch_stats=False)
-    from styleganex.latent import Latent
+    from styleganex.model.latent import Latent
     evl = m2f.decode(Latent(T._inject(lat.wplus, inj, rows), lat.f, lat.skips), noise="zero")
     assert float((train - evl).abs().max()) > 1e-2
 
@@ -247,7 +247,7 @@ def test_sketch_errors(s2f, m2f, sr):
 
 
 def test_cancel_and_progress(s2f):
-    from styleganex.errors import Cancelled
+    from styleganex.base.errors import Cancelled
     seen = []
     T.sketch_to_face(s2f, torch.rand(1, 1, 16, 32), number=5, progress=lambda d, t, i: seen.append((d, t)))
     assert seen[-1] == (5, 5)
@@ -322,7 +322,7 @@ def test_cli_sr_and_errors(tmp_path, model_files, monkeypatch):
     out = tmp_path / "hi.png"
     assert _cli(["sr", low, "--model", model_files["sr"], "--factor", "16", "--out", str(out), "--device", "cpu"]) == 0
     # the release's geometry (--use_raw_data): upsampled 4x, cropped with the eyes 64 px apart; 4x that crop
-    from styleganex.images import load_image
+    from styleganex.io.images import load_image
     crop = T.sr_inputs(load_image(low), 16).record.crop_size
     assert Image.open(out).size == (4 * crop[1], 4 * crop[0]) != (160, 144)
     # a factor the model refuses: clear error, nothing written

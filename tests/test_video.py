@@ -1,4 +1,4 @@
-"""Video editing / toonification (styleganex.video.process_video) and the ``video`` CLI command.
+"""Video editing / toonification (styleganex.pipelines.video.process_video) and the ``video`` CLI command.
 
 Memory bound (test_memory_is_flat): in a fresh interpreter (glibc told to mmap every allocation of
 64 KiB or more, so freed tensors leave the resident set at once), the peak RSS growth while
@@ -20,11 +20,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from styleganex.errors import Cancelled
+from styleganex.base.errors import Cancelled
+from styleganex.dev.testing import random_model
+from styleganex.dev.testing import synthetic_landmarks as landmarks
 from styleganex.faces import CropRecord, Face, NoFaceError, crop_record
-from styleganex.testing import random_model
-from styleganex.testing import synthetic_landmarks as landmarks
-from styleganex.video import VideoRenderer, editing_vector, process_video
+from styleganex.pipelines.video import VideoRenderer, editing_vector, process_video
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,7 +66,7 @@ ALIGNED = torch.rand(3, 64, 64, generator=torch.Generator().manual_seed(9))
 # ---- parity of the per-frame step with the official fusion model -------------------------------
 @pytest.mark.parametrize("name", ["psp_skipfull256_use_skip", "psp_skipfull256_edit_att"])
 def test_parity_fusion_video_step(parity_dir, name):
-    from styleganex.parity import Fixtures
+    from styleganex.dev.parity import Fixtures
     fx = Fixtures(parity_dir)
     case = next(c for c in fx.cases if c["name"] == name)
     t = load_file(str(fx.root / case["file"]))
@@ -111,8 +111,8 @@ def test_order_and_chunking(edit):
 MEM_SCRIPT = r"""
 import json, sys, torch
 torch.set_num_threads(1)
-from styleganex.testing import random_model
-from styleganex.video import process_video
+from styleganex.dev.testing import random_model
+from styleganex.pipelines.video import process_video
 model = random_model("edit_age", seed=1)              # 1024 model: output 4x the frame
 aligned = torch.rand(3, 64, 64)
 def frames(n):
@@ -281,10 +281,10 @@ def test_cli_video(tmp_path, edit, monkeypatch):
     import argparse
 
     import styleganex.faces.detect as detect
-    import styleganex.faces.video as faces_video
+    import styleganex.faces.video_crop as faces_video
     from styleganex.commands import translate
-    from styleganex.testing import save_official_pt
-    from styleganex.video_io import probe_video, read_video_frames, write_video
+    from styleganex.dev.testing import save_official_pt
+    from styleganex.io.video_files import probe_video, read_video_frames, write_video
 
     for module in (detect, faces_video):  # no dlib on random frames: a stub finds the "face"
         monkeypatch.setattr(module, "default_detector", lambda: StubDetector(cx=32, cy=24, d=32))
@@ -305,7 +305,7 @@ def test_cli_video(tmp_path, edit, monkeypatch):
     assert len(list(read_video_frames(out))) == 6
 
     # an error in the middle of the video: no output, no temporary file left
-    import styleganex.video as V
+    import styleganex.pipelines.video as V
     real = V.process_video
 
     def failing(*a, **k):

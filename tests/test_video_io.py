@@ -1,4 +1,4 @@
-"""Tests for styleganex.video_io with small synthetic videos (PyAV, offline).
+"""Tests for styleganex.io.video_files with small synthetic videos (PyAV, offline).
 
 Tolerance for the H.264 round trip (crf 18, yuv420p, smooth content): mean absolute error per
 frame < 0.02 and max absolute error < 0.1 (on 0..1 values). Measured: ~0.009 mean, ~0.05 max.
@@ -12,7 +12,14 @@ import numpy as np
 import pytest
 import torch
 
-from styleganex.video_io import VideoError, VideoInfo, VideoNotFoundError, probe_video, read_video_frames, write_video
+from styleganex.io.video_files import (
+    VideoError,
+    VideoInfo,
+    VideoNotFoundError,
+    probe_video,
+    read_video_frames,
+    write_video,
+)
 
 FPS = 12
 N_FRAMES = 12
@@ -184,7 +191,7 @@ def test_exception_mid_way_leaves_no_file(media, tmp_path, exc):
 
 
 def test_cancel_and_progress(media, tmp_path):
-    from styleganex.errors import Cancelled
+    from styleganex.base.errors import Cancelled
 
     seen = []
     out = tmp_path / "cancelled.mp4"

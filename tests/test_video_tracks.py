@@ -10,12 +10,12 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-import styleganex.video as video_module
-from styleganex.errors import InputError
+import styleganex.pipelines.video as video_module
+from styleganex.base.errors import InputError
+from styleganex.dev.testing import group_photo, random_model, synthetic_landmarks
 from styleganex.faces import DlibDetector, Face, FaceSelection, FaceTracker, PasteOptions, VideoState
 from styleganex.faces.tracks import face_samples, fit_similarity, refine_motion
-from styleganex.testing import group_photo, random_model, synthetic_landmarks
-from styleganex.video import process_video
+from styleganex.pipelines.video import process_video
 
 pytest.importorskip("dlib")
 

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import InputError
+from ..base.errors import InputError
+from ..base.validation import MAX_SEED, MAX_STRENGTH
 from ..faces.paste import MASK_SHAPES
-from ..validation import MAX_SEED, MAX_STRENGTH
 
 
 # ---- checked argument types ----------------------------------------------------------------------
@@ -70,7 +70,7 @@ def add_model_args(parser) -> None:
 
 def add_image_args(parser) -> None:
     """``--max-pixels``: the pixel cap of every image (and video frame) the command reads."""
-    from ..images import MAX_PIXELS
+    from ..io.images import MAX_PIXELS
 
     parser.add_argument("--max-pixels", type=int_range(1), default=None, metavar="N",
                         help=f"largest image (or video frame) read, in pixels (default {MAX_PIXELS:,}; "
@@ -107,14 +107,14 @@ def device_arg(value: str | None) -> str:
 
 def model_path_arg(args) -> Path:
     """The file ``--model`` names (a path, or a file name in the models folder)."""
-    from ..paths import find_model_file
+    from ..io.paths import find_model_file
 
     return find_model_file(args.model) or Path(args.model)
 
 
 def load_model_arg(args):
     """The model named by ``--model`` (a path, or a file name in the models folder) on ``--device``."""
-    from ..checkpoints import load_model
+    from ..model.checkpoints import load_model
 
     return load_model(model_path_arg(args), device=device_arg(args.device))
 

@@ -28,10 +28,10 @@ def register(sub) -> None:
 
 
 def cmd_sefa(args) -> int:
-    from ..directions import save_directions
-    from ..errors import OutputPathError
-    from ..outputs import check_not_inputs, check_output_file
-    from ..sefa import sefa_directions
+    from ..base.errors import OutputPathError
+    from ..base.outputs import check_not_inputs, check_output_file
+    from ..io.directions import save_directions
+    from ..pipelines.sefa import sefa_directions
 
     out = check_output_file(args.out)
     if out.suffix.lower() != ".safetensors":
@@ -47,7 +47,7 @@ def cmd_sefa(args) -> int:
 
 
 def cmd_directions(args) -> int:
-    from ..directions import SOURCES, read_directions
+    from ..io.directions import SOURCES, read_directions
 
     directions = read_directions(args.file)
     sources = sorted({d.source for d in directions.values()})

@@ -13,9 +13,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from ..errors import FaceError, InputError
-from ..outputs import check_not_inputs, check_output_file, check_output_folder, image_writer, write_all, write_images
-from ..validation import MAX_STRENGTH
+from ..base.errors import FaceError, InputError
+from ..base.outputs import check_not_inputs, check_output_file, check_output_folder, write_all
+from ..base.validation import MAX_STRENGTH
+from ..io.images import image_writer, write_images
 from .common import (
     ProgressBar,
     add_face_args,
@@ -87,9 +88,9 @@ def register(sub) -> None:
 def cmd_invert(args) -> int:
     from ..faces import CropInfo, prepare_center
     from ..faces.group import crop_faces
-    from ..images import load_image
-    from ..latent_io import save_latent
-    from ..pipeline import decode_latent, encode_images, invert_images
+    from ..io.images import load_image
+    from ..pipelines.encode_decode import decode_latent, encode_images, invert_images
+    from ..pipelines.latent_files import save_latent
 
     selection = face_selection(args)
     out = check_output_folder(args.out)
@@ -126,7 +127,7 @@ def cmd_invert(args) -> int:
     if args.steps > 0:
         lpips = None
         if args.vgg:
-            from ..lpips_loss import load_lpips
+            from ..pipelines.lpips import load_lpips
             lpips = load_lpips(weights=args.vgg)
         with ProgressBar(args.steps, "inversion", "step") as bar:
             result = invert_images(model, crops, latent=latent, steps=args.steps, lr=args.lr, mse_weight=args.mse,
@@ -153,11 +154,11 @@ def cmd_invert(args) -> int:
 
 
 def cmd_edit(args) -> int:
-    from ..checkpoints import load_generator
-    from ..editing import apply_direction, load_direction, style_mix
-    from ..images import load_image
-    from ..latent_io import load_latent
-    from ..pipeline import decode_latent
+    from ..io.images import load_image
+    from ..model.checkpoints import load_generator
+    from ..pipelines.editing import apply_direction, load_direction, style_mix
+    from ..pipelines.encode_decode import decode_latent
+    from ..pipelines.latent_files import load_latent
 
     if args.direction is None and args.mix_seed is None and args.generator is None:
         raise InputError("nothing to do: give --direction, --mix-seed or --generator")

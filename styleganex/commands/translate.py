@@ -9,7 +9,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from ..outputs import check_not_inputs, check_output_file, check_output_folder, write_images
+from ..base.outputs import check_not_inputs, check_output_file, check_output_folder
+from ..io.images import write_images
 from .common import (
     ProgressBar,
     add_face_args,
@@ -98,8 +99,8 @@ def _multimodal_args(p) -> None:
 
 # ---- commands -----------------------------------------------------------------------------------
 def cmd_sr(args) -> int:
-    from ..images import load_image
-    from ..translation import release_degradation, super_resolve
+    from ..io.images import load_image
+    from ..pipelines.translation import release_degradation, super_resolve
     check_output_file(args.out, "image")
     check_not_inputs([args.out], [args.image, model_path_arg(args)], args.overwrite)
     image = load_image(args.image)
@@ -133,32 +134,32 @@ def _samples(args, run, x, paths: list[Path]) -> int:
 
 
 def cmd_sketch2face(args) -> int:
-    from ..images import load_image
-    from ..translation import center_crop_512, sketch_to_face
+    from ..io.images import load_image
+    from ..pipelines.translation import center_crop_512, sketch_to_face
     paths = _sample_paths(args, Path(args.sketch).stem, [args.sketch])
     sketch = center_crop_512(load_image(args.sketch)[0:1][None])  # the first channel, as the web UI
     return _samples(args, sketch_to_face, sketch, paths)
 
 
 def cmd_mask2face(args) -> int:
-    from ..translation import center_crop_512, mask_to_face
+    from ..pipelines.translation import center_crop_512, mask_to_face
     paths = _sample_paths(args, Path(args.mask).stem, [args.mask, args.parser])
     if args.parser:
         from ..faces import prepare_face
-        from ..images import load_image
-        from ..parsing import FaceParser
+        from ..faces.parsing import FaceParser
+        from ..io.images import load_image
         crop = prepare_face(load_image(args.mask)).crop
         labels = FaceParser.load(args.parser, device=device_arg(args.device)).parse(crop[None]).cpu()
     else:
-        from ..images import open_image
-        from ..parsing import label_image_to_labels
+        from ..faces.parsing import label_image_to_labels
+        from ..io.images import open_image
         labels = label_image_to_labels(open_image(args.mask))  # palette indices kept: the pixel cap applies
     return _samples(args, mask_to_face, center_crop_512(labels), paths)
 
 
 def cmd_video(args) -> int:
-    from ..video import process_video
-    from ..video_io import probe_video, read_video_frames, video_format, write_video
+    from ..io.video_files import probe_video, read_video_frames, video_format, write_video
+    from ..pipelines.video import process_video
     video_format(args.out)
     check_output_file(args.out)
     check_not_inputs([args.out], [args.video, model_path_arg(args)], args.overwrite)

@@ -32,8 +32,8 @@ import torch.nn.functional as F
 from kornia.filters import gaussian_blur2d
 from PIL import Image
 
-from ..errors import FaceError, InputError
-from ..images import check_image, to_uint8_hwc
+from ..base.errors import FaceError, InputError
+from ..io.images import check_image, to_uint8_hwc
 from .face import LEFT_EYE, MOUTH_LEFT, MOUTH_RIGHT, RIGHT_EYE, Face
 from .resample import apply_affine, resize_matrix, warp
 

@@ -9,8 +9,8 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from ..errors import InputError, NoFaceError
-from ..images import check_image
+from ..base.errors import InputError, NoFaceError
+from ..io.images import check_image
 from .face import Face, select_face
 
 

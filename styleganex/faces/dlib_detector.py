@@ -18,7 +18,7 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 
-from ..images import check_image, to_uint8_hwc
+from ..io.images import check_image, to_uint8_hwc
 from .face import Face
 
 PREDICTOR_FILE = "shape_predictor_68_face_landmarks.dat"

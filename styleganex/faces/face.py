@@ -13,7 +13,7 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import FaceTooSmallError, InputError, NoFaceError
+from ..base.errors import FaceTooSmallError, InputError, NoFaceError
 
 LEFT_EYE = slice(36, 42)
 RIGHT_EYE = slice(42, 48)

@@ -14,7 +14,7 @@ and right by repeating the edge pixels. ``CropInfo.canvas`` records it and paste
 padding. With one face per photo nothing changes.
 
 >>> from styleganex.faces import FaceSelection
->>> from styleganex.testing import group_photo
+>>> from styleganex.dev.testing import group_photo
 >>> photo = group_photo(3)                              # [3, 352, 768]: three people
 >>> scans = scan_images(photo[None], FaceSelection("all"))
 >>> [c.number for c in scans[0].chosen]
@@ -35,10 +35,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import FaceError, InputError, NoFaceError, check_cancel
-from ..images import check_image
-from .crop import DEFAULT_PADDING, CropRecord, apply_crop
-from .crops import BATCH_MODES, CropInfo
+from ..base.errors import FaceError, InputError, NoFaceError, check_cancel
+from ..io.images import check_image
+from .crop_info import BATCH_MODES, CropInfo
+from .crop_record import DEFAULT_PADDING, CropRecord, apply_crop
 from .detect import FaceDetector, default_detector
 from .face import Face
 from .prepare import IF_NO_FACE, PreparedFace, prepare_center, prepare_face

@@ -26,7 +26,7 @@ are brought to the original's: ``lab' = (lab - mean_gen) * gain + mean_orig`` wi
 (:class:`ColourTransform`). An identity decode gets (nearly) the identity transform.
 
 >>> from styleganex.faces import prepare_face
->>> from styleganex.images import load_image
+>>> from styleganex.io.images import load_image
 >>> frame = load_image("photo.jpg")
 >>> prepared = prepare_face(frame)
 >>> output = torch.nn.functional.interpolate(prepared.crop[None], scale_factor=4)[0]  # a stand-in decode
@@ -49,9 +49,9 @@ import torch
 import torch.nn.functional as F
 from kornia.color import lab_to_rgb, rgb_to_lab
 
-from ..errors import InputError
-from ..images import check_image
-from .crop import CropRecord
+from ..base.errors import InputError
+from ..io.images import check_image
+from .crop_record import CropRecord
 from .resample import warp
 
 __all__ = ["MASK_SHAPES", "ColourTransform", "PasteOptions", "Pasted", "face_polygon", "label_mask",
@@ -213,7 +213,7 @@ def parse_for_paste(parser, crops01: torch.Tensor, outputs01: torch.Tensor) -> t
     """Face-parser labels of the original crops and of the outputs, for the ``labels`` of
     :func:`paste_face` (the mask then covers the face in either, so no edge of the old face shows).
 
-    parser: a :class:`~styleganex.parsing.FaceParser`.
+    parser: a :class:`~styleganex.faces.parsing.FaceParser`.
     crops01: ``[B, 3, h, w]`` the crops (``CropInfo.recut()``); outputs01: ``[B, 3, H, W]`` the results.
     Returns ``[B, 2, h, w]`` class ids (outputs resized to the crops' size first; the network runs at 512).
     """

@@ -1,6 +1,6 @@
 """The one face pre-processing every front end uses: photo -> StyleGANEX crop + aligned face.
 
->>> from styleganex.images import load_image
+>>> from styleganex.io.images import load_image
 >>> prepared = prepare_face(load_image("photo.jpg"))   # photo [3, H, W] in 0..1
 >>> prepared.crop.shape[1] % 8, prepared.crop.shape[2] % 8   # [3, h, w], the encoder's frame (gives f)
 (0, 0)
@@ -37,10 +37,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..errors import InputError, NoFaceError
-from ..images import check_image
+from ..base.errors import InputError, NoFaceError
+from ..io.images import check_image
 from .align import align_face
-from .crop import DEFAULT_PADDING, CropRecord, apply_crop, center_crop, crop_record
+from .crop_record import DEFAULT_PADDING, CropRecord, apply_crop, center_crop, crop_record
 from .detect import FaceDetector, detect_face, redetect_face
 from .face import Face
 

@@ -4,7 +4,7 @@ Chosen faces are drawn in green, faces that could be used but were not chosen in
 that cannot be used in red with the reason (too small, turned away, ...). A message (e.g. why the
 photo gives no crop) is written in a banner at the top.
 
->>> from styleganex.testing import synthetic_landmarks
+>>> from styleganex.dev.testing import synthetic_landmarks
 >>> from styleganex.faces import Face, FaceSelection, scan_faces
 >>> faces = [Face.from_landmarks(synthetic_landmarks(x, 100, d)) for x, d in ((100, 40), (260, 8))]
 >>> scan = scan_faces(faces, (240, 360), FaceSelection("all"))
@@ -21,7 +21,7 @@ import numpy as np
 import torch
 from PIL import Image, ImageDraw, ImageFont
 
-from ..images import check_image, from_uint8_hwc, to_uint8_hwc
+from ..io.images import check_image, from_uint8_hwc, to_uint8_hwc
 from .select import FaceScan
 
 __all__ = ["CHOSEN", "REJECTED", "UNCHOSEN", "draw_index_map"]

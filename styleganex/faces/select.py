@@ -18,7 +18,7 @@ turned sideways by at most :data:`MAX_YAW` and tilted by at most ``MAX_TILT`` de
 StyleGANEX crop around it is not empty. Otherwise :func:`face_problem` gives the reason in a few
 words, which the preview writes next to the face.
 
->>> from styleganex.testing import synthetic_landmarks
+>>> from styleganex.dev.testing import synthetic_landmarks
 >>> faces = [Face.from_landmarks(synthetic_landmarks(x, 100, d)) for x, d in ((300, 40), (100, 60), (500, 8))]
 >>> scan = scan_faces(faces, (400, 640), FaceSelection("all"))
 >>> [(c.number, c.selected, c.problem) for c in scan.candidates]
@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import FaceError, InputError
-from .crop import DEFAULT_PADDING, MAX_TILT, crop_record
+from ..base.errors import FaceError, InputError
+from .crop_record import DEFAULT_PADDING, MAX_TILT, crop_record
 from .face import LEFT_EYE, MIN_EYE_DISTANCE, RIGHT_EYE, RULES, Face, rank_faces
 
 __all__ = ["MAX_YAW", "ORDERS", "SELECT_MODES", "FaceCandidate", "FaceScan", "FaceSelection", "face_pose",

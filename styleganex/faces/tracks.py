@@ -26,7 +26,7 @@ track's, eye distance within a factor 1.5). A track without a detection in a fra
 Everything a later chunk needs is in :class:`VideoState` (``tracker.state``); give it to the next
 tracker (a copy: ComfyUI may run a chunk again) and the video continues without a jump.
 
->>> from styleganex.testing import synthetic_landmarks
+>>> from styleganex.dev.testing import synthetic_landmarks
 >>> class Fixed:                                        # a detector that always finds two faces
 ...     def detect(self, image):
 ...         return [Face.from_landmarks(synthetic_landmarks(x, 150, 40)) for x in (150, 450)]
@@ -47,14 +47,14 @@ import torch
 import torch.nn.functional as F
 from kornia.filters import spatial_gradient
 
-from ..errors import InputError
-from .crop import DEFAULT_PADDING, CropRecord, crop_record
+from ..base.errors import InputError
+from .crop_record import DEFAULT_PADDING, CropRecord, crop_record
 from .detect import FaceDetector, default_detector
 from .face import Face
 from .paste import ColourTransform
 from .prepare import prepare_face
 from .select import FaceSelection, face_problem, scan_faces
-from .video import fixed_size_record
+from .video_crop import fixed_size_record
 
 __all__ = ["FaceTracker", "Track", "TrackedFace", "VideoState", "fit_similarity", "refine_motion"]
 

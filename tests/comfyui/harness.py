@@ -197,8 +197,8 @@ def write_test_models(models: Path) -> dict:
     """Small random-weight checkpoints in the official formats under ``models/styleganex``."""
     import torch
 
-    from styleganex.parsing import FaceParser
-    from styleganex.testing import random_model, save_official_pt
+    from styleganex.dev.testing import random_model, save_official_pt
+    from styleganex.faces.parsing import FaceParser
 
     folder = models / "styleganex"
     (folder / "directions").mkdir(parents=True, exist_ok=True)
@@ -217,7 +217,7 @@ def write_test_models(models: Path) -> dict:
     # a direction ([S] for the reduced style width) and a plain StyleGAN2 generator (domain transfer)
     import numpy as np
 
-    from styleganex.testing import save_stylegan2_pt
+    from styleganex.dev.testing import save_stylegan2_pt
 
     smile = folder / "directions" / "smile.npy"
     if not smile.is_file():
@@ -236,8 +236,8 @@ def write_edit_stand_ins(folder: Path) -> dict:
     (``{name: [1, n_latent, S]}``) and a StyleGAN-NADA generator (``disney_princess.pt`` with ``g_ema``)."""
     import torch
 
-    from styleganex.directions import OFFICIAL_FILE, OFFICIAL_NAMES
-    from styleganex.testing import random_model, save_stylegan2_pt
+    from styleganex.dev.testing import random_model, save_stylegan2_pt
+    from styleganex.io.directions import OFFICIAL_FILE, OFFICIAL_NAMES
 
     written = {}
     dics = folder / "directions" / OFFICIAL_FILE
@@ -295,8 +295,8 @@ def write_test_inputs(input_dir: Path) -> dict:
 
     astronaut = Image.fromarray(data.astronaut())
     astronaut.save(input_dir / "astronaut.png")
-    from styleganex.images import to_uint8_hwc
-    from styleganex.testing import group_photo
+    from styleganex.dev.testing import group_photo
+    from styleganex.io.images import to_uint8_hwc
 
     Image.fromarray(to_uint8_hwc(group_photo(3))).save(input_dir / "group.png")
     sketch = Image.new("L", (256, 256), 255)

@@ -206,8 +206,8 @@ def layout(nodes: list[tuple], sizes: dict[int, tuple[int, int]]) -> dict[int, t
 def edit_directions_workflow() -> dict:
     """Invert once, then only decode: the official directions by name, a SeFa direction of the model itself
     and a strength sweep."""
-    from styleganex.directions import OFFICIAL_FILE, OFFICIAL_URL
-    from styleganex.editing import NADA_REPO
+    from styleganex.io.directions import OFFICIAL_FILE, OFFICIAL_URL
+    from styleganex.pipelines.editing import NADA_REPO
 
     return {
         "slug": "styleganex_photo_edit_directions_sefa_sweep",

@@ -1,0 +1,179 @@
+"""LPIPS (VGG, v0.1) perceptual loss for the Step II inversion, offline.
+
+The ``lpips`` package ships its linear calibration weights (``lpips/weights/v0.1/vgg.pth``) but
+builds the VGG16 backbone through torchvision, which would download the ImageNet weights. Here the
+backbone is built without downloading (``pnet_rand=True``) and its weights are read from a local
+copy of torchvision's file::
+
+    vgg16-397923af.pth   (https://download.pytorch.org/models/vgg16-397923af.pth, 528 MB)
+
+looked up, in order, as an explicit ``weights=`` path, in the models folder (``$STYLEGANEX_MODELS``,
+else ``./models/styleganex``; in ComfyUI ``ComfyUI/models/styleganex``) and in torch's hub cache
+(``torch.hub.get_dir()/checkpoints``, where torchvision itself would put it). Only the
+``features.*`` tensors are used, so a file holding just those works too. Missing file ->
+``FileNotFoundError`` naming the file and where to put it.
+
+``random_backbone=True`` builds a randomly initialised (but always the same) backbone with no file:
+for tests and benchmarks only; it is not a perceptual metric.
+
+:class:`Perceptual` caches the normalised VGG features of a fixed target, so each optimisation step
+runs VGG only on the output. ``Perceptual(net).set_target(y)(x)`` equals ``net(x, y)`` per image.
+"""
+
+from __future__ import annotations
+
+import functools
+import threading
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from ..base.errors import InputError
+from ..io.paths import models_dir
+
+VGG_FILE = "vgg16-397923af.pth"
+VGG_URL = f"https://download.pytorch.org/models/{VGG_FILE}"
+# torchvision vgg16().features index -> lpips slice (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3)
+_SLICES = ((1, range(4)), (2, range(4, 9)), (3, range(9, 16)), (4, range(16, 23)), (5, range(23, 30)))
+_lock = threading.Lock()
+
+
+def search_dirs() -> list[Path]:
+    """Folders searched for ``vgg16-397923af.pth``, in order."""
+    dirs = [models_dir()]
+    local = Path.cwd() / "models" / "styleganex"
+    if local not in dirs:
+        dirs.append(local)
+    dirs.append(Path(torch.hub.get_dir()) / "checkpoints")
+    return dirs
+
+
+def find_vgg_weights(weights=None) -> Path:
+    """The local VGG16 weights file; ``FileNotFoundError`` saying where to put it when absent."""
+    if weights is not None:
+        p = Path(weights)
+        if p.is_file():
+            return p
+        raise FileNotFoundError(f"VGG16 weights for LPIPS not found at {p}. Download {VGG_URL} "
+                                f"and pass its path.")
+    dirs = search_dirs()
+    for d in dirs:
+        if (d / VGG_FILE).is_file():
+            return d / VGG_FILE
+    raise FileNotFoundError(
+        f"LPIPS needs the VGG16 ImageNet weights {VGG_FILE}, which were not found. Download {VGG_URL} "
+        f"and put it in the models folder ({dirs[0]}) or in torch's hub cache ({dirs[-1]}). "
+        f"Searched: {', '.join(str(d) for d in dirs)}.")
+
+
+def _vgg_feature_shapes() -> dict:
+    from torchvision.models import vgg16
+
+    with warnings.catch_warnings(), torch.device("meta"):
+        warnings.filterwarnings("ignore", category=UserWarning)
+        return {k: tuple(v.shape) for k, v in vgg16().features.state_dict().items()}
+
+
+def read_vgg_weights(path) -> dict:
+    """The backbone tensors of torchvision's VGG16 file, renamed to lpips' layout
+    (``features.x.*`` -> ``sliceK.x.*``) and checked; ValueError for any other file."""
+    path = Path(path)
+    try:
+        sd = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:
+        from ..base.filetypes import torch_load_message
+        raise InputError(f"not a readable VGG16 weights file: {torch_load_message(path, e)}") from e
+    if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
+        sd = sd["state_dict"]
+    if not isinstance(sd, dict):
+        raise InputError(f"{path} holds a {type(sd).__name__}, not a VGG16 state dict")  # noqa: TRY004
+    shapes = _vgg_feature_shapes()
+    bad = [k for k, s in shapes.items()
+           if not isinstance(sd.get(f"features.{k}"), torch.Tensor) or tuple(sd[f"features.{k}"].shape) != s]
+    if bad:
+        raise InputError(f"{path} is not torchvision's VGG16 weights file ({VGG_FILE}): {len(bad)} of "
+                         f"its {len(shapes)} features.* tensors are missing or have the wrong shape "
+                         f"(e.g. features.{bad[0]})")
+    slice_of = {x: k for k, index in _SLICES for x in index}
+    mapped = {}
+    for k in shapes:
+        x, name = k.split(".", 1)
+        mapped[f"slice{slice_of[int(x)]}.{x}.{name}"] = sd[f"features.{k}"].float()
+    return mapped
+
+
+@functools.lru_cache(maxsize=4)
+def _build(random_backbone: bool, weights: str | None):
+    import lpips  # optional dependency: imported on use
+
+    backbone = None if random_backbone else read_vgg_weights(weights)
+    # the random init must not disturb (or depend on) the caller's global RNG
+    with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+        warnings.filterwarnings("ignore", category=UserWarning, module=r"torchvision\.")
+        torch.manual_seed(0)
+        model = lpips.LPIPS(net="vgg", version="0.1", pnet_rand=True, pretrained=True, verbose=False)
+    if backbone is not None:
+        model.net.load_state_dict(backbone, strict=True)
+    return model.eval().requires_grad_(False)
+
+
+def load_lpips(random_backbone: bool = False, weights=None, device=None):
+    """An ``lpips.LPIPS(net='vgg', version='0.1')`` module, frozen and in eval mode.
+
+    The backbone weights come from ``weights`` or the search folders (see the module docstring);
+    ``random_backbone=True`` needs no file (tests only). Built modules are cached per file and
+    shared, so ``device`` moves the shared module (in place).
+    """
+    path = None if random_backbone else str(find_vgg_weights(weights).resolve())
+    with _lock:
+        model = _build(bool(random_backbone), path)
+    return model if device is None else model.to(device)
+
+
+class Perceptual(nn.Module):
+    """LPIPS distance to a fixed target, with the target's features computed once.
+
+    ``net``: an ``lpips.LPIPS`` module (VGG, AlexNet or SqueezeNet trunk, linear layers on).
+    Images are ``[B, 3, H, W]`` in [-1, 1]. ``set_target(y)`` caches the features of ``y``;
+    ``forward(x)`` returns the per-image distance ``[B]`` (differentiable with respect to ``x``).
+    """
+
+    def __init__(self, net: nn.Module, target: torch.Tensor | None = None):
+        super().__init__()
+        if not getattr(net, "lpips", False) or not hasattr(net, "lins"):
+            raise TypeError("Perceptual needs an lpips.LPIPS module with its linear layers (lpips=True)")
+        self.net = net
+        self._target = None
+        if target is not None:
+            self.set_target(target)
+
+    def features(self, x: torch.Tensor) -> list[torch.Tensor]:
+        import lpips
+
+        if self.net.version == "0.1":
+            x = self.net.scaling_layer(x)
+        return [lpips.normalize_tensor(o) for o in self.net.net.forward(x)]
+
+    @torch.no_grad()
+    def set_target(self, target: torch.Tensor) -> Perceptual:
+        if target.ndim != 4 or target.shape[1] != 3:
+            raise InputError(f"target must be [B, 3, H, W] in [-1, 1], got {tuple(target.shape)}")
+        self._target = [f.detach() for f in self.features(target)]
+        self._target_shape = tuple(target.shape)
+        return self
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self._target is None:
+            raise RuntimeError("Perceptual: call set_target(target) first")
+        tb = self._target_shape[0]
+        if x.ndim != 4 or tuple(x.shape[1:]) != self._target_shape[1:] or (x.shape[0] != tb and tb != 1):
+            raise InputError(f"image {tuple(x.shape)} does not match the target {self._target_shape}")
+        total = 0.0
+        for lin, a, b in zip(self.net.lins, self.features(x), self._target):
+            # the LPIPS linear layer is a bias-free 1x1 conv: mean(conv(d)) == conv(mean(d))
+            w = lin.model[-1].weight.view(1, -1)
+            d = (a - b).pow(2).mean(dim=(2, 3))
+            total = total + (d * w).sum(dim=1)
+        return total
