@@ -123,10 +123,11 @@ class ProgressBar:
     """A tqdm bar as the core's ``progress(done, total, info)``; numbers in ``info`` (loss, lr, ...) are
     shown after the bar. Use it as a context manager so the bar is closed on errors too."""
 
-    def __init__(self, total: int | None, desc: str, unit: str = "it"):
+    def __init__(self, total: int | None, desc: str, unit: str = "it", **options):
+        """``options``: more of tqdm's settings (``position`` for one bar per process, ``disable``)."""
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, desc=desc, unit=unit)
+        self.bar = tqdm(total=total, desc=desc, unit=unit, **options)
 
     def __call__(self, done: int, total: int | None = None, info: dict | None = None) -> None:
         if total is not None and self.bar.total != total:

@@ -10,13 +10,11 @@ every chosen face of a group photo into one latent; ``edit --frame`` pastes all 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..base.errors import FaceError, InputError
-from ..base.outputs import check_not_inputs, check_output_file, check_output_folder, write_all
+from ..base.errors import InputError
+from ..base.outputs import check_not_inputs, check_output_file, check_output_folder
 from ..base.validation import MAX_STRENGTH
-from ..io.images import image_writer, write_images
 from .common import (
     ProgressBar,
     add_face_args,
@@ -84,107 +82,69 @@ def register(sub) -> None:
     p.set_defaults(func=cmd_edit)
 
 
+# ---- tasks: the per-file work, shared with ``batch`` -----------------------------------------------
+def invert_task(args, batch_size: int = 1, progress: bool = True):
+    from ..jobs.photos import InvertTask
+
+    lpips = None
+    if args.steps > 0 and args.vgg:
+        from ..pipelines.lpips import load_lpips
+        lpips = load_lpips(weights=args.vgg)
+    bar = (lambda steps: ProgressBar(steps, "inversion", "step")) if progress else None
+    return InvertTask(load_model_arg(args), steps=args.steps, lr=args.lr, mse_weight=args.mse, seed=args.seed,
+                      selection=face_selection(args), no_face=args.no_face, preview=args.preview, lpips=lpips,
+                      model_name=str(args.model), batch_size=batch_size, step_progress=bar,
+                      extra_inputs=(model_path_arg(args), args.vgg))
+
+
+def edit_task(args, batch_size: int = 1, progress: bool = True):
+    from ..jobs.photos import EditTask
+    from ..model.checkpoints import load_generator
+    from ..pipelines.editing import load_direction
+
+    if args.direction is None and args.mix_seed is None and args.generator is None:
+        raise InputError("nothing to do: give --direction, --mix-seed or --generator")
+    model = load_model_arg(args)
+    direction = None if args.direction is None else load_direction(args.direction, args.name)
+    generator = None if args.generator is None else load_generator(args.generator)[0]
+    return EditTask(model, direction=direction, strength=args.strength, layers=args.layers, mix_seed=args.mix_seed,
+                    mix_layers=args.mix_layers, generator=generator, frame=getattr(args, "frame", None),
+                    paste=paste_options(args),
+                    extra_inputs=(args.direction, args.generator, model_path_arg(args)))
+
+
 # ---- commands ---------------------------------------------------------------------------------
 def cmd_invert(args) -> int:
-    from ..faces import CropInfo, prepare_center
-    from ..faces.group import crop_faces
-    from ..io.images import load_image
-    from ..pipelines.encode_decode import decode_latent, encode_images, invert_images
-    from ..pipelines.latent_files import save_latent
+    from ..jobs.task import Item
 
-    selection = face_selection(args)
+    face_selection(args)  # a wrong --faces is an error before any work
     out = check_output_folder(args.out)
-    stem = Path(args.photo).stem
-    latent_path = out / f"{stem}_latent.safetensors"
-    json_path = out / f"{stem}_crop.json"
-    preview_path = out / f"{stem}_faces.png"
+    item = Item(Path(args.photo), out / Path(args.photo).stem)
     inputs = [args.photo, model_path_arg(args), args.vgg]
-
-    def image_paths(count: int) -> list:
-        suffixes = [f"_{k}" for k in range(count)] if count > 1 else [""]
-        return [(out / f"{stem}_inversion{s}.png", out / f"{stem}_crop{s}.png") for s in suffixes]
-
-    check_not_inputs([latent_path, json_path, preview_path, *image_paths(1)[0]], inputs, args.overwrite)
-    model = load_model_arg(args)
-    image = load_image(args.photo)
-    if args.no_face:
-        prepared = prepare_center(image)
-        crop_info = CropInfo.from_prepared([prepared])
-        crops, aligned, preview = prepared.crop[None], prepared.aligned[None], None
-    else:
-        found = crop_faces(image[None], selection)
-        if found.group is None:
-            write_images([(preview_path, found.preview[0])])
-            raise FaceError(f"{args.photo}: {found.problem}. The faces are numbered and marked in {preview_path}; "
-                            "choose others with --faces, or use --no-face for a centre crop")
-        group = found.group
-        crop_info = group.crop.with_frames(image[None])
-        crops, aligned, preview = group.crops, group.aligned, found.preview[0]
-    paths = image_paths(crops.shape[0])
-    check_not_inputs([p for pair in paths for p in pair], inputs, args.overwrite)
-    history = []
-    latent = encode_images(model, crops, aligned, crop=crop_info)
-    if args.steps > 0:
-        lpips = None
-        if args.vgg:
-            from ..pipelines.lpips import load_lpips
-            lpips = load_lpips(weights=args.vgg)
-        with ProgressBar(args.steps, "inversion", "step") as bar:
-            result = invert_images(model, crops, latent=latent, steps=args.steps, lr=args.lr, mse_weight=args.mse,
-                                   seed=args.seed, progress=bar, lpips=lpips)
-        latent, history = result.latent, result.history
-    latent.meta.update(photo=str(args.photo), model=str(args.model))
-    recon = decode_latent(model, latent)
-
-    # all files appear together at the end, or none (an error or Ctrl-C leaves nothing behind)
-    images = [(path, picture) for (recon_path, crop_path), k in zip(paths, range(len(paths)))
-              for path, picture in ((recon_path, recon[k]), (crop_path, crops[k]))]
-    if args.preview and preview is not None:
-        images.append((preview_path, preview))
-    write_all([
-        (latent_path, lambda tmp: save_latent(latent, tmp)),
-        *[(path, image_writer(picture, path)) for path, picture in images],
-        (json_path, lambda tmp: tmp.write_text(json.dumps(crop_info.to_dict(), indent=2))),
-    ])
-    if history:
-        print(f"loss {history[0]:.4f} -> {history[-1]:.4f} in {len(history)} steps")
-    faces = f" ({recon.shape[0]} faces)" if recon.shape[0] > 1 else ""
-    print(f"wrote {latent_path}{faces}, {len(images)} images and {stem}_crop.json in {out}")
+    task_paths = [out / f"{item.target.name}{s}" for s in
+                  ("_latent.safetensors", "_crop.json", "_faces.png", "_inversion.png", "_crop.png")]
+    check_not_inputs(task_paths, inputs, args.overwrite)
+    task = invert_task(args)
+    check_not_inputs(task.outputs(item), task.inputs(item), args.overwrite)
+    photo = task.prepare(item)
+    check_not_inputs([p for pair in task.image_paths(item, photo.crops.shape[0]) for p in pair], inputs,
+                     args.overwrite)
+    result = task.compute([photo])[0]
+    task.write(item, result)  # all files appear together at the end, or none
+    print(task.describe(item, result))
     return 0
 
 
 def cmd_edit(args) -> int:
-    from ..io.images import load_image
-    from ..model.checkpoints import load_generator
-    from ..pipelines.editing import apply_direction, load_direction, style_mix
-    from ..pipelines.encode_decode import decode_latent
-    from ..pipelines.latent_files import load_latent
+    from ..jobs.task import Item, run_one
 
     if args.direction is None and args.mix_seed is None and args.generator is None:
         raise InputError("nothing to do: give --direction, --mix-seed or --generator")
     check_output_file(args.out, "image")
     check_not_inputs([args.out], [args.latent, args.direction, args.generator, args.frame, model_path_arg(args)],
                      args.overwrite)
-    model = load_model_arg(args)
-    latent = load_latent(args.latent, model)
-    if args.direction is not None:
-        latent = apply_direction(latent, load_direction(args.direction, args.name), args.strength, args.layers)
-    if args.mix_seed is not None:
-        latent = style_mix(model, latent, layers=args.mix_layers, seed=args.mix_seed)
-    if args.generator is not None:
-        model = model.swap_generator(load_generator(args.generator)[0])
-    result = decode_latent(model, latent)
-    if args.frame is not None:
-        if latent.crop is None:
-            raise InputError(f"{args.latent} has no crop record, so it cannot be pasted back into "
-                             f"{args.frame}; drop --frame to save the crop")
-        result = latent.crop.with_frames(load_image(args.frame)[None]).composite(result, paste_options(args)).frames
-    target = Path(args.out)
-    if result.shape[0] == 1:
-        write_images([(target, result[0])])
-        print(f"wrote {args.out}")
-    else:  # several faces, not pasted: one file each
-        paths = [target.with_name(f"{target.stem}_{k}{target.suffix}") for k in range(result.shape[0])]
-        write_images(list(zip(paths, result)))
-        print(f"wrote {len(paths)} faces: {', '.join(p.name for p in paths)}")
+    task = edit_task(args)
+    item = Item(Path(args.latent), Path(args.out))
+    result, _ = run_one(task, item)
+    print(task.describe(item, result))
     return 0

@@ -10,7 +10,6 @@ import sys
 from pathlib import Path
 
 from ..base.outputs import check_not_inputs, check_output_file, check_output_folder
-from ..io.images import write_images
 from .common import (
     ProgressBar,
     add_face_args,
@@ -97,92 +96,97 @@ def _multimodal_args(p) -> None:
     add_overwrite_arg(p)
 
 
-# ---- commands -----------------------------------------------------------------------------------
-def cmd_sr(args) -> int:
-    from ..io.images import load_image
-    from ..pipelines.translation import release_degradation, super_resolve
-    check_output_file(args.out, "image")
-    check_not_inputs([args.out], [args.image, model_path_arg(args)], args.overwrite)
-    image = load_image(args.image)
-    model = load_model_arg(args)
-    factor, degrade = release_degradation(model, args.factor) if args.degrade else (args.factor, None)
-    with ProgressBar(1, "sr", "img") as progress:
-        out = super_resolve(model, image[None] * 2 - 1, factor, degrade, seed=args.seed, progress=progress)
-    write_images([(Path(args.out), (out[0].float().cpu() + 1) / 2)])
-    print(f"wrote {args.out} ({out.shape[-1]}x{out.shape[-2]})")
-    return 0
+# ---- tasks: the per-file work, shared with ``batch`` -----------------------------------------------
+def sr_task(args, batch_size: int = 1, progress: bool = True):
+    from ..jobs.translate import SRTask
+
+    return SRTask(load_model_arg(args), factor=args.factor, degrade=args.degrade, seed=args.seed,
+                  batch_size=batch_size, extra_inputs=(model_path_arg(args),))
 
 
-def _sample_paths(args, name: str, inputs: list) -> list[Path]:
-    """NAME_0.png, NAME_1.png, ... in ``--out``, checked before any work."""
-    folder = check_output_folder(args.out)
-    paths = [folder / f"{name}_{i}.png" for i in range(args.number)]
-    check_not_inputs(paths, [*inputs, model_path_arg(args)], args.overwrite)
-    return paths
+def _samples_task(kind: str, args, parser=None):
+    from ..jobs.translate import SamplesTask
+
+    return SamplesTask(kind, load_model_arg(args), number=args.number, seed=args.seed, parser=parser,
+                       extra_inputs=(model_path_arg(args), getattr(args, "parser", None)))
 
 
-def _samples(args, run, x, paths: list[Path]) -> int:
-    """Run sketch_to_face / mask_to_face on ``x`` and write the samples to ``paths``."""
-    model = load_model_arg(args)
-    with ProgressBar(args.number, run.__name__, "img") as progress:
-        out = run(model, x, args.number, args.seed, progress=progress)
-    items = [(paths[i], (out[i].float().cpu() + 1) / 2) for i in range(out.shape[0])]
-    write_images(items)
-    folder = Path(args.out)
-    print(f"wrote {len(items)} images to {folder}")
-    return 0
+def sketch2face_task(args, batch_size: int = 1, progress: bool = True):
+    return _samples_task("sketch2face", args)
 
 
-def cmd_sketch2face(args) -> int:
-    from ..io.images import load_image
-    from ..pipelines.translation import center_crop_512, sketch_to_face
-    paths = _sample_paths(args, Path(args.sketch).stem, [args.sketch])
-    sketch = center_crop_512(load_image(args.sketch)[0:1][None])  # the first channel, as the web UI
-    return _samples(args, sketch_to_face, sketch, paths)
-
-
-def cmd_mask2face(args) -> int:
-    from ..pipelines.translation import center_crop_512, mask_to_face
-    paths = _sample_paths(args, Path(args.mask).stem, [args.mask, args.parser])
+def mask2face_task(args, batch_size: int = 1, progress: bool = True):
+    parser = None
     if args.parser:
-        from ..faces import prepare_face
         from ..faces.parsing import FaceParser
-        from ..io.images import load_image
-        crop = prepare_face(load_image(args.mask)).crop
-        labels = FaceParser.load(args.parser, device=device_arg(args.device)).parse(crop[None]).cpu()
-    else:
-        from ..faces.parsing import label_image_to_labels
-        from ..io.images import open_image
-        labels = label_image_to_labels(open_image(args.mask))  # palette indices kept: the pixel cap applies
-    return _samples(args, mask_to_face, center_crop_512(labels), paths)
+
+        parser = FaceParser.load(args.parser, device=device_arg(args.device))
+    return _samples_task("mask2face", args, parser)
 
 
-def cmd_video(args) -> int:
-    from ..io.video_files import probe_video, read_video_frames, video_format, write_video
-    from ..pipelines.video import process_video
-    video_format(args.out)
-    check_output_file(args.out)
-    check_not_inputs([args.out], [args.video, model_path_arg(args)], args.overwrite)
-    info = probe_video(args.video)
+def video_task(args, batch_size: int = 1, progress: bool = True):
+    from ..jobs.translate import VideoTask
+
     model = load_model_arg(args)
     scale = args.scale
     if scale is None and getattr(model, "editing_w", None) is not None:
         scale = 1.0
-    total = info.n_frames if args.max_frames is None else min(info.n_frames, args.max_frames)
-    frames = read_video_frames(args.video, max_frames=args.max_frames, allow_short=args.allow_short)
-    chunk = args.chunk_size or (1 if model.device.type == "cpu" else 8)
-    tracked = {}
+    options = dict(editing_scale=scale, crop="track" if args.track else "first",
+                   chunk_size=args.chunk_size or (1 if model.device.type == "cpu" else 8), paste_back=args.paste_back)
     if args.paste_back:
-        from ..faces import VideoState
+        options.update(faces=face_selection(args), paste=paste_options(args))
+    bar = (lambda total: ProgressBar(total, "video", "frame")) if progress else None
+    return VideoTask(model, options=options, max_frames=args.max_frames, allow_short=args.allow_short,
+                     tracked=args.paste_back, progress=bar, extra_inputs=(model_path_arg(args),))
 
-        tracked = dict(faces=face_selection(args), paste=paste_options(args), state=VideoState())
-    with ProgressBar(total, "video", "frame") as progress:
-        outs = process_video(model, frames, editing_scale=scale, crop="track" if args.track else "first",
-                             chunk_size=chunk, paste_back=args.paste_back, progress=progress,
-                             total=total, **tracked)
-        written = write_video(args.out, outs, info.fps, audio_from=args.video)
-    if tracked and tracked["state"].problem():
-        print(f"warning: {tracked['state'].problem()}: the frames were written unchanged", file=sys.stderr)
-    print(f"wrote {args.out} ({written.n_frames} frames, {written.width}x{written.height}"
-          f"{', with audio' if written.has_audio else ''})")
+
+# ---- commands -----------------------------------------------------------------------------------
+def cmd_sr(args) -> int:
+    from ..jobs.task import Item, run_one
+    check_output_file(args.out, "image")
+    check_not_inputs([args.out], [args.image, model_path_arg(args)], args.overwrite)
+    task = sr_task(args)
+    item = Item(Path(args.image), Path(args.out))
+    with ProgressBar(1, "sr", "img") as progress:
+        result, _ = run_one(task, item)
+        progress(1, 1)
+    print(task.describe(item, result))
+    return 0
+
+
+def _samples(args, make_task, source: str, inputs: list) -> int:
+    """NAME_0.png, NAME_1.png, ... in ``--out``, checked before any work, then the samples."""
+    from ..jobs.task import Item, run_one
+    folder = check_output_folder(args.out)
+    item = Item(Path(source), folder / Path(source).stem)
+    check_not_inputs([folder / f"{item.target.name}_{i}.png" for i in range(args.number)],
+                     [*inputs, model_path_arg(args)], args.overwrite)
+    task = make_task(args)
+    with ProgressBar(args.number, task.name, "img") as progress:
+        task.progress = progress
+        result, _ = run_one(task, item)
+    print(task.describe(item, result))
+    return 0
+
+
+def cmd_sketch2face(args) -> int:
+    return _samples(args, sketch2face_task, args.sketch, [args.sketch])
+
+
+def cmd_mask2face(args) -> int:
+    return _samples(args, mask2face_task, args.mask, [args.mask, args.parser])
+
+
+def cmd_video(args) -> int:
+    from ..io.video_files import video_format
+    from ..jobs.task import Item, run_one
+    video_format(args.out)
+    check_output_file(args.out)
+    check_not_inputs([args.out], [args.video, model_path_arg(args)], args.overwrite)
+    task = video_task(args)
+    item = Item(Path(args.video), Path(args.out))
+    result, _ = run_one(task, item)
+    if item.source in task.problems:
+        print(f"warning: {task.problems[item.source]}: the frames were written unchanged", file=sys.stderr)
+    print(task.describe(item, result))
     return 0

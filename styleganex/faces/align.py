@@ -138,11 +138,14 @@ class Alignment:
         return warp(image, work_to_aligned, (self.size, self.size)).clamp(0.0, 1.0)
 
 
-def release_warp(pixels: np.ndarray, quad: np.ndarray, size: int = 256) -> np.ndarray:
+def release_warp(pixels: np.ndarray, quad: np.ndarray, size: int = 256,
+                 transform_size: int | None = None) -> np.ndarray:
     """The release's FFHQ warp of ``quad`` (``(4, 2)``, corners as in ``Alignment``) in ``pixels``
     (``[H, W, 3]`` uint8): shrink, crop, pad with blur, PIL ``QUAD`` transform. Returns ``[size, size, 3]``
     uint8. Step by step ``align_face`` of ``scripts/align_all_parallel.py`` after the landmarks
-    (output size = transform size = ``size``)."""
+    (output size = transform size = ``size``); with a larger ``transform_size`` the quad is transformed to
+    that size and then resized to ``size`` with PIL's Lanczos filter, as the release's FFHQ re-alignment
+    (``scripts/download_ffhq1280.py``) does."""
     img = Image.fromarray(np.ascontiguousarray(pixels), "RGB")
     quad = np.array(quad, dtype=np.float64)
     qsize = float(np.hypot(*(quad[3] - quad[0])))
@@ -182,7 +185,10 @@ def release_warp(pixels: np.ndarray, quad: np.ndarray, size: int = 256) -> np.nd
         img = Image.fromarray(np.uint8(np.clip(np.rint(padded), 0, 255)), "RGB")
         quad += pad[:2]
 
-    img = img.transform((size, size), Image.QUAD, (quad + 0.5).flatten(), Image.BILINEAR)
+    transform_size = size if transform_size is None else int(transform_size)
+    img = img.transform((transform_size, transform_size), Image.QUAD, (quad + 0.5).flatten(), Image.BILINEAR)
+    if size < transform_size:
+        img = img.resize((size, size), Image.LANCZOS)
     return np.array(img)
 
 
@@ -285,3 +291,37 @@ def align_face(image: torch.Tensor, face: Face | np.ndarray, size: int = 256, me
     Note that the release aligns the *crop* with landmarks detected again on it: ``prepare_face`` does that.
     """
     return ffhq_alignment(face, size).warp(image, method)
+
+
+REALIGN_SIZES = {1280: 5120, 320: 1280}
+"""Sizes of the release's training images (``realign1280x1280``, ``realign320x320``) and the size each is
+transformed at before its Lanczos resize (``scripts/download_ffhq1280.py`` and its README note)."""
+REALIGN_EXTENT = 1.25
+"""The re-aligned image spans 1.25 x the FFHQ quad: the aligned face is its central 1024/1280."""
+
+
+def realign_quad(quad: np.ndarray) -> np.ndarray:
+    """The release's re-alignment quad: the FFHQ ``quad`` (corners as in ``Alignment``) grown about its centre
+    so that the FFHQ square becomes the central 1024 x 1024 of a 1280 x 1280 image (its corners are those
+    of ``-128 .. 1152`` in the 1024 aligned frame)."""
+    quad = np.asarray(quad, dtype=np.float64)
+    origin, across, down = quad[0], (quad[3] - quad[0]) / 1024.0, (quad[1] - quad[0]) / 1024.0
+    low, high = -128.0, 1152.0
+    return np.stack([origin + u * across + v * down for u, v in ((low, low), (low, high), (high, high), (high, low))])
+
+
+def realign_face(image: torch.Tensor, face: Face | np.ndarray, size: int = 1280) -> torch.Tensor:
+    """The release's training image of ``face`` in ``image`` ``[3, H, W]`` (0..1): the FFHQ alignment grown
+    1.25x (:func:`realign_quad`) at ``size`` (1280 or 320, :data:`REALIGN_SIZES`), by the release's steps
+    (:func:`release_warp` with its transform size). Returns ``[3, size, size]`` in 0..1 (8-bit levels).
+
+    Raises ``FaceTooSmallError`` when the eyes are too close to align.
+    """
+    check_image(image)
+    if image.ndim != 3:
+        raise InputError(f"realign_face takes one image [3, H, W], got {tuple(image.shape)}")
+    if size not in REALIGN_SIZES:
+        raise InputError(f"size must be one of {sorted(REALIGN_SIZES)} (the release's training sizes), got {size!r}")
+    quad = realign_quad(ffhq_alignment(face, size).quad)
+    pixels = release_warp(to_uint8_hwc(image), quad, size, REALIGN_SIZES[size])
+    return torch.from_numpy(pixels).permute(2, 0, 1).to(image.device, image.dtype) / 255.0

@@ -128,6 +128,16 @@ class Latent:
                        noise=per_frame(self.noise), crop=None if self.crop is None else self.crop.select(index),
                        meta=dict(self.meta))
 
+    def frames(self, start: int, stop: int) -> Latent:
+        """The latent of frames ``start..stop-1`` (clipped to the batch; noise maps shared by the batch
+        stay shared) for rendering part of a batch: without crop info (``select`` keeps a frame's)."""
+        pick = slice(max(0, start), min(stop, self.batch))
+        if pick.start >= pick.stop:
+            raise InputError(f"frames {start}..{stop - 1} asked for, but the latent holds {self.batch}")
+        per_frame = lambda xs: None if xs is None else [x[pick] if x.shape[0] > 1 else x for x in xs]  # noqa: E731
+        return replace(self, wplus=self.wplus[pick], f=self.f[pick], skips=per_frame(self.skips),
+                       noise=per_frame(self.noise), crop=None, meta=dict(self.meta))
+
     @classmethod
     def cat(cls, parts: list[Latent]) -> Latent:
         """One latent for the frames of ``parts`` in order. They must agree on which optional parts

@@ -58,7 +58,8 @@ from ..model.network import StyleGANEX
 from ..model.padding import make_size_valid
 from .degradation import bicubic_downsample, bicubic_weight
 
-__all__ = ["super_resolve", "sr_inputs", "SRInputs", "sr_factors", "default_sr_factor", "release_degradation", "sketch_to_face", "mask_to_face", "sr_lowres",
+__all__ = ["super_resolve", "render_sr", "image_noise", "sr_settings",
+           "sr_inputs", "SRInputs", "sr_factors", "default_sr_factor", "release_degradation", "sketch_to_face", "mask_to_face", "sr_lowres",
            "pil_bicubic_resize", "latent_mask_rows", "center_crop_512", "SR_FACTOR_RANGE"]
 
 SR_FACTOR_RANGE = (4, 48)
@@ -115,6 +116,18 @@ def _check_factor(model: StyleGANEX, factor) -> int:
         raise InputError(f"this {getattr(model, 'variant', 'sr')} model supports super-resolution factors "
                          f"{allowed}, got {factor}")
     return factor
+
+
+def sr_settings(model: StyleGANEX, factor: int | None = None,
+                degrade_factor: int | None = None) -> tuple[int, int | None]:
+    """``(factor, degrade_factor)`` checked for ``model``: ``factor`` defaults to ``4 * degrade_factor`` with a
+    degradation, else to :func:`default_sr_factor`. InputError for a factor the model does not support."""
+    if degrade_factor is not None:
+        if isinstance(degrade_factor, bool) or int(degrade_factor) != degrade_factor or degrade_factor < 1:
+            raise InputError(f"degrade_factor must be a positive whole number, got {degrade_factor!r}")
+        degrade_factor = int(degrade_factor)
+        return _check_factor(model, 4 * degrade_factor if factor is None else factor), degrade_factor
+    return _check_factor(model, factor if factor is not None else default_sr_factor(model)), None
 
 
 # ---- resampling as the release does it -----------------------------------------------------------
@@ -341,7 +354,8 @@ def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = N
     aligned: optional x̃ [B, 3, h', w'] in [-1, 1]; by default the FFHQ alignment of ``up`` with the
         landmarks detected on it (the face nearest ``face`` when given: a ``faces.Face`` or (68, 2)
         points in ``image``'s pixels, or a list of them, one per image).
-    noise, seed: decoder noise ("random" from a generator seeded by ``seed``, "zero", "stored").
+    noise, seed: decoder noise ("random": each image's maps drawn from ``seed`` alone, so an image gets the same
+        result in any batch; "zero", "stored").
     quantize: 8-bit images between the steps, as the release's PIL images.
     With ``crop`` every image of a batch gets its own crop; they must come out the same size (else
     pass the images one at a time). Upsampled inputs whose sides are not multiples of 8 are padded
@@ -351,41 +365,76 @@ def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = N
     check_image(image, "image", channels=3, value_range=SIGNED, ndims=(4,))
     b = image.shape[0]
     img01 = ((image.float() + 1) / 2).clamp(0, 1)
-    if degrade_factor is not None:
-        if isinstance(degrade_factor, bool) or int(degrade_factor) != degrade_factor or degrade_factor < 1:
-            raise InputError(f"degrade_factor must be a positive whole number, got {degrade_factor!r}")
-        degrade_factor = int(degrade_factor)
-        factor = _check_factor(model, 4 * degrade_factor if factor is None else factor)
-    else:
-        factor = _check_factor(model, factor if factor is not None else default_sr_factor(model))
+    factor, degrade_factor = sr_settings(model, factor, degrade_factor)
     if aligned is not None:
         check_image(aligned, "aligned", channels=3, value_range=SIGNED, ndims=(4,))
         if aligned.shape[0] != b:
             raise InputError(f"aligned has {aligned.shape[0]} images, image has {b}")
 
     faces = _faces_for_batch(face, b)
-    ups, xs = [], []
+    ups, xs = [], []  # every image's inputs first (a face that is missing fails before any model work)
     for i in range(b):
         check_cancel(cancel)
         inputs = sr_inputs(img01[i], factor, degrade_factor, face=faces[i], detector=detector, crop=crop,
                            quantize=quantize, align=aligned is None)
         ups.append(inputs.up)
         xs.append(inputs.aligned * 2 - 1 if aligned is None else aligned[i])
+    outs = render_sr(model, ups, xs, noise=noise, seed=seed, progress=progress, cancel=cancel)
+    return torch.cat(outs).to(image.device)
+
+
+def image_noise(model: StyleGANEX, f_size: tuple[int, int], seed: int) -> list[torch.Tensor]:
+    """The decoder's random noise maps ``[1, 1, h, w]`` (one per layer) for ONE image whose first-layer
+    feature is ``f_size``: what ``model.decode(..., noise="random")`` draws for that image alone from a
+    generator seeded by ``seed``, so an image decoded in a batch with these maps gets the noise it gets alone."""
+    from .inversion import noise_sizes
+
+    generator = _noise_generator(model, check_seed(seed))
+    return [torch.randn(1, 1, h, w, device=model.device, dtype=model.dtype, generator=generator)
+            for h, w in noise_sizes(model, f_size)]
+
+
+def render_sr(model: StyleGANEX, ups: Sequence[torch.Tensor], aligned: Sequence[torch.Tensor], *,
+              noise: str = "random", seed: int = 0, batch_size: int = 1, progress: Callable | None = None,
+              cancel: Callable | None = None) -> list[torch.Tensor]:
+    """The SR model's work on prepared inputs (:func:`sr_inputs`): images of one size ``batch_size`` at a time.
+
+    Args:
+        model: an SR model.
+        ups: the upsampled inputs ``[3, h, w]`` in 0..1 (``SRInputs.up``), all of one size.
+        aligned: their aligned faces ``[3, h', w']`` in [-1, 1].
+        noise: "random" (each image's maps from ``seed`` alone, :func:`image_noise`: the same result in
+            any batch), "zero" or "stored".
+        seed: the noise seed.
+        batch_size: images encoded and decoded together (1 keeps memory at one output).
+        progress, cancel: called per batch.
+
+    Returns:
+        One ``[1, 3, 4h, 4w]`` output in [-1, 1] per input (on the model's device).
+    """
     if len({tuple(u.shape) for u in ups}) > 1:
-        raise InputError(f"the {b} images give crops of different sizes ({', '.join(f'{u.shape[-1]}x{u.shape[-2]}' for u in ups)}); "
+        raise InputError(f"the {len(ups)} images give crops of different sizes "
+                         f"({', '.join(f'{u.shape[-1]}x{u.shape[-2]}' for u in ups)}); "
                          "super-resolve them one at a time, or pass crop=False for images that are face crops already")
-    x1, size_record = make_size_valid(torch.stack(ups) * 2 - 1, 8, "pad")
-    aligned = torch.stack(xs)
-    generator = _noise_generator(model, check_seed(seed)) if noise == "random" else None
+    check_seed(seed)
+    x1, size_record = make_size_valid(torch.stack(list(ups)) * 2 - 1, 8, "pad")
+    x2 = torch.stack(list(aligned))
+    step = max(1, int(batch_size))
     outs = []
-    for i in range(b):  # one image at a time: memory stays at one output
+    for start in range(0, len(ups), step):
         check_cancel(cancel)
-        y = check_finite(_sr_render(model, x1[i:i + 1], aligned[i:i + 1], noise, generator),
-                         f"super-resolution of image {i}").clamp(-1, 1)
-        outs.append(size_record.undo(y).to(image.device))
+        part = slice(start, start + step)
+        latent = model.encode(x1[part], x2[part], skips=True)
+        maps = noise
+        if noise == "random":  # per image, as if it were alone
+            per_image = [image_noise(model, tuple(latent.f.shape[-2:]), seed) for _ in range(latent.batch)]
+            maps = [torch.cat(layer) for layer in zip(*per_image)]
+        y = model.decode(latent, noise=maps)
+        y = check_finite(y, f"super-resolution of image {start}").clamp(-1, 1)
+        outs += [size_record.undo(y[k:k + 1]) for k in range(y.shape[0])]
         if progress is not None:
-            progress(i + 1, b, {"stage": "super_resolve"})
-    return torch.cat(outs)
+            progress(len(outs), len(ups), {"stage": "super_resolve"})
+    return outs
 
 
 # ---- sketch / mask to face ------------------------------------------------------------------------
