@@ -95,8 +95,12 @@ def check_not_inputs(outputs: Iterable, inputs: Iterable, overwrite: bool = Fals
 
 
 def write_all(items: Iterable[tuple[Path, Callable[[Path], None]]]) -> None:
-    """``items``: (target path, write(temporary path)). All targets appear together, or none."""
-    done = []
+    """``items``: (target path, write(temporary path)). All targets appear together, or none.
+
+    The targets are renamed into place in the order given. An error or Ctrl-C between two renames
+    removes the targets already renamed that did not exist before, so a result is never left half there
+    (only a killed process can stop between renames: put the file that marks a result complete last)."""
+    done, renamed = [], []
     try:
         for path, write in items:
             path = Path(path)
@@ -107,8 +111,14 @@ def write_all(items: Iterable[tuple[Path, Callable[[Path], None]]]) -> None:
             done.append((tmp, path))
             write(tmp)
         for tmp, path in done:
+            existed = path.exists()
             os.replace(tmp, path)
+            renamed.append((path, existed))
+        renamed = []
     finally:
+        for path, existed in renamed:  # interrupted between renames: take back the new files
+            if not existed:
+                path.unlink(missing_ok=True)
         for tmp, _ in done:
             if tmp.exists():
                 tmp.unlink()

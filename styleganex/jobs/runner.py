@@ -86,6 +86,7 @@ class _Work:
     prepared: object = None
     result: object = None
     error: str | None = None
+    files: list | None = None  # what write wrote
 
 
 def run_batch(task: Task, inputs: Sequence[InputItem], root: Path, *, shard: Shard = Shard(), batch_size: int = 1,
@@ -117,7 +118,8 @@ def run_batch(task: Task, inputs: Sequence[InputItem], root: Path, *, shard: Sha
     def record(work: _Work, status: str) -> None:
         nonlocal finished
         if log is not None:
-            log.record(work.item.source, task.outputs(work.item), status, work.seconds, work.error)
+            files = work.files if work.files is not None else task.outputs(work.item)
+            log.record(work.item.source, files, status, work.seconds, work.error)
         if status == "failed":
             summary.failed += 1
             summary.failures.append((str(work.item.source), work.error or ""))
@@ -187,7 +189,7 @@ def run_batch(task: Task, inputs: Sequence[InputItem], root: Path, *, shard: Sha
                 continue
             started = time.perf_counter()
             try:
-                task.write(work.item, work.result)
+                work.files = task.write(work.item, work.result)
             except Cancelled:
                 raise
             except Exception as exc:  # noqa: BLE001 - a full disk fails this item; the others may fit

@@ -60,8 +60,27 @@ def save_latent(latent: Latent, path) -> Path:
     meta = {"format": FORMAT, "version": VERSION, "crop": crop, "size_record": size_record,
             "meta": json.dumps(latent.meta or {}, default=str),
             "n_latent": str(latent.wplus.shape[1]), "style_dim": str(latent.wplus.shape[2])}
-    write_all([(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))])
+
+    def write(tmp: Path) -> None:
+        save_file(tensors, str(tmp), metadata=meta)
+        _sort_header(tmp)
+
+    write_all([(path, write)])
     return path
+
+
+def _sort_header(path: Path) -> None:
+    """Rewrite a ``.safetensors`` header with its keys sorted: safetensors writes them in an order that
+    changes from process to process, and sorted, the same latent is the same bytes (a batch job's
+    outputs do not depend on which process wrote them). The header keeps its length (padded with
+    spaces, as the format allows); the tensor data is untouched."""
+    with open(path, "r+b") as fh:
+        length = int.from_bytes(fh.read(8), "little")
+        header = json.loads(fh.read(length))
+        text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+        if len(text) <= length:
+            fh.seek(8)
+            fh.write(text + b" " * (length - len(text)))
 
 
 def _indexed(tensors: dict, name: str, path) -> list | None:
