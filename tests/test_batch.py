@@ -18,7 +18,6 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 from styleganex.base.errors import InputError
@@ -141,6 +140,7 @@ def test_shard_from_torchrun_environment_and_option(monkeypatch):
 
 
 # ============================================================ one process, two processes
+@pytest.mark.slow  # 35-50 s on two busy cores: a torchrun job starts two Pythons with torch
 @pytest.mark.parametrize("command", ["sr", "invert"])
 def test_one_process_and_two_rank_torchrun_give_the_same_bytes(job, command, capsys):
     root, photos, sr, inv = job

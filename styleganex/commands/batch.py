@@ -105,7 +105,7 @@ def cmd_batch(args) -> int:
         batch_size = args.batch_size
         if batch_size is None:
             batch_size = 8 if str(getattr(args, "device", None) or "cpu").startswith("cuda") else 1
-        task = build(args, batch_size=batch_size, progress=False)
+        task = build(args, batch_size=batch_size, progress=False).load()
         items = [it for it in list_inputs(args.inputs, task.suffixes) if not _under(it.source, out)]
         mine = sum(len(b) for b in shard.batches(len(items), batch_size if task.batchable else 1))
         desc = f"{args.batch_command} {shard.label}" if shard.count > 1 else args.batch_command
@@ -120,7 +120,7 @@ def cmd_batch(args) -> int:
         group.close()
     if shard.rank == 0:
         for source, error in totals.failures:
-            print(f"failed: {source}: {error}", file=sys.stderr)
+            print(f"failed: {error if error.startswith(source) else f'{source}: {error}'}", file=sys.stderr)
         stopped = " (stopped early: --max-failures)" if totals.stopped else ""
         print(totals.line() + stopped)
     return 0 if totals.failed == 0 else 1

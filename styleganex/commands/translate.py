@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from ..base.outputs import check_not_inputs, check_output_file, check_output_folder
+from ..jobs.task import Lazy
 from .common import (
     ProgressBar,
     add_face_args,
@@ -100,14 +101,14 @@ def _multimodal_args(p) -> None:
 def sr_task(args, batch_size: int = 1, progress: bool = True):
     from ..jobs.translate import SRTask
 
-    return SRTask(load_model_arg(args), factor=args.factor, degrade=args.degrade, seed=args.seed,
+    return SRTask(Lazy(lambda: load_model_arg(args)), factor=args.factor, degrade=args.degrade, seed=args.seed,
                   batch_size=batch_size, extra_inputs=(model_path_arg(args),))
 
 
 def _samples_task(kind: str, args, parser=None):
     from ..jobs.translate import SamplesTask
 
-    return SamplesTask(kind, load_model_arg(args), number=args.number, seed=args.seed, parser=parser,
+    return SamplesTask(kind, Lazy(lambda: load_model_arg(args)), number=args.number, seed=args.seed, parser=parser,
                        extra_inputs=(model_path_arg(args), getattr(args, "parser", None)))
 
 
@@ -120,7 +121,7 @@ def mask2face_task(args, batch_size: int = 1, progress: bool = True):
     if args.parser:
         from ..faces.parsing import FaceParser
 
-        parser = FaceParser.load(args.parser, device=device_arg(args.device))
+        parser = Lazy(lambda: FaceParser.load(args.parser, device=device_arg(args.device)))
     return _samples_task("mask2face", args, parser)
 
 

@@ -83,7 +83,7 @@ class InvertTask(Task):
                  seed: int = 0, selection: FaceSelection | None = None, no_face: bool = False,
                  preview: bool = False, lpips=None, model_name: str = "", batch_size: int = 1,
                  step_progress: Callable | None = None, extra_inputs: tuple = ()):
-        self.model, self.steps, self.lr, self.mse_weight, self.seed = model, steps, lr, mse_weight, seed
+        self._model, self.steps, self.lr, self.mse_weight, self.seed = model, steps, lr, mse_weight, seed
         self.selection, self.no_face, self.preview, self.lpips = selection, no_face, preview, lpips
         self.model_name, self.batch_size, self.step_progress = model_name, batch_size, step_progress
         self.extra_inputs = tuple(p for p in extra_inputs if p is not None)
@@ -209,7 +209,7 @@ class EditTask(Task):
                  paste: PasteOptions | None = None, extra_inputs: tuple = ()):
         if direction is None and mix_seed is None and generator is None:
             raise InputError("nothing to do: give --direction, --mix-seed or --generator")
-        self.model = model if generator is None else model.swap_generator(generator)
+        self._model = model if generator is None else model.swap_generator(generator)
         self.latent_model = model
         self.direction, self.strength, self.layers = direction, strength, layers
         self.mix_seed, self.mix_layers, self.frame, self.paste = mix_seed, mix_layers, frame, paste

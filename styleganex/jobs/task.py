@@ -21,9 +21,28 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Callable
 
-__all__ = ["Item", "Task", "run_one"]
+__all__ = ["Item", "Lazy", "Task", "resolve", "run_one"]
+
+
+class Lazy:
+    """A value made on first use: the single-file commands read their input before they load the model
+    (a missing input is reported first, as always), the batch command loads it before the first item
+    (:meth:`Task.load`)."""
+
+    def __init__(self, make: Callable[[], Any]):
+        self._make, self._value, self._made = make, None, False
+
+    def get(self) -> Any:
+        if not self._made:
+            self._value, self._made = self._make(), True
+        return self._value
+
+
+def resolve(value: Any) -> Any:
+    """``value``, or what it makes when it is a :class:`Lazy`."""
+    return value.get() if isinstance(value, Lazy) else value
 
 
 @dataclass(frozen=True)
@@ -48,6 +67,18 @@ class Task:
     """True when :meth:`compute` runs several inputs through the model together."""
     suffixes: tuple[str, ...] = ()
     """Extensions of the inputs a folder or glob picks up."""
+    _model: Any = None
+
+    @property
+    def model(self):
+        """The task's model (loaded on first use when it was given as a :class:`Lazy`)."""
+        return resolve(self._model)
+
+    def load(self) -> Task:
+        """Make everything the task loads on first use (the model...) now: a batch job fails with one
+        error before its first item rather than on each item."""
+        _ = self.model
+        return self
 
     def target(self, root: Path, rel: PurePosixPath) -> Path:
         """The item target of an input named ``rel`` under the batch output folder ``root``."""

@@ -23,7 +23,7 @@ from ..io.images import load_image, write_images
 from ..model.network import StyleGANEX
 from ..pipelines.translation import center_crop_512, mask_to_face, render_sr, sketch_to_face, sr_inputs
 from .inputs import IMAGE_SUFFIXES, VIDEO_SUFFIXES
-from .task import Item, Task
+from .task import Item, Lazy, Task, resolve
 
 __all__ = ["SRTask", "SamplesTask", "VideoTask"]
 
@@ -32,7 +32,7 @@ class SRTask(Task):
     """Photo -> super-resolved face, as ``python -m styleganex sr``.
 
     Args:
-        model: an SR model.
+        model: an SR model (or a ``Lazy`` that loads it).
         factor: the SR factor (None: the model's default).
         degrade: True: the release's default mode (the photo's face crop is degraded by ``factor // 4``
             and super-resolved back; ``pipelines.translation.release_degradation``).
@@ -45,17 +45,29 @@ class SRTask(Task):
     batchable = True
     suffixes = IMAGE_SUFFIXES
 
-    def __init__(self, model: StyleGANEX, *, factor: int | None = None, degrade: bool = False, seed: int = 0,
+    def __init__(self, model: StyleGANEX | Lazy, *, factor: int | None = None, degrade: bool = False, seed: int = 0,
                  batch_size: int = 1, extra_inputs: tuple = ()):
-        from ..pipelines.translation import release_degradation, sr_settings
-
-        model.require_kind("sr", task="super_resolve")
-        degrade_factor = None
-        if degrade:
-            factor, degrade_factor = release_degradation(model, factor)
-        self.factor, self.degrade = sr_settings(model, factor, degrade_factor)
-        self.model, self.seed, self.batch_size = model, seed, batch_size
+        self._model, self._factor, self._degrade, self.seed, self.batch_size = model, factor, degrade, seed, batch_size
+        self._settings: tuple[int, int | None] | None = None
         self.extra_inputs = tuple(p for p in extra_inputs if p is not None)
+
+    @property
+    def settings(self) -> tuple[int, int | None]:
+        """``(factor, degrade_factor)`` checked against the model (``pipelines.translation.sr_settings``)."""
+        if self._settings is None:
+            from ..pipelines.translation import release_degradation, sr_settings
+
+            model = self.model
+            model.require_kind("sr", task="super_resolve")
+            factor, degrade_factor = self._factor, None
+            if self._degrade:
+                factor, degrade_factor = release_degradation(model, factor)
+            self._settings = sr_settings(model, factor, degrade_factor)
+        return self._settings
+
+    def load(self) -> SRTask:
+        _ = self.settings
+        return self
 
     def target(self, root: Path, rel: PurePosixPath) -> Path:
         return root / rel.with_suffix(".png")
@@ -67,7 +79,8 @@ class SRTask(Task):
         return [item.source, *self.extra_inputs]
 
     def prepare(self, item: Item):
-        return sr_inputs(load_image(item.source), self.factor, self.degrade)
+        image = load_image(item.source)  # the input's errors first, then the model's
+        return sr_inputs(image, *self.settings)
 
     def compute(self, prepared: list) -> list[torch.Tensor]:
         results: list = [None] * len(prepared)
@@ -101,11 +114,11 @@ def _read_sketch(task: SamplesTask, path: Path) -> torch.Tensor:
 
 
 def _read_mask(task: SamplesTask, path: Path) -> torch.Tensor:
-    if task.parser is not None:
+    if task._parser is not None:
         from ..faces import prepare_face
 
         crop = prepare_face(load_image(path)).crop
-        return center_crop_512(task.parser.parse(crop[None]).cpu())
+        return center_crop_512(resolve(task._parser).parse(crop[None]).cpu())
     from ..faces.parsing import label_image_to_labels
     from ..io.images import open_image
 
@@ -119,7 +132,8 @@ class SamplesTask(Task):
         kind: ``"sketch2face"`` or ``"mask2face"``.
         model: the matching model.
         number, seed: how many faces, and the seed of their styles and noise.
-        parser: ``mask2face``: a ``FaceParser``; the inputs are then photos, cropped and parsed first.
+        parser: ``mask2face``: a ``FaceParser`` (or a ``Lazy`` that loads it); the inputs are then photos,
+            cropped and parsed first.
         progress: ``progress(done, total, info)`` per sample (the single-file command's bar), or None.
         extra_inputs: other files the task reads (no output may be one of them).
     """
@@ -131,9 +145,13 @@ class SamplesTask(Task):
                  progress: Callable | None = None, extra_inputs: tuple = ()):
         if kind not in self.KINDS:
             raise InputError(f"kind must be one of {sorted(self.KINDS)}, got {kind!r}")
-        self.name, self.kind, self.model, self.number, self.seed = kind, self.KINDS[kind], model, number, seed
-        self.parser, self.progress = parser, progress
+        self.name, self.kind, self._model, self.number, self.seed = kind, self.KINDS[kind], model, number, seed
+        self._parser, self.progress = parser, progress
         self.extra_inputs = tuple(p for p in extra_inputs if p is not None)
+
+    def load(self) -> SamplesTask:
+        _ = self.model, resolve(self._parser)
+        return self
 
     def target(self, root: Path, rel: PurePosixPath) -> Path:
         return root / rel.parent / rel.stem
@@ -181,7 +199,7 @@ class VideoTask(Task):
     def __init__(self, model: StyleGANEX, *, options: dict, max_frames: int | None = None,
                  allow_short: bool = False, tracked: bool = False, progress: Callable | None = None,
                  extra_inputs: tuple = ()):
-        self.model, self.options, self.max_frames, self.allow_short = model, dict(options), max_frames, allow_short
+        self._model, self.options, self.max_frames, self.allow_short = model, dict(options), max_frames, allow_short
         self.tracked, self.progress = tracked, progress
         self.extra_inputs = tuple(p for p in extra_inputs if p is not None)
         self.problems: dict[Path, str] = {}
