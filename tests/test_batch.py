@@ -18,6 +18,7 @@ from pathlib import Path, PurePosixPath
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from styleganex.base.errors import InputError
@@ -306,3 +307,80 @@ def test_batch_prepare_names_the_bad_photos(job, capsys, tmp_path):
     for name in ("corrupt.jpg", "noface.png", "big.png"):
         assert name in err
     assert json.loads((tmp_path / "batch_log.jsonl").read_text().splitlines()[0])["shard"] == "0/1"
+
+
+# ============================================================ every command: batch runs the single-file work
+@pytest.fixture(scope="module")
+def other_inputs(job, tmp_path_factory):
+    """Inputs and models of edit, sketch2face and mask2face: two of each, one in a sub-folder."""
+    root = tmp_path_factory.mktemp("others")
+    rng = np.random.default_rng(5)
+    for kind in ("sketches", "masks", "latents"):
+        (root / kind / "sub").mkdir(parents=True)
+    for name in ("s0.png", "sub/s1.png"):
+        Image.fromarray(rng.integers(0, 256, (64, 64), dtype=np.uint8), "L").save(root / "sketches" / name)
+        Image.fromarray(rng.integers(0, 19, (64, 64), dtype=np.uint8), "L").save(root / "masks" / name)
+    inv = random_model("inversion", size=256, seed=2)
+    from styleganex.faces import CropInfo, prepare_center
+    from styleganex.pipelines.encode_decode import encode_images
+    from styleganex.pipelines.latent_files import save_latent
+    for name, seed in (("p0_latent.safetensors", 0), ("sub/p1_latent.safetensors", 1)):
+        photo = torch.rand(3, 64, 72, generator=torch.Generator().manual_seed(seed))
+        prepared = prepare_center(photo)
+        crop = CropInfo.from_prepared([prepared])
+        latent = encode_images(inv, prepared.crop[None], prepared.aligned[None], crop=crop)
+        save_latent(latent, root / "latents" / name)
+    np.save(root / "smile.npy", rng.standard_normal(16).astype(np.float32))
+    models = {name: save_official_pt(random_model(name, size=256, seed=4), root / f"{name}.pt")
+              for name in ("sketch2face", "mask2face")}
+    models["edit"] = job[3]
+    return root, models
+
+
+@pytest.mark.parametrize("command, folder, single_out, options", [
+    ("edit", "latents", "{out}/{stem}.png", ["--direction", "{root}/smile.npy", "--strength", "2"]),
+    ("sketch2face", "sketches", "{out}", ["--number", "2", "--seed", "3"]),
+    ("mask2face", "masks", "{out}", ["--number", "2", "--seed", "3"]),
+])
+def test_every_batch_command_writes_what_the_single_command_writes(other_inputs, capsys, tmp_path, command, folder,
+                                                                   single_out, options):
+    root, models = other_inputs
+    options = [o.format(root=root) for o in options] + ["--model", models[command]]
+    rc, out, err = _cli(capsys, "batch", command, "--inputs", root / folder, "--out", tmp_path / "batch",
+                        *options, "--no-progress")
+    assert rc == 0, err
+    assert out.strip().splitlines()[-1] == "2 done, 0 skipped, 0 failed"
+    batch = _files(tmp_path / "batch")
+    for source in sorted((root / folder).rglob("*.*")):
+        rel = source.relative_to(root / folder)
+        single = tmp_path / "single" / rel.parent
+        stem = source.stem.removesuffix("_latent")
+        rc, _, err = _cli(capsys, command, source, *options, "--out", single_out.format(out=single, stem=stem))
+        assert rc == 0, err
+        names = [p for p in sorted(single.iterdir()) if p.is_file()]
+        assert names and all(batch[(rel.parent / p.name).as_posix()] == p.read_bytes() for p in names), rel
+
+
+def test_batch_video_edits_each_video_whole(tmp_path, capsys, monkeypatch):
+    from test_reliability_failures import StubDetector
+
+    import styleganex.faces.detect as detect
+    import styleganex.faces.video_crop as video_crop
+    from styleganex.io.video_files import read_video_frames, write_video
+
+    for module in (detect, video_crop):
+        monkeypatch.setattr(module, "default_detector", lambda: StubDetector())
+    g = torch.Generator().manual_seed(0)
+    (tmp_path / "clips" / "sub").mkdir(parents=True)
+    for name in ("a.mp4", "sub/b.mov"):
+        write_video(tmp_path / "clips" / name, [torch.rand(3, 48, 64, generator=g) for _ in range(3)], 6)
+    (tmp_path / "clips" / "broken.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 40)
+    model = save_official_pt(random_model("edit_age", size=256, seed=23), tmp_path / "edit_age.pt")
+    rc, out, err = _cli(capsys, "batch", "video", "--inputs", tmp_path / "clips", "--out", tmp_path / "out",
+                        "--model", model, "--device", "cpu", "--no-progress")
+    assert rc == 1 and out.strip().splitlines()[-1] == "2 done, 0 skipped, 1 failed" and "broken.mp4" in err
+    for name in ("a.mp4", "sub/b.mov"):
+        single = tmp_path / "single" / Path(name).name
+        assert _cli(capsys, "video", tmp_path / "clips" / name, "--model", model, "--out", single)[0] == 0
+        assert torch.equal(torch.stack(list(read_video_frames(tmp_path / "out" / name))),
+                           torch.stack(list(read_video_frames(single))))

@@ -35,6 +35,10 @@ BATCH_COMMANDS = {
 }
 
 
+SINGLE_ONLY = {"edit": ("frame",)}
+"""Options that name one file for one input, so batch leaves them out (``edit --frame``: the photo to paste into)."""
+
+
 def _single_parsers() -> dict[str, argparse.ArgumentParser]:
     """The single-file commands' parsers, whose options ``batch COMMAND`` takes over."""
     import importlib
@@ -73,6 +77,8 @@ def register(sub) -> None:
         for action in single._actions:
             if not action.option_strings or "--out" in action.option_strings or "-h" in action.option_strings:
                 continue  # its input, its --out and --help: batch has its own
+            if action.dest in SINGLE_ONLY.get(name, ()):
+                continue
             q._add_action(action)
         q.set_defaults(func=cmd_batch)
 
