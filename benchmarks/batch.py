@@ -15,8 +15,8 @@ Two ratios, printed:
    time of the whole command: start-up and model loading included). Target on 2 cores: at most 0.65.
 
 With ``--device cuda`` the figure is photos/s of the batch runner at each ``--batch`` size (crops of one
-size are encoded and decoded together). The photos are scikit-image's astronaut at a few sizes, so
-that the face step (dlib) and the crops vary as in a real folder.
+size are encoded and decoded together). The photos are head shots cut from scikit-image's astronaut
+at a few sizes and offsets, so that the face step (dlib) and the crops vary as in a real folder.
 """
 
 from __future__ import annotations
@@ -36,20 +36,30 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def make_photos(folder: Path, count: int) -> list[Path]:
-    """``count`` photos of the astronaut at sides 256..320 (mirrored every other one)."""
+    """``count`` head shots cut from the astronaut at a few sizes and offsets: the release's SR crop of each
+    is about 256 x 256 (eyes 64 px apart), so the output is about 1024 x 1024, as for a portrait."""
+    import numpy as np
     from PIL import Image
     from skimage import data
 
+    from styleganex.faces import detect_face
+    from styleganex.faces.face import LEFT_EYE, RIGHT_EYE
+
     folder.mkdir(parents=True, exist_ok=True)
-    astro = Image.fromarray(data.astronaut())
+    pixels = data.astronaut()
+    face = detect_face(torch.from_numpy(pixels).permute(2, 0, 1).float() / 255)
+    left, right = face.landmarks[LEFT_EYE].mean(axis=0), face.landmarks[RIGHT_EYE].mean(axis=0)
+    centre, eyes = (left + right) / 2, float(np.hypot(*(right - left)))
+    astro = Image.fromarray(pixels)
     paths = []
     for i in range(count):
-        side = 256 + 16 * (i % 5)
-        image = astro.resize((side, side), Image.BICUBIC)
-        if i % 2:
-            image = image.transpose(Image.FLIP_LEFT_RIGHT)
+        half = 2 * eyes * (1.0 + 0.02 * (i % 5))  # the crop's 256 px around 64 px eyes
+        dx = eyes * 0.1 * ((i % 3) - 1)
+        box = tuple(int(round(v)) for v in (centre[0] - half + dx, centre[1] - half, centre[0] + half + dx,
+                                             centre[1] + half))
+        side = 224 + 16 * (i % 4)
         paths.append(folder / f"photo_{i:03d}.png")
-        image.save(paths[-1])
+        astro.crop(box).resize((side, side), Image.BICUBIC).save(paths[-1])
     return paths
 
 
