@@ -384,3 +384,14 @@ def test_batch_video_edits_each_video_whole(tmp_path, capsys, monkeypatch):
         assert _cli(capsys, "video", tmp_path / "clips" / name, "--model", model, "--out", single)[0] == 0
         assert torch.equal(torch.stack(list(read_video_frames(tmp_path / "out" / name))),
                            torch.stack(list(read_video_frames(single))))
+
+
+def test_tiny_batch_benchmark_runs(tmp_path, capsys):
+    from benchmarks import batch as bench
+
+    out = tmp_path / "bench.json"
+    assert bench.main(["--tiny", "--photos", "3", "--scale-photos", "0", "--json", str(out)]) == 0
+    row = json.loads(out.read_text())["batch"]["1"]
+    assert row["photos"] == 3 and row["library_s"] > 0 and row["batch_s"] > 0
+    assert abs(row["ratio"] - row["batch_s"] / row["library_s"]) < 1e-9
+    assert "ratio" in capsys.readouterr().out
