@@ -58,7 +58,7 @@ def check_video(model, device) -> torch.Tensor:
     frames = torch.rand(3, 3, 64, 80, generator=_gen(5))
     outs = process_video(model("edit_age", device), frames, 1.0, crop="none", chunk_size=2,
                          aligned=torch.rand(3, 256, 256, generator=_gen(6)))
-    return torch.stack(list(outs))
+    return torch.stack([o.frame for o in outs])
 
 
 def check_tracked_video(model, device) -> torch.Tensor:
@@ -68,7 +68,7 @@ def check_tracked_video(model, device) -> torch.Tensor:
     frames = torch.stack([photo, photo.roll(1, -1), photo.roll(-1, -2), photo])
     outs = process_video(model("edit_age", device), frames, 1.0, chunk_size=2, paste_back=True, faces="all",
                          detector=detector, paste=PasteOptions("face", 0.05, 0.0, True))
-    return torch.stack(list(outs))
+    return torch.stack([o.frame for o in outs])
 
 
 def check_paste_faces(model, device) -> torch.Tensor:

@@ -29,21 +29,16 @@ def _run(node: str, model, frames, editing_scale, crop, padding, chunk_size, pas
                    padding=int(padding))
     if tracked:  # every chosen face, tracked, with a state for the next chunk (ComfyUI may run this again)
         new_state = state.copy() if state is not None else fc.VideoState()
-        options.update(faces=fc.FaceSelection.parse(faces), state=new_state, with_masks=True,
+        options.update(faces=fc.FaceSelection.parse(faces), state=new_state,
                        paste=fc.PasteOptions(mask, float(feather), float(erode), bool(colour_match)),
                        smoothing=float(smoothing))
     with model.on_device() as m, cancellable():
         try:
-            for item in process_video(m, x01, **options):
-                frame, where = item if tracked else (item, None)
-                outs.append(frame.to("cpu", torch.float32))
-                masks.append(torch.ones(frame.shape[-2:]) if where is None else where[0].to("cpu", torch.float32))
+            for out in process_video(m, x01, **options):
+                outs.append(out.frame.to("cpu", torch.float32))
+                masks.append(out.mask[0].to("cpu", torch.float32))
         except fc.NoFaceError as e:
-            raise fc.NoFaceError(f"{node}: {e}. The first frame gives the crop for the whole video: trim the video "
-                                 "to start on a visible face, or set crop to 'none'.") from e
-    if tracked and state is None and new_state.problem():
-        raise fc.NoFaceError(f"{node}: {new_state.problem()}. Use frames with a clearly visible frontal face, other "
-                             "faces settings, or crop 'none'.")
+            raise fc.NoFaceError(f"{node}: {e}") from e
     return io.NodeOutput(core_to_image(torch.stack(outs), signed=False), torch.stack(masks),
                          new_state if new_state is not None else state)
 

@@ -230,7 +230,7 @@ def test_video_chain_is_the_releases(name, local_index, monkeypatch, pipeline_di
     monkeypatch.setattr(video.VideoRenderer, "__init__", init)
     monkeypatch.setattr(video.VideoRenderer, "render", render)
     frames = _video(_photo(name), case["frames"])
-    list(video.process_video(random_model("toonify", size=256, seed=5), torch.stack(frames)))
+    [o.frame for o in video.process_video(random_model("toonify", size=256, seed=5), torch.stack(frames))]
     _assert_close(seen["aligned"], _png(pipeline_dir, f"{name}_aligned256.png"), 2, 1.0, f"{name} video x̃")
     _assert_close(seen["crops"][case["frame"]], _png(LOCAL, case["crop"]), 1, 0.01, f"{name} video frame")
 

@@ -57,6 +57,7 @@ def video(n):
     count = 0
     for out in process_video(edit, video_frames(n), 1.0, crop=record, aligned=aligned, chunk_size=4,
                              paste_back=True):
+        out = out.frame
         assert out.shape == (3, 40, 48) and bool(torch.isfinite(out).all())
         count += 1
     return count
