@@ -3,6 +3,8 @@ the result back into the original photo)."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 
 from ..styleganex.base.errors import InputError
@@ -217,21 +219,17 @@ class Decode(io.ComfyNode):
     @classmethod
     def execute(cls, model, latent, noise="auto", seed=0, paste_back=True, feather=0.05, crop_info=None,
                 mask="face", erode=0.0, colour_match=True, parser=None) -> io.NodeOutput:
-        from ..styleganex.faces.paste import PasteOptions, parse_for_paste
-        from ..styleganex.pipelines.encode_decode import decode_latent
+        from ..styleganex.faces.paste import PasteOptions
+        from ..styleganex.pipelines.encode_decode import render_latent
 
+        paste = PasteOptions(mask, float(feather), float(erode), bool(colour_match)) \
+            if crop_info is not None and paste_back else None
         progress = Progress(latent.batch)
-        with model.on_device() as m, cancellable():
-            out = decode_latent(m, latent, noise, seed=int(seed), progress=progress, cancel=progress.cancel)
-        if crop_info is None or not paste_back:
-            return io.NodeOutput(core_to_image(out, signed=False), torch.ones(out.shape[0], *out.shape[-2:]))
-        labels = None
-        if parser is not None and mask != "crop":
-            with parser.on_device() as p:
-                labels = list(parse_for_paste(p, crop_info.recut(), out))
-        options = PasteOptions(mask, float(feather), float(erode), bool(colour_match))
-        result = crop_info.composite(out, options, labels=labels)
-        return io.NodeOutput(core_to_image(result.frames, signed=False), result.masks[:, 0].contiguous())
+        with model.on_device() as m, cancellable(), \
+                (parser.on_device() if parser is not None and paste is not None else nullcontext()) as p:
+            result = render_latent(m, latent, noise, seed=int(seed), crop=crop_info, paste=paste, parser=p,
+                                   progress=progress, cancel=progress.cancel)
+        return io.NodeOutput(core_to_image(result.images, signed=False), result.masks[:, 0].contiguous())
 
 
 NODES = [Encode, OptimizeInversion, Decode]

@@ -156,8 +156,8 @@ def cmd_invert(args) -> int:
 def cmd_edit(args) -> int:
     from ..io.images import load_image
     from ..model.checkpoints import load_generator
-    from ..pipelines.editing import apply_direction, load_direction, style_mix
-    from ..pipelines.encode_decode import decode_latent
+    from ..pipelines.editing import edit_latent, load_direction
+    from ..pipelines.encode_decode import render_latent
     from ..pipelines.latent_files import load_latent
 
     if args.direction is None and args.mix_seed is None and args.generator is None:
@@ -167,18 +167,15 @@ def cmd_edit(args) -> int:
                      args.overwrite)
     model = load_model_arg(args)
     latent = load_latent(args.latent, model)
-    if args.direction is not None:
-        latent = apply_direction(latent, load_direction(args.direction, args.name), args.strength, args.layers)
-    if args.mix_seed is not None:
-        latent = style_mix(model, latent, layers=args.mix_layers, seed=args.mix_seed)
+    direction = None if args.direction is None else load_direction(args.direction, args.name)
+    latent = edit_latent(latent, direction, args.strength, args.layers, model=model,
+                         mix="off" if args.mix_seed is None else "random", mix_rows=args.mix_layers,
+                         mix_seed=args.mix_seed or 0)
     if args.generator is not None:
         model = model.swap_generator(load_generator(args.generator)[0])
-    result = decode_latent(model, latent)
-    if args.frame is not None:
-        if latent.crop is None:
-            raise InputError(f"{args.latent} has no crop record, so it cannot be pasted back into "
-                             f"{args.frame}; drop --frame to save the crop")
-        result = latent.crop.with_frames(load_image(args.frame)[None]).composite(result, paste_options(args)).frames
+    frames = None if args.frame is None else load_image(args.frame)[None]
+    result = render_latent(model, latent, crop=latent.crop, frames=frames,
+                           paste=None if frames is None else paste_options(args)).images
     target = Path(args.out)
     if result.shape[0] == 1:
         write_images([(target, result[0])])

@@ -6,7 +6,6 @@ renamed at the end): an error or Ctrl-C leaves no partial output behind.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ..base.outputs import check_not_inputs, check_output_file, check_output_folder

@@ -4,7 +4,7 @@
 >>> frames = torch.rand(3, 3, 64, 80)                 # a video: [T, 3, H, W] (or an iterable of [3, H, W]) in 0..1
 >>> outputs = process_video(random_model("edit_age"), frames, editing_scale=1.0, crop="none",
 ...                         aligned=torch.rand(3, 256, 256))   # crop "first" (default) finds the face instead
->>> [tuple(frame.shape) for frame in outputs]         # lazily, in order: [3, 4H, 4W] in 0..1
+>>> [tuple(out.frame.shape) for out in outputs]      # lazily, in order: [3, 4H, 4W] in 0..1, and a mask
 [(3, 256, 320), (3, 256, 320), (3, 256, 320)]
 
 As the official ``video_editing.py``: the crop parameters and the aligned face x̃ come from the first
