@@ -14,10 +14,17 @@ from typing import Any
 
 import torch
 
+from ..styleganex.base.catalogue import (
+    CHECKPOINT_EXTENSIONS,
+    LICENSE_NOTE,
+    OFFICIAL_FILES,
+    PARSER_FILE,
+    VGG_FILE,
+    WEIGHTS_URL,
+    is_generator_file,
+)
 from ..styleganex.base.errors import Cancelled, ImageError, InputError, ModelKindError
-from ..styleganex.io.directions import EXTENSIONS as DIRECTION_FILE_EXTENSIONS
-from ..styleganex.io.paths import OFFICIAL_FILES
-from ..styleganex.model.checkpoints import LICENSE_NOTE, WEIGHTS_URL
+from ..styleganex.io.directions import DIRECTION_EXTENSIONS
 from .compat import (
     ExecutionBlocker,
     Interrupted,
@@ -44,11 +51,6 @@ VideoStateType = io.Custom("STYLEGANEX_VIDEO_STATE")
 # ---- models folders --------------------------------------------------------------------------------
 MODELS_FOLDER = "styleganex"
 DIRECTIONS_FOLDER = "styleganex_directions"
-EXTENSIONS = {".pt", ".pth", ".safetensors", ".bin"}
-DIRECTION_EXTENSIONS = set(DIRECTION_FILE_EXTENSIONS)  # exactly what the core reads
-VGG_FILE = "vgg16-397923af.pth"
-PARSER_FILE = "faceparsing.pth"
-_NOT_A_GENERATOR = ("faceparsing", "vgg16", "model_ir_se50")
 
 
 def register_folders() -> None:
@@ -59,10 +61,10 @@ def register_folders() -> None:
     """
     default = os.path.join(folder_paths.models_dir, MODELS_FOLDER)
     folder_paths.add_model_folder_path(MODELS_FOLDER, default)
-    _add_extensions(MODELS_FOLDER, EXTENSIONS)
+    _add_extensions(MODELS_FOLDER, set(CHECKPOINT_EXTENSIONS))
     for path in folder_paths.get_folder_paths(MODELS_FOLDER):
         folder_paths.add_model_folder_path(DIRECTIONS_FOLDER, os.path.join(path, "directions"))
-    _add_extensions(DIRECTIONS_FOLDER, DIRECTION_EXTENSIONS)
+    _add_extensions(DIRECTIONS_FOLDER, set(DIRECTION_EXTENSIONS))
 
 
 def _add_extensions(name: str, extensions: set) -> None:
@@ -92,14 +94,7 @@ def _files(name: str) -> list[str]:
 
 def checkpoint_files() -> list[str]:
     """StyleGANEX / StyleGAN2 checkpoints in the models folders (not directions, parser or VGG files)."""
-    out = []
-    for f in _files(MODELS_FOLDER):
-        norm = f.replace("\\", "/")
-        base = os.path.basename(norm).lower()
-        if norm.startswith("directions/") or any(base.startswith(p) for p in _NOT_A_GENERATOR):
-            continue
-        out.append(f)
-    return out
+    return [f for f in _files(MODELS_FOLDER) if is_generator_file(f)]
 
 
 def parser_files() -> list[str]:

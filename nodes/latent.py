@@ -8,7 +8,8 @@ from contextlib import nullcontext
 import torch
 
 from ..styleganex.base.errors import InputError
-from ..styleganex.faces.paste import MASK_SHAPES
+from ..styleganex.faces.paste import FACE_FEATHER, MASK_SHAPES
+from ..styleganex.pipelines import inversion
 from ..styleganex.pipelines.encode_decode import NOISE_MODES as CORE_NOISE_MODES
 from .common import (
     CATEGORY,
@@ -109,15 +110,15 @@ class OptimizeInversion(io.ComfyNode):
                 io.Image.Input("image", tooltip="the crop to reconstruct (Face Crop's crop output)"),
                 LatentType.Input("latent", optional=True, tooltip="starting latent (Encode's output)"),
                 io.Image.Input("aligned", optional=True, tooltip="aligned face for the start when no latent is given"),
-                io.Int.Input("steps", default=500, min=1, max=10000,
+                io.Int.Input("steps", default=inversion.STEPS, min=1, max=10000,
                              tooltip="Adam steps (official 500: about a minute on a GPU, hours on a CPU, where "
                                      "50 gives a first look; the node shows its time estimate after a few steps)"),
-                io.Float.Input("lr", default=0.05, min=0.0001, max=1.0, step=0.001, tooltip="Adam learning rate"),
-                io.Float.Input("lpips_weight", default=1.0, min=0.0, max=100.0, step=0.01,
+                io.Float.Input("lr", default=inversion.LR, min=0.0001, max=1.0, step=0.001, tooltip="Adam learning rate"),
+                io.Float.Input("lpips_weight", default=inversion.LPIPS_WEIGHT, min=0.0, max=100.0, step=0.01,
                                tooltip="weight of the perceptual (LPIPS-VGG) loss"),
                 io.Float.Input("mse_weight", default=0.0, min=0.0, max=1000.0, step=0.01,
                                tooltip="weight of the pixel (mean squared error) loss"),
-                io.Float.Input("noise_reg_weight", default=1000.0, min=0.0, max=1e6, step=1.0,
+                io.Float.Input("noise_reg_weight", default=inversion.NOISE_REG_WEIGHT, min=0.0, max=1e6, step=1.0,
                                tooltip="keeps the optimised noise maps noise-like (official 1000)"),
                 io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True,
                              tooltip="the starting noise maps"),
@@ -191,7 +192,7 @@ class Decode(io.ComfyNode):
                              tooltip="seed of noise 'random'"),
                 io.Boolean.Input("paste_back", default=True,
                                  tooltip="with crop_info: composite into the original photo (frame size)"),
-                io.Float.Input("feather", default=0.05, min=0.0, max=0.5, step=0.01,
+                io.Float.Input("feather", default=FACE_FEATHER, min=0.0, max=0.5, step=0.01,
                                tooltip="paste-back fade width, as a fraction of the crop's shorter side (the fade "
                                        "lies inside the mask)"),
                 CropType.Input("crop_info", optional=True, tooltip="Face Crop's crop info: where to paste back"),

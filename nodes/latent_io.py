@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 
 from ..styleganex.base.errors import InputError
+from ..styleganex.pipelines.latent_files import LATENT_EXTENSIONS
 from .common import CATEGORY, CropType, LatentType, ModelType, image_to_core, name_problem, resolve_file
 from .compat import folder_paths, io
 
-EXTENSIONS = (".safetensors", ".pt")
 OUTPUT_TAG = " [output]"
 
 
@@ -20,7 +20,7 @@ def latent_files() -> list[str]:
             continue
         for root, _dirs, files in os.walk(base):
             for f in files:
-                if f.lower().endswith(EXTENSIONS) and not f.startswith("."):
+                if f.lower().endswith(LATENT_EXTENSIONS) and not f.startswith("."):
                     rel = os.path.relpath(os.path.join(root, f), base).replace(os.sep, "/")
                     found.append(rel + tag)
     return sorted(found)

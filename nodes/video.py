@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from ..styleganex.base.errors import InputError
-from ..styleganex.faces.paste import MASK_SHAPES
+from ..styleganex.faces.paste import CROP_FEATHER, MASK_SHAPES
 from ..styleganex.pipelines.video import CROP_MODES as VIDEO_CROP_MODES
 from .common import CATEGORY, ModelType, Progress, VideoStateType, cancellable, core_to_image, image_to_core
 from .compat import io
@@ -54,7 +54,7 @@ def _common_inputs(mask: str = "face", colour: bool = True):
         io.Boolean.Input("paste_back", default=False,
                          tooltip="blend each result back into its full frame; then every chosen face is tracked "
                                  "(faces, mask, colour and smoothing below apply)"),
-        io.Float.Input("feather", default=0.1, min=0.0, max=0.5, step=0.01,
+        io.Float.Input("feather", default=CROP_FEATHER, min=0.0, max=0.5, step=0.01,
                        tooltip="paste-back fade width, as a fraction of the crop's shorter side"),
         io.String.Input("faces", default="largest", optional=True,
                         tooltip="paste-back: which faces, from the first frame with faces: largest (one face, the "

@@ -28,6 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..base.catalogue import LICENSE_NOTE, WEIGHTS_URL
 from ..base.errors import CheckpointError, InputError, OutputPathError
 from ..base.filetypes import describe_bytes, sniff, torch_load_message, zip_names
 from ..base.outputs import check_not_inputs, write_all
@@ -39,8 +40,6 @@ from .ops import binomial3x3, make_kernel
 
 FORMAT = "styleganex"
 FORMAT_VERSION = "1"
-WEIGHTS_URL = "https://huggingface.co/PKUWilliamYang/StyleGANEX/tree/main/pretrained_models"
-LICENSE_NOTE = "official weights: S-Lab License 1.0 (non-commercial use only)"
 
 
 # ---- raw reading ---------------------------------------------------------------------------

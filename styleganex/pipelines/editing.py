@@ -33,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..base.catalogue import NADA_GENERATORS, NADA_LICENSE, NADA_REPO  # noqa: F401 (re-exported)
 from ..base.errors import DirectionError, InputError, check_cancel
 from ..base.validation import check_seed, check_strength
 from ..io.directions import Direction, as_vector, read_directions
@@ -61,11 +62,6 @@ __all__ = [
 
 MIX_FROM = 8
 """First w+ row replaced by style mixing in the released demo (rows 8..17 of 18)."""
-NADA_REPO = "https://huggingface.co/rinong/stylegan-nada-models"
-NADA_GENERATORS = ("disney_princess", "vintage_comics", "pixar", "edvard_munch", "modigliani")
-"""StyleGAN-NADA generators the official web demo offers for domain transfer: ``<name>.pt`` (holding
-``g_ema``) from the hub repo ``rinong/stylegan-nada-models``; load with ``styleganex.load_generator``."""
-NADA_LICENSE = "StyleGAN-NADA code is MIT; for the models see the hub repository's licence"
 MAX_SWEEP_FRAMES = 256
 """Most frames one sweep renders."""
 

@@ -30,6 +30,7 @@ import torch
 from ..base.errors import InputError, check_cancel
 from ..base.validation import check_finite, check_image, check_seed
 from ..faces.crop_info import CropInfo
+from ..model.generator import NOISE_MODES as GENERATOR_NOISE_MODES
 from ..model.latent import Latent
 from ..model.network import StyleGANEX
 from ..model.padding import make_size_valid
@@ -37,7 +38,7 @@ from .inversion import InversionResult, optimize
 
 __all__ = ["NOISE_MODES", "Rendered", "decode_latent", "encode_images", "invert_images", "render_latent"]
 
-NOISE_MODES = ("auto", "zero", "random", "stored")
+NOISE_MODES = ("auto", *GENERATOR_NOISE_MODES)
 """Decoder noise: the latent's optimised maps when it has them, else zero ("auto"); zero; random
 (seeded); the checkpoint's stored maps."""
 

@@ -35,6 +35,8 @@ from ..model.padding import SizeRecord
 
 FORMAT = "styleganex-latent"
 VERSION = "2"
+LATENT_EXTENSIONS = (".safetensors", ".pt")
+"""Latent files: ours (``.safetensors``) and the release's inversion results (``.pt``)."""
 
 __all__ = ["LatentFileError", "load_latent", "load_official_inversion", "save_latent"]
 

@@ -24,7 +24,7 @@ Options beyond the release: ``crop="track"`` moves a fixed-size crop with the fa
 
 from __future__ import annotations
 
-from typing import NamedTuple, Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import torch
 
