@@ -11,25 +11,21 @@ import torch
 from ..styleganex.base.errors import InputError, StyleGANEXError
 from ..styleganex.model.network import MIX_SCALE
 from ..styleganex.pipelines.editing import MIX_FROM, OWN_ROWS, rows_between
-from .common import (
-    CATEGORY,
+from .compat import io
+from .folders import (
     DIRECTIONS_FOLDER,
     MODELS_FOLDER,
-    LatentType,
-    ModelType,
-    Progress,
-    StyleGANEXModel,
-    cancellable,
     check_file,
     checkpoint_files,
-    core_to_image,
     direction_files,
     find_model_file,
     first_folder,
     missing_file_message,
     resolve_file,
 )
-from .compat import io
+from .progress import Progress, cancellable
+from .sockets import CATEGORY, LatentType, ModelType, StyleGANEXModel
+from .tensors import core_to_image
 
 # a list of the core's Direction objects, strongest / first first
 DirectionsType = io.Custom("STYLEGANEX_DIRECTIONS")

@@ -6,8 +6,10 @@ import torch
 
 from ..styleganex.faces.crop_info import BATCH_MODES as CORE_BATCH_MODES
 from ..styleganex.faces.select import ORDERS, SELECT_MODES
-from .common import CATEGORY, CropType, ParserType, Progress, blocked, cancellable, core_to_image, image_to_core
 from .compat import io
+from .progress import Progress, cancellable
+from .sockets import CATEGORY, CropType, ParserType, blocked
+from .tensors import core_to_image, image_to_core
 
 RULES = list(ORDERS)
 SELECT = list(SELECT_MODES)

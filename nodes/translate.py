@@ -5,18 +5,10 @@ from __future__ import annotations
 import torch
 
 from ..styleganex.base.errors import InputError, NoFaceError
-from .common import (
-    CATEGORY,
-    CropType,
-    ModelType,
-    Progress,
-    cancellable,
-    core_to_image,
-    image_to_core,
-    mask_to_core,
-    signed,
-)
 from .compat import io
+from .progress import Progress, cancellable
+from .sockets import CATEGORY, CropType, ModelType
+from .tensors import core_to_image, image_to_core, mask_to_core, signed
 
 
 class SuperResolve(io.ComfyNode):

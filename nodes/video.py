@@ -7,8 +7,10 @@ import torch
 from ..styleganex.base.errors import InputError
 from ..styleganex.faces.paste import CROP_FEATHER, MASK_SHAPES
 from ..styleganex.pipelines.video import CROP_MODES as VIDEO_CROP_MODES
-from .common import CATEGORY, ModelType, Progress, VideoStateType, cancellable, core_to_image, image_to_core
 from .compat import io
+from .progress import Progress, cancellable
+from .sockets import CATEGORY, ModelType, VideoStateType
+from .tensors import core_to_image, image_to_core
 
 CROP_MODES = list(VIDEO_CROP_MODES)
 

@@ -11,22 +11,11 @@ from ..styleganex.base.errors import InputError
 from ..styleganex.faces.paste import FACE_FEATHER, MASK_SHAPES
 from ..styleganex.pipelines import inversion
 from ..styleganex.pipelines.encode_decode import NOISE_MODES as CORE_NOISE_MODES
-from .common import (
-    CATEGORY,
-    VGG_FILE,
-    CropType,
-    LatentType,
-    ModelType,
-    ParserType,
-    Progress,
-    cancellable,
-    core_to_image,
-    find_model_file,
-    first_folder,
-    image_to_core,
-    vgg_files,
-)
 from .compat import io
+from .folders import VGG_FILE, find_model_file, first_folder, vgg_files
+from .progress import Progress, cancellable
+from .sockets import CATEGORY, CropType, LatentType, ModelType, ParserType
+from .tensors import core_to_image, image_to_core
 
 NOISE_MODES = list(CORE_NOISE_MODES)
 RANDOM_BACKBONE = "random (tests only)"

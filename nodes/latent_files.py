@@ -6,8 +6,10 @@ import os
 
 from ..styleganex.base.errors import InputError
 from ..styleganex.pipelines.latent_files import LATENT_EXTENSIONS
-from .common import CATEGORY, CropType, LatentType, ModelType, image_to_core, name_problem, resolve_file
 from .compat import folder_paths, io
+from .folders import name_problem, resolve_file
+from .sockets import CATEGORY, CropType, LatentType, ModelType
+from .tensors import image_to_core
 
 OUTPUT_TAG = " [output]"
 
