@@ -85,11 +85,11 @@ def check_paste_faces(model, device) -> torch.Tensor:
 def check_translation(model, device) -> torch.Tensor:
     sketch = torch.rand(1, 1, 64, 64, generator=_gen(7))
     labels = torch.randint(0, 19, (1, 64, 64), generator=_gen(8))
-    low = torch.rand(1, 3, 16, 16, generator=_gen(9)) * 2 - 1
-    aligned = torch.rand(1, 3, 256, 256, generator=_gen(10)) * 2 - 1
+    low = torch.rand(1, 3, 16, 16, generator=_gen(9))
+    aligned = torch.rand(1, 3, 256, 256, generator=_gen(10))
     a = sketch_to_face(model("sketch2face", device), sketch, number=2, noise="zero").cpu()
     b = mask_to_face(model("mask2face", device), labels, number=2, noise="zero").cpu()
-    c = super_resolve(model("sr", device), low, factor=16, aligned=aligned, crop=False, noise="zero").cpu()
+    c = super_resolve(model("sr", device), low, factor=16, aligned01=aligned, crop=False, noise="zero").cpu()
     return torch.cat([a.flatten(), b.flatten(), c.flatten()])
 
 

@@ -291,7 +291,7 @@ class EditSweep(io.ComfyNode):
         with model.on_device() as m, cancellable():
             images = sweep(m, latent, chosen, strengths, rows, frame=int(frame), noise=noise, seed=int(seed),
                            progress=progress, cancel=progress.cancel)
-        return io.NodeOutput(core_to_image(images, signed=False))
+        return io.NodeOutput(core_to_image(images))
 
 
 def _missing_generator(name: str) -> str:

@@ -219,7 +219,7 @@ class Decode(io.ComfyNode):
                 (parser.on_device() if parser is not None and paste is not None else nullcontext()) as p:
             result = render_latent(m, latent, noise, seed=int(seed), crop=crop_info, paste=paste, parser=p,
                                    progress=progress, cancel=progress.cancel)
-        return io.NodeOutput(core_to_image(result.images, signed=False), result.masks[:, 0].contiguous())
+        return io.NodeOutput(core_to_image(result.images), result.masks[:, 0].contiguous())
 
 
 NODES = [Encode, OptimizeInversion, Decode]

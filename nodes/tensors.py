@@ -36,14 +36,12 @@ def image_to_core(image: torch.Tensor, name: str = "image") -> torch.Tensor:
     return x.permute(0, 3, 1, 2).clamp(0.0, 1.0).contiguous()
 
 
-def core_to_image(x: torch.Tensor, signed: bool = True) -> torch.Tensor:
-    """The core's [B, 3, H, W] ([-1, 1] when ``signed``, else 0..1) -> IMAGE [B, H, W, 3] 0..1 on the CPU.
+def core_to_image(x: torch.Tensor) -> torch.Tensor:
+    """The core's [B, 3, H, W] in 0..1 (every pipeline's range) -> IMAGE [B, H, W, 3] 0..1 on the CPU.
     NonFiniteError (never a black image) when the core handed back NaN or infinite values."""
     from ..styleganex.base.validation import check_finite
 
     x = check_finite(x.detach().to("cpu", torch.float32), "the node's computation")
-    if signed:
-        x = (x + 1.0) / 2.0
     return x.clamp(0.0, 1.0).permute(0, 2, 3, 1).contiguous()
 
 
@@ -62,9 +60,5 @@ def mask_to_core(mask: torch.Tensor, name: str = "mask") -> torch.Tensor:
     _check_frames(mask[:, None], name)
     return mask.detach().to("cpu", torch.float32)[:, None].contiguous()
 
-
-def signed(x01: torch.Tensor) -> torch.Tensor:
-    """0..1 -> the model's [-1, 1]."""
-    return x01 * 2.0 - 1.0
 
 

@@ -41,7 +41,7 @@ def _run(node: str, model, frames, editing_scale, crop, padding, chunk_size, pas
                 masks.append(out.mask[0].to("cpu", torch.float32))
         except fc.NoFaceError as e:
             raise fc.NoFaceError(f"{node}: {e}") from e
-    return io.NodeOutput(core_to_image(torch.stack(outs), signed=False), torch.stack(masks),
+    return io.NodeOutput(core_to_image(torch.stack(outs)), torch.stack(masks),
                          new_state if new_state is not None else state)
 
 
