@@ -161,7 +161,8 @@ class ApplyEdit(io.ComfyNode):
                         "the rows from mix_layer_start on. Chain nodes for several edits (the same as applying them "
                         "one after the other).",
             inputs=[
-                LatentType.Input("latent", tooltip="the latent to edit (from Encode, Optimize Inversion or Load Latent)"),
+                LatentType.Input("latent",
+                                 tooltip="the latent to edit (from Encode, Optimize Inversion or Load Latent)"),
                 io.Combo.Input("direction", options=direction_options(), default=NONE, tooltip=DIRECTION_TIP),
                 io.Float.Input("strength", default=1.0, min=-50.0, max=50.0, step=0.05, tooltip=STRENGTH_TIP),
                 io.Int.Input("layer_start", default=OWN_ROWS, min=OWN_ROWS, max=17, tooltip=ROWS_TIP),
@@ -188,7 +189,8 @@ class ApplyEdit(io.ComfyNode):
 
     @classmethod
     def execute(cls, latent, direction=NONE, strength=1.0, layer_start=OWN_ROWS, layer_end=OWN_ROWS,
-                style_mix="off", mix_seed=0, mix_layer_start=MIX_FROM, mix_scale=MIX_SCALE, model=None, style_latent=None,
+                style_mix="off", mix_seed=0, mix_layer_start=MIX_FROM, mix_scale=MIX_SCALE, model=None,
+                style_latent=None,
                 directions=None, direction_index=0) -> io.NodeOutput:
         from ..styleganex.pipelines.editing import edit_latent
 

@@ -102,7 +102,8 @@ class OptimizeInversion(io.ComfyNode):
                 io.Int.Input("steps", default=inversion.STEPS, min=1, max=10000,
                              tooltip="Adam steps (official 500: about a minute on a GPU, hours on a CPU, where "
                                      "50 gives a first look; the node shows its time estimate after a few steps)"),
-                io.Float.Input("lr", default=inversion.LR, min=0.0001, max=1.0, step=0.001, tooltip="Adam learning rate"),
+                io.Float.Input("lr", default=inversion.LR, min=0.0001, max=1.0, step=0.001,
+                               tooltip="Adam learning rate"),
                 io.Float.Input("lpips_weight", default=inversion.LPIPS_WEIGHT, min=0.0, max=100.0, step=0.01,
                                tooltip="weight of the perceptual (LPIPS-VGG) loss"),
                 io.Float.Input("mse_weight", default=0.0, min=0.0, max=1000.0, step=0.01,

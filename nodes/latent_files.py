@@ -36,7 +36,8 @@ class SaveLatent(io.ComfyNode):
             display_name="Save Latent (StyleGANEX)",
             category=f"{CATEGORY}/latent",
             description="Save a StyleGANEX latent (w+, f, optimised noise, crop record) as .safetensors in the "
-                        "output folder. Load it with Load Latent (StyleGANEX) or styleganex.pipelines.latent_files.load_latent.",
+                        "output folder. Load it with Load Latent (StyleGANEX) or "
+                        "styleganex.pipelines.latent_files.load_latent.",
             inputs=[
                 LatentType.Input("latent", tooltip="the latent to save (Encode, Optimize Inversion, Apply Edit)"),
                 io.String.Input("filename_prefix", default="styleganex/latent",

@@ -176,7 +176,8 @@ def cmd_video(args) -> int:
 
         tracked = dict(faces=face_selection(args), paste=paste_options(args), state=VideoState())
     with ProgressBar(total, "video", "frame") as progress:
-        outs = (out.frame for out in process_video(model, frames, editing_scale=scale, crop="track" if args.track else "first",
+        outs = (out.frame for out in process_video(model, frames, editing_scale=scale,
+                                                   crop="track" if args.track else "first",
                              chunk_size=chunk, paste_back=args.paste_back, progress=progress,
                              total=total, **tracked))
         written = write_video(args.out, outs, info.fps, audio_from=args.video)

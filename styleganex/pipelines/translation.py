@@ -58,8 +58,9 @@ from ..model.network import StyleGANEX
 from ..model.padding import make_size_valid
 from .degradation import bicubic_downsample, bicubic_weight
 
-__all__ = ["super_resolve", "sr_inputs", "SRInputs", "sr_factors", "default_sr_factor", "release_degradation", "sketch_to_face", "mask_to_face", "sr_lowres",
-           "pil_bicubic_resize", "latent_mask_rows", "center_crop_512", "SR_FACTOR_RANGE"]
+__all__ = ["super_resolve", "sr_inputs", "SRInputs", "sr_factors", "default_sr_factor", "release_degradation",
+           "sketch_to_face", "mask_to_face", "sr_lowres", "pil_bicubic_resize", "latent_mask_rows",
+           "center_crop_512", "SR_FACTOR_RANGE", "prepare_sketch"]
 
 SR_FACTOR_RANGE = (4, 48)
 """Factors of the multi-factor SR model (``styleganex_sr.pt``), as stated in the release README."""
@@ -315,7 +316,8 @@ def _noise_generator(model: StyleGANEX, seed: int):
     return torch.Generator(device=model.device).manual_seed(int(seed) % (MAX_SEED + 1))
 
 
-def _sr_render(model: StyleGANEX, x1: torch.Tensor, aligned: torch.Tensor, noise="random", generator=None) -> torch.Tensor:
+def _sr_render(model: StyleGANEX, x1: torch.Tensor, aligned: torch.Tensor, noise="random",
+               generator=None) -> torch.Tensor:
     """The release's SR forward: w+ from the aligned face, f and skip features from the upsampled
     input ``x1`` [B,3,H,W] in [-1,1] (multiples of 8), decoded (4x at 1024). Not clamped."""
     latent = model.encode(x1, aligned, skips=True)
@@ -324,7 +326,8 @@ def _sr_render(model: StyleGANEX, x1: torch.Tensor, aligned: torch.Tensor, noise
 
 @torch.no_grad()
 def super_resolve(model: StyleGANEX, images01: torch.Tensor, factor: int | None = None,
-                  degrade_factor: int | None = None, *, aligned01: torch.Tensor | None = None, face=None, detector=None, noise: str = "random",
+                  degrade_factor: int | None = None, *, aligned01: torch.Tensor | None = None, face=None,
+                  detector=None, noise: str = "random",
                   seed: int = 0, quantize: bool = True, crop: bool = True,
                   progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
     """Super-resolve faces as the release does (:func:`sr_inputs`, then the model). Returns
@@ -372,7 +375,8 @@ def super_resolve(model: StyleGANEX, images01: torch.Tensor, factor: int | None 
         ups.append(inputs.up)
         xs.append((inputs.aligned if aligned01 is None else aligned01[i].float()) * 2 - 1)
     if len({tuple(u.shape) for u in ups}) > 1:
-        raise InputError(f"the {b} images give crops of different sizes ({', '.join(f'{u.shape[-1]}x{u.shape[-2]}' for u in ups)}); "
+        sizes = ", ".join(f"{u.shape[-1]}x{u.shape[-2]}" for u in ups)
+        raise InputError(f"the {b} images give crops of different sizes ({sizes}); "
                          "super-resolve them one at a time, or pass crop=False for images that are face crops already")
     x1, size_record = make_size_valid(torch.stack(ups) * 2 - 1, 8, "pad")
     aligned = torch.stack(xs)
