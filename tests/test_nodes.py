@@ -2,7 +2,8 @@
 
 They use the real ``comfy_api`` (and ``comfy.utils``, ``comfy.model_management``, ``folder_paths``)
 of the ComfyUI that the ``comfyui`` tier unpacks into ``.scratch/comfyui``; where it cannot be
-prepared or imported, they are skipped (they fail under CI, where a skip would hide a missing step). The entry-point and workflow-file checks need no ComfyUI.
+prepared or imported, they are skipped (they fail under CI, where a skip would hide a missing step). The
+entry-point and workflow-file checks need no ComfyUI.
 """
 
 from __future__ import annotations

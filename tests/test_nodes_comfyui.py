@@ -77,7 +77,8 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def comfy(tmp_path_factory):
-    server = harness.start_session(tmp_path_factory.mktemp("comfyui-base"), tmp_path_factory.mktemp("styleganex-models"))
+    server = harness.start_session(tmp_path_factory.mktemp("comfyui-base"),
+                                   tmp_path_factory.mktemp("styleganex-models"))
     try:
         yield server
     finally:
@@ -192,7 +193,8 @@ def test_file_names_outside_comfyui_folders_are_rejected(comfy, tmp_path):
     prompts = {
         "absolute path": {"1": _loader(str(outside)), **_crop_prompt(), "5": save_latent,
                           "4": {"class_type": "StyleGANEXEncode", "inputs": {"model": ["1", 0], "image": ["3", 0]}}},
-        "'..'": {"4": {"class_type": "StyleGANEXLoadLatent", "inputs": {"latent_file": "../../elsewhere/x.safetensors"}},
+        "'..'": {"4": {"class_type": "StyleGANEXLoadLatent",
+                       "inputs": {"latent_file": "../../elsewhere/x.safetensors"}},
                  "5": save_latent},
     }
     for why, prompt in prompts.items():

@@ -41,7 +41,8 @@ def frame32(seed=0):
 
 
 def snapshot(model):
-    return {k: v.clone() for k, v in model.state_dict().items()}, {n: p.requires_grad for n, p in model.named_parameters()}
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    return weights, {n: p.requires_grad for n, p in model.named_parameters()}
 
 
 def assert_same_model(model, snap):

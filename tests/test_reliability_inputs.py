@@ -193,7 +193,8 @@ def _run_pipeline(name, model):
 @pytest.mark.parametrize("family, file_name, pipeline, needed", [
     ("sketch2face", "styleganex_sketch2face.pt", "super_resolve", "needs styleganex_sr.pt or styleganex_sr32.pt"),
     ("mask2face", "styleganex_mask2face.pt", "super_resolve", "needs styleganex_sr.pt or styleganex_sr32.pt"),
-    ("inversion", "styleganex_sr.pt", "super_resolve", "needs styleganex_sr.pt or styleganex_sr32.pt"),  # a renamed file
+    # a renamed file
+    ("inversion", "styleganex_sr.pt", "super_resolve", "needs styleganex_sr.pt or styleganex_sr32.pt"),
     ("inversion", "styleganex_inversion.pt", "sketch_to_face", "needs styleganex_sketch2face.pt"),
     ("sr", "styleganex_sr.pt", "sketch_to_face", "needs styleganex_sketch2face.pt"),
     ("inversion", "styleganex_inversion.pt", "mask_to_face", "needs styleganex_mask2face.pt"),
@@ -332,7 +333,8 @@ def test_astronaut_in_a_6000x4000_canvas(astro, inv):
 
 
 def test_all_black_image_has_no_face():
-    with pytest.raises(NoFaceError, match=r"no face found in the 600x400 image.*face_in_box.*from_landmarks.*center_crop"):
+    message = r"no face found in the 600x400 image.*face_in_box.*from_landmarks.*center_crop"
+    with pytest.raises(NoFaceError, match=message):
         detect_face(torch.zeros(3, 400, 600), DETECTOR)
 
 
@@ -365,8 +367,10 @@ def _api_calls(inv, sr_small, how):
         "encode frame": lambda: inv.encode(img11(1, 3, 32, 32)),
         "encode aligned": lambda: inv.encode(torch.zeros(1, 3, 32, 32), img11(1, 3, 64, 64)),
         "optimize": lambda: optimize(inv, img11(1, 3, 32, 32), steps=1),
-        "super_resolve image": lambda: super_resolve(sr_small, img11(1, 3, 8, 8), 32, aligned=torch.zeros(1, 3, 64, 64)),
-        "super_resolve aligned": lambda: super_resolve(sr_small, torch.zeros(1, 3, 8, 8), 32, aligned=img11(1, 3, 64, 64)),
+        "super_resolve image": lambda: super_resolve(sr_small, img11(1, 3, 8, 8), 32,
+                                                     aligned=torch.zeros(1, 3, 64, 64)),
+        "super_resolve aligned": lambda: super_resolve(sr_small, torch.zeros(1, 3, 8, 8), 32,
+                                                       aligned=img11(1, 3, 64, 64)),
         "sketch_to_face": lambda: sketch_to_face(s2f, img01(1, 1, 32, 32)),
         "mask_to_face one-hot": lambda: mask_to_face(m2f, img01(1, 19, 32, 32)),
         "process_video frame": lambda: [o.frame for o in process_video(inv, [good[:, :32, :32], img01(3, 32, 32)], crop="none",
@@ -508,8 +512,10 @@ def test_decode_refuses_latents_that_do_not_fit(sr_small, inv1024, fused):
         "skips: too few": (Latent(fused.wplus, fused.f, skips=fused.skips[:2]), "need 4"),
         "skips: another frame size": (_skips(fused, lambda i, s: s[..., :2, :2]), "skip feature 0.*another frame"),
         "skips: NaN": (_skips(fused, lambda i, s: nan(s) if i == 3 else s), "skip feature 3 contains NaN"),
-        "noise: wrong count": (Latent(fused.wplus, fused.f, noise=[torch.zeros(1, 1, 4, 5)] * 3), "13 noise maps, got 3"),
-        "noise: NaN": (Latent(fused.wplus, fused.f, noise=[nan(torch.zeros(1, 1, 4, 5))] * 13), "noise map 0 contains NaN"),
+        "noise: wrong count": (Latent(fused.wplus, fused.f, noise=[torch.zeros(1, 1, 4, 5)] * 3),
+                               "13 noise maps, got 3"),
+        "noise: NaN": (Latent(fused.wplus, fused.f, noise=[nan(torch.zeros(1, 1, 4, 5))] * 13),
+                       "noise map 0 contains NaN"),
     }
     for latent, message in cases.values():
         with pytest.raises(ValueError, match=message):

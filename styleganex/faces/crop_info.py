@@ -274,7 +274,8 @@ class CropInfo:
                                     mask=None if masks is None else masks[k],
                                     colour=None if colours is None else colours[k], onto=result, canvas=self.canvas)
                 result, used[k] = pasted.frame, pasted.colour
-                covered = torch.maximum(1.0 - (1.0 - covered) * (1.0 - pasted.mask), torch.maximum(covered, pasted.mask))
+                covered = torch.maximum(1.0 - (1.0 - covered) * (1.0 - pasted.mask),
+                                        torch.maximum(covered, pasted.mask))
             frames.append(result)
             masks_out.append(covered)
         return Composite(torch.stack(frames), torch.stack(masks_out), tuple(used))
