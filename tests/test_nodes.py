@@ -820,7 +820,7 @@ def test_optimize_inversion_says_how_long_it_will_take(pack, handles, monkeypatc
     assert made == [{"estimate": "Optimize Inversion", "device": "cpu"}]
 
 
-# ---- issue 14: every node front door holds ---------------------------------------------------------
+# ---- every node front door holds -------------------------------------------------------------------
 SECRET = "TOPSECRET-9b2e-do-not-leak"
 
 

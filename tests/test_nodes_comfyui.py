@@ -185,7 +185,7 @@ def test_missing_checkpoint_names_where_to_get_it(comfy):
 
 
 def test_file_names_outside_comfyui_folders_are_rejected(comfy, tmp_path):
-    """Issue 14: a prompt (UI or API) cannot make a node read a file outside ComfyUI's folders."""
+    """A prompt (UI or API) cannot make a node read a file outside ComfyUI's folders."""
     from styleganex.dev.testing import random_model, save_official_pt
 
     outside = save_official_pt(random_model("inversion", size=256, seed=4), tmp_path / "outside.pt")
