@@ -153,7 +153,8 @@ def test_64x64_images(astro):
 @pytest.mark.slow
 def test_astronaut_in_a_6000x4000_canvas(astro, inv):
     """The 512-px photo pasted into a 24-megapixel canvas: at DlibDetector's 1600-px search size the
-    face is 24 px wide and not found, so the detector searches again at full size; the crop lands on the face and paste-back only touches the face region."""
+    face is 24 px wide and not found, so the detector searches again at full size; the crop lands on
+    the face and paste-back only touches the face region."""
     ox, oy = 4700, 900
     canvas = torch.full((3, 4000, 6000), 0.5)
     canvas[:, oy:oy + 512, ox:ox + 512] = astro
