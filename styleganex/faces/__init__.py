@@ -30,7 +30,8 @@ The modules, in the order a photo meets them:
 - :mod:`~styleganex.faces.paste` — paste-back with face/head/crop masks, feather and colour matching;
 - :mod:`~styleganex.faces.video_crop` and :mod:`~styleganex.faces.tracks` — the crops of a video, faces tracked
   through it (``FaceTracker``, ``VideoState`` across chunks);
-- :mod:`~styleganex.faces.parsing` — the BiSeNet face parser (``faceparsing.pth``), label maps and colours.
+- :mod:`~styleganex.faces.parsing` — the BiSeNet face parser (``faceparsing.pth``), label maps and colours
+  (a subpackage: labels, network, weights, parser).
 
 Images are float32 tensors in 0..1 (the model wants -1..1: convert with ``x * 2 - 1``). Points are
 ``(x, y)`` pixels with pixel centres at whole numbers.
