@@ -34,13 +34,12 @@ from styleganex.base.errors import (
     VideoError,
 )
 from styleganex.dev.testing import save_official_pt
-from styleganex.faces import CropInfo
 from styleganex.faces.parsing import FaceParser
 from styleganex.io import images
 from styleganex.io.video_files import probe_video, read_video_frames, write_video
 from styleganex.model.latent import Latent
 from styleganex.pipelines.encode_decode import decode_latent
-from styleganex.pipelines.latent_files import load_latent
+from styleganex.pipelines.latent_files import crop_info_from_dict, load_latent
 from styleganex.pipelines.lpips import read_vgg_weights
 
 SECRET = "TOPSECRET-4f1c9e-do-not-leak"
@@ -107,7 +106,7 @@ def test_a_crop_record_is_checked_against_the_frame_and_the_output(user_files, u
     assert rc == 2 and "64x64 photo" in error_line(err) and not (tmp_path / "o.png").exists()
     # a record whose box covers a whole 200x100 photo, for a square latent: refused at paste-back
     whole = {"frame_size": [100, 200], "scale": 1.0, "resized_size": [100, 200], "box": [0, 0, 200, 100]}
-    crop = CropInfo.from_dict({"records": [whole]})
+    crop = crop_info_from_dict({"records": [whole]})
     latent = Latent(user_files.latent.wplus, user_files.latent.f, crop=crop)
     out = decode_latent(user_model, latent)
     with pytest.raises(InputError, match="not the one this output was made from"):
