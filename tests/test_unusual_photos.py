@@ -220,10 +220,10 @@ def _api_calls(inv, sr_small, how):
                                                        aligned=img11(1, 3, 64, 64)),
         "sketch_to_face": lambda: sketch_to_face(s2f, img01(1, 1, 32, 32)),
         "mask_to_face one-hot": lambda: mask_to_face(m2f, img01(1, 19, 32, 32)),
-        "process_video frame": lambda: [o.frame for o in process_video(inv, [good[:, :32, :32], img01(3, 32, 32)], crop="none",
-                                                          aligned=good)],
-        "process_video aligned": lambda: [o.frame for o in process_video(inv, [good[:, :32, :32]], crop="none",
-                                                            aligned=img01(3, 64, 64))],
+        "process_video frame": lambda: [o.frame for o in process_video(
+            inv, [good[:, :32, :32], img01(3, 32, 32)], crop="none", aligned=good)],
+        "process_video aligned": lambda: [o.frame for o in process_video(
+            inv, [good[:, :32, :32]], crop="none", aligned=img01(3, 64, 64))],
     }
 
 
