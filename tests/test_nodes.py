@@ -2,7 +2,8 @@
 
 They use the real ``comfy_api`` (and ``comfy.utils``, ``comfy.model_management``, ``folder_paths``)
 of the ComfyUI that the ``comfyui`` tier unpacks into ``.scratch/comfyui``; where it cannot be
-prepared or imported, they are skipped (they fail under CI, where a skip would hide a missing step). The entry-point and workflow-file checks need no ComfyUI.
+prepared or imported, they are skipped (they fail under CI, where a skip would hide a missing step). The
+entry-point and workflow-file checks need no ComfyUI.
 """
 
 from __future__ import annotations
@@ -818,7 +819,7 @@ def test_optimize_inversion_says_how_long_it_will_take(pack, handles, monkeypatc
     assert made == [{"estimate": "Optimize Inversion", "device": "cpu"}]
 
 
-# ---- issue 14: every node front door holds ---------------------------------------------------------
+# ---- every node front door holds -------------------------------------------------------------------
 SECRET = "TOPSECRET-9b2e-do-not-leak"
 
 

@@ -1,8 +1,9 @@
 """The pre-processing against what the official code makes of the same photos.
 
-Fixtures: ``../shared/fixtures/pipeline/`` (the ``pipeline_dir`` fixture) (crop parameters, crop, landmarks on the crop, aligned face of
-two packaged photos, from the official scripts at commit e593d16) and ``tests/fixtures/pipeline/`` (the
-super-resolution input chain and the video chain, from the same code; its README says how).
+Fixtures: ``../shared/fixtures/pipeline/`` (the ``pipeline_dir`` fixture) (crop parameters, crop, landmarks on
+the crop, aligned face of two packaged photos, from the official scripts at commit e593d16) and
+``tests/fixtures/pipeline/`` (the super-resolution input chain and the video chain, from the same code; its
+README says how).
 
 Tolerances (uint8 levels): crop parameters exact; crops within 1 level (OpenCV's fixed-point bilinear
 is reproduced bit for bit on 8-bit photos, so this allows for nothing but a platform difference);
@@ -60,7 +61,8 @@ def _assert_close(ours: torch.Tensor, reference: np.ndarray, max_levels: int, me
 
 
 def _record_of(params: dict, frame_size) -> tuple:
-    return ((params["resized_h"], params["resized_w"]), (params["left"], params["top"], params["right"], params["bottom"]))
+    box = (params["left"], params["top"], params["right"], params["bottom"])
+    return ((params["resized_h"], params["resized_w"]), box)
 
 
 @pytest.fixture(scope="module")

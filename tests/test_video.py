@@ -170,7 +170,8 @@ def test_explicit_crop_record_and_paste_back(edit):
     frames = list(frames_of(2, 64, 80))
     outs = [o.frame for o in process_video(edit, frames, 0.5, crop=record, aligned=ALIGNED)]
     assert outs[0].shape == (3, 48, 32)
-    pasted = [o.frame for o in process_video(edit, frames, 0.5, crop=record.to_dict(), aligned=ALIGNED, paste_back=True)]
+    pasted = [o.frame for o in process_video(edit, frames, 0.5, crop=record.to_dict(), aligned=ALIGNED,
+                                             paste_back=True)]
     assert pasted[0].shape == (3, 64, 80)
     assert torch.equal(pasted[0][:, :, :14], frames[0][:, :, :14])  # outside the crop: untouched
     assert not torch.allclose(pasted[0][:, 20:40, 24:40], frames[0][:, 20:40, 24:40], atol=1e-3)

@@ -178,9 +178,10 @@ def test_chosen_faces_and_faces_that_appear_later(edit_model, identity_decoder):
 def test_tracked_paste_of_one_face_with_the_rectangle_is_the_release_path(edit_model):
     """faces 'largest' with the crop rectangle reproduces the plain (release) video path exactly."""
     frames = _clip(SHIFTS[:3], faces=1)
-    plain = torch.stack([o.frame for o in process_video(edit_model, frames, 0.7, chunk_size=2, paste_back=True, feather=0.1)])
+    plain = torch.stack([o.frame for o in process_video(edit_model, frames, 0.7, chunk_size=2, paste_back=True,
+                                                        feather=0.1)])
     tracked = torch.stack([o.frame for o in process_video(edit_model, frames, 0.7, chunk_size=2, paste_back=True,
-                                             faces="largest", paste=PasteOptions("crop", 0.1))])
+                                                          faces="largest", paste=PasteOptions("crop", 0.1))])
     assert torch.allclose(plain, tracked, atol=1e-5)
 
 

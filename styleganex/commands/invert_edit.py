@@ -91,7 +91,7 @@ def cmd_invert(args) -> int:
     from ..faces.group import crop_faces
     from ..io.images import load_image
     from ..pipelines.encode_decode import decode_latent, encode_images, invert_images
-    from ..pipelines.latent_files import save_latent
+    from ..pipelines.latent_files import crop_info_to_dict, save_latent
 
     selection = face_selection(args)
     out = check_output_folder(args.out)
@@ -145,7 +145,7 @@ def cmd_invert(args) -> int:
     write_all([
         (latent_path, lambda tmp: save_latent(latent, tmp)),
         *[(path, image_writer(picture, path)) for path, picture in images],
-        (json_path, lambda tmp: tmp.write_text(json.dumps(crop_info.to_dict(), indent=2))),
+        (json_path, lambda tmp: tmp.write_text(json.dumps(crop_info_to_dict(crop_info), indent=2))),
     ])
     if history:
         print(f"loss {history[0]:.4f} -> {history[-1]:.4f} in {len(history)} steps")

@@ -51,6 +51,7 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from types import EllipsisType
 from typing import Any, Iterable
 
 import numpy as np
@@ -140,7 +141,8 @@ class Direction:
     note: str = ""
 
     @classmethod
-    def of(cls, vector, name: str, source: str, layers: Iterable[int] | None = ..., note: str = "") -> Direction:
+    def of(cls, vector, name: str, source: str, layers: Iterable[int] | None | EllipsisType = ...,
+           note: str = "") -> Direction:
         """A direction with ``source``'s defaults (``layers`` given: those rows instead)."""
         src = SOURCES[source]
         rows = src.layers if layers is ... else (None if layers is None else tuple(int(i) for i in layers))

@@ -112,7 +112,8 @@ def classify(obj: dict, meta: dict) -> str:
     """'styleganex', 'styleganex_tensors' (safetensors without our metadata), 'stylegan2' or raise."""
     if meta.get("format") == FORMAT:
         return "styleganex"
-    sd = obj.get("state_dict") if isinstance(obj.get("state_dict"), dict) else obj
+    inner = obj.get("state_dict")
+    sd = inner if isinstance(inner, dict) else obj
     keys = [k for k in sd if isinstance(k, str)]
     if any(k.startswith("encoder.") for k in keys) and any(k.startswith("decoder.") for k in keys):
         return "styleganex" if "state_dict" in obj else "styleganex_tensors"
@@ -167,7 +168,8 @@ def load_weights(module: torch.nn.Module, state_dict: dict, what: str, ignorable
         v = state_dict.get(k)
         if v is None:
             if _NOISE.search(k) or _FIXED_BUFFER.search(k):
-                state_dict[k] = _default_buffer(k, ref, getattr(getattr(module, "config", None), "blur_kernel", (1, 3, 3, 1)))
+                blur_kernel = getattr(getattr(module, "config", None), "blur_kernel", (1, 3, 3, 1))
+                state_dict[k] = _default_buffer(k, ref, blur_kernel)
                 if _NOISE.search(k):
                     notes.append(k)
                 continue

@@ -118,7 +118,8 @@ def parse_layers(layers, n_latent: int) -> list[int]:
                 if hi < lo:
                     raise DirectionError(f"layer range {part!r} is empty (end before start)")
                 if hi >= n_latent:
-                    raise DirectionError(f"layer range {part!r} is out of range: this latent has rows 0..{n_latent - 1}")
+                    raise DirectionError(f"layer range {part!r} is out of range: "
+                                         f"this latent has rows 0..{n_latent - 1}")
                 rows.extend(range(lo, hi + 1))
             elif re.fullmatch(r"-?\d+", part):
                 rows.append(int(part))

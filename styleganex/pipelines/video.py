@@ -9,9 +9,9 @@
 
 As the official ``video_editing.py``: the crop parameters and the aligned face x̃ come from the first
 frame (x̃: the landmarks detected again on its crop, ``faces.align_crop``); every frame is cropped with
-those parameters (``cv2.resize``'s plain bilinear, ``faces.apply_crop``), encoded for f and the fusion skip features, and
-decoded with w+ = E(x̃) + latent_avg, zero noise and ``editing_w[0] x scale`` (edit models). There is
-no temporal smoothing.
+those parameters (``cv2.resize``'s plain bilinear, ``faces.apply_crop``), encoded for f and the fusion skip
+features, and decoded with w+ = E(x̃) + latent_avg, zero noise and ``editing_w[0] x scale`` (edit models).
+There is no temporal smoothing.
 
 Different from the official loop, which runs the whole ``pSp.forward`` on every frame: x̃ is encoded
 once and its w+ reused (the official per-frame result is the same, since x̃ never changes); frames go
@@ -450,7 +450,8 @@ def _tracked_frames_out(model, it, editing_w, tracker, options, chunk_size, prog
                 except Exception as e:
                     raise _with_frame_index(e, start + k) from e
                 result = pasted.frame
-                covered = torch.maximum(1.0 - (1.0 - covered) * (1.0 - pasted.mask), torch.maximum(covered, pasted.mask))
+                covered = torch.maximum(1.0 - (1.0 - covered) * (1.0 - pasted.mask),
+                                        torch.maximum(covered, pasted.mask))
             done += 1
             if progress is not None:
                 progress(done, total, {"frame": start + k, "faces": len(tracked)})

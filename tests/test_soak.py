@@ -1,4 +1,4 @@
-"""Soak (issue 9): many frames and many inversions in one process must not grow its memory.
+"""Soak: many frames and many inversions in one process must not grow its memory.
 
 One fresh interpreter (so memory freed by earlier tests cannot hide growth; glibc is told to mmap
 every allocation of 64 KiB or more, so freed tensors leave the resident set at once) runs, after a
