@@ -80,11 +80,11 @@ def batch_vs_library(model, photos: list[Path], out: Path, batch_size: int = 1) 
         if model.device.type == "cuda":
             torch.cuda.synchronize()
 
-    super_resolve(model, load_image(photos[0])[None] * 2 - 1, 4)  # warm-up (first-call costs)
+    super_resolve(model, load_image(photos[0])[None], 4)  # warm-up (first-call costs)
     sync()
     start = time.perf_counter()
     for path in photos:
-        super_resolve(model, load_image(path)[None] * 2 - 1, 4, seed=0)
+        super_resolve(model, load_image(path)[None], 4, seed=0)
     sync()
     library = time.perf_counter() - start
 

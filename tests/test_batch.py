@@ -362,7 +362,7 @@ def test_every_batch_command_writes_what_the_single_command_writes(other_inputs,
 
 
 def test_batch_video_edits_each_video_whole(tmp_path, capsys, monkeypatch):
-    from test_reliability_failures import StubDetector
+    from test_video import StubDetector
 
     import styleganex.faces.detect as detect
     import styleganex.faces.video_crop as video_crop

@@ -15,6 +15,7 @@ from pathlib import Path
 from ..base.errors import InputError
 from ..base.outputs import check_not_inputs, check_output_file, check_output_folder
 from ..base.validation import MAX_STRENGTH
+from ..pipelines import inversion
 from .common import (
     ProgressBar,
     add_face_args,
@@ -40,11 +41,11 @@ def register(sub) -> None:
     p.add_argument("photo", help="image file")
     add_model_args(p)
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--steps", type=int_range(0, MAX_STEPS), default=500,
-                   help="optimisation steps (official: 500; 0 = encoder only, no optimisation)")
+    p.add_argument("--steps", type=int_range(0, MAX_STEPS), default=inversion.STEPS,
+                   help=f"optimisation steps (official: {inversion.STEPS}; 0 = encoder only, no optimisation)")
     p.add_argument("--seed", type=seed, default=0, help="random seed (same seed, same result on CPU)")
-    p.add_argument("--lr", type=float_range(0.0, 10.0, low_open=True), default=0.05,
-                   help="peak learning rate (official: 0.05)")
+    p.add_argument("--lr", type=float_range(0.0, 10.0, low_open=True), default=inversion.LR,
+                   help=f"peak learning rate (official: {inversion.LR})")
     p.add_argument("--mse", type=float_range(0.0, 1e6), default=0.0, help="weight of an extra pixel (MSE) loss")
     p.add_argument("--no-face", action="store_true",
                    help="do not detect/align a face: use a centre crop and encode w+ from it")

@@ -6,7 +6,6 @@ renamed at the end): an error or Ctrl-C leaves no partial output behind.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ..base.outputs import check_not_inputs, check_output_file, check_output_folder
@@ -187,7 +186,5 @@ def cmd_video(args) -> int:
     task = video_task(args)
     item = Item(Path(args.video), Path(args.out))
     result, _ = run_one(task, item)
-    if item.source in task.problems:
-        print(f"warning: {task.problems[item.source]}: the frames were written unchanged", file=sys.stderr)
     print(task.describe(item, result))
     return 0

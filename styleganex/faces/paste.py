@@ -75,6 +75,12 @@ face height above its centre (hair and ears)."""
 MIN_GAIN, MAX_GAIN = 0.5, 2.0
 
 
+CROP_FEATHER = 0.1
+"""Fade of the release's crop-rectangle paste, as a fraction of the crop's shorter side."""
+FACE_FEATHER = 0.05
+"""Default fade of the face and head masks (the Decode node and ``edit --frame``)."""
+
+
 @dataclass(frozen=True)
 class PasteOptions:
     """How a crop is blended into its frame (see the module docstring).
@@ -86,7 +92,7 @@ class PasteOptions:
     """
 
     shape: str = "crop"
-    feather: float = 0.1
+    feather: float = CROP_FEATHER
     erode: float = 0.0
     colour: bool = False
 
@@ -247,7 +253,7 @@ def _soft_from_binary(binary: torch.Tensor, erode_px: float, feather_px: float) 
 
 
 # ---- pasting -------------------------------------------------------------------------------------
-def paste_back(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, feather: float = 0.1,
+def paste_back(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, feather: float = CROP_FEATHER,
                mask: torch.Tensor | None = None) -> torch.Tensor:
     """Composite ``output`` into ``frame`` where ``record``'s crop came from; returns a new frame.
 

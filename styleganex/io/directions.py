@@ -51,17 +51,19 @@ import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from types import EllipsisType
 from typing import Any, Iterable
 
 import numpy as np
 import torch
 
+from ..base.catalogue import DIRECTIONS_FILE, DIRECTIONS_LICENSE, DIRECTIONS_URL
 from ..base.errors import DirectionError
 from ..base.filetypes import describe_bytes, sniff, torch_load_message, zip_names
 from ..base.schema import as_float, as_int, as_list, parse_json
 
 __all__ = [
-    "EXTENSIONS",
+    "DIRECTION_EXTENSIONS",
     "FORMAT",
     "OFFICIAL_FILE",
     "OFFICIAL_NAMES",
@@ -77,15 +79,12 @@ __all__ = [
 
 FORMAT = "styleganex-directions"
 FORMAT_VERSION = "1"
-EXTENSIONS = (".npy", ".npz", ".pt", ".pth", ".safetensors")
+DIRECTION_EXTENSIONS = (".npy", ".npz", ".pt", ".pth", ".safetensors")
 """File name suffixes of direction files (the content decides the format; these are what folders list)."""
 
-OFFICIAL_FILE = "direction_dics.pt"
-OFFICIAL_URL = "https://huggingface.co/PKUWilliamYang/StyleGANEX/resolve/main/direction_dics.pt"
 OFFICIAL_NAMES = ("smile", "open_eye", "open_mouth", "pose", "reduce_age", "glasses", "light_hair_color", "slender")
 """The directions of the web demo's ``direction_dics.pt`` (hub repo ``PKUWilliamYang/StyleGANEX``)."""
-OFFICIAL_LICENSE = ("published with the official StyleGANEX weights (S-Lab License 1.0, non-commercial); "
-                    "see the hub repository's licence")
+OFFICIAL_FILE, OFFICIAL_URL, OFFICIAL_LICENSE = DIRECTIONS_FILE, DIRECTIONS_URL, DIRECTIONS_LICENSE
 
 MAX_FILE_BYTES = 512 * 2 ** 20
 MAX_STYLE_DIM = 8192
@@ -142,7 +141,8 @@ class Direction:
     note: str = ""
 
     @classmethod
-    def of(cls, vector, name: str, source: str, layers: Iterable[int] | None = ..., note: str = "") -> Direction:
+    def of(cls, vector, name: str, source: str, layers: Iterable[int] | None | EllipsisType = ...,
+           note: str = "") -> Direction:
         """A direction with ``source``'s defaults (``layers`` given: those rows instead)."""
         src = SOURCES[source]
         rows = src.layers if layers is ... else (None if layers is None else tuple(int(i) for i in layers))

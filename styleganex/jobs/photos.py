@@ -29,7 +29,7 @@ from ..io.images import image_writer, load_image, write_images
 from ..model.latent import Latent
 from ..model.network import StyleGANEX
 from ..pipelines.encode_decode import decode_latent, encode_images, invert_images
-from ..pipelines.latent_files import load_latent, save_latent
+from ..pipelines.latent_files import crop_info_to_dict, load_latent, save_latent
 from .inputs import IMAGE_SUFFIXES, LATENT_SUFFIXES
 from .task import Item, Task
 
@@ -168,7 +168,7 @@ class InvertTask(Task):
                   for path, picture in ((recon_path, result.recon[k]), (crop_path, result.crops[k]))]
         if self.preview and result.preview is not None:
             images.append((self._named(item, "_faces.png"), result.preview))
-        crop_json = json.dumps(result.latent.crop.to_dict(), indent=2)
+        crop_json = json.dumps(crop_info_to_dict(result.latent.crop), indent=2)
         latent_path = self._named(item, "_latent.safetensors")
         # all files appear together, or none; the latent last, so that it marks a complete item
         items = [*[(path, image_writer(picture, path)) for path, picture in images],
@@ -234,24 +234,19 @@ class EditTask(Task):
         return [item.source, self.frame, *self.extra_inputs]
 
     def prepare(self, item: Item) -> Any:
-        from ..pipelines.editing import apply_direction, style_mix
+        from ..pipelines.editing import edit_latent
 
         latent = load_latent(item.source, self.latent_model)
-        if self.direction is not None:
-            latent = apply_direction(latent, self.direction, self.strength, self.layers)
-        if self.mix_seed is not None:
-            latent = style_mix(self.latent_model, latent, layers=self.mix_layers, seed=self.mix_seed)
-        if self.frame is not None and latent.crop is None:
-            raise InputError(f"{item.source} has no crop record, so it cannot be pasted back into "
-                             f"{self.frame}; drop --frame to save the crop")
-        return latent
+        return edit_latent(latent, self.direction, self.strength, self.layers, model=self.latent_model,
+                           mix="off" if self.mix_seed is None else "random", mix_rows=self.mix_layers,
+                           mix_seed=self.mix_seed or 0)
 
     def compute_one(self, latent: Latent) -> torch.Tensor:
-        result = decode_latent(self.model, latent)
-        if self.frame is not None:
-            frames = load_image(self.frame)[None]
-            result = latent.crop.with_frames(frames).composite(result, self.paste).frames
-        return result
+        from ..pipelines.encode_decode import render_latent
+
+        frames = None if self.frame is None else load_image(self.frame)[None]
+        return render_latent(self.model, latent, crop=latent.crop, frames=frames,
+                             paste=None if frames is None else self.paste).images
 
     def write(self, item: Item, result: torch.Tensor) -> list[Path]:
         if result.shape[0] == 1:

@@ -110,7 +110,9 @@ class _Kind:
 
 
 def _read_sketch(task: SamplesTask, path: Path) -> torch.Tensor:
-    return center_crop_512(load_image(path)[0:1][None])  # the first channel, as the web UI
+    from ..pipelines.translation import prepare_sketch
+
+    return prepare_sketch(load_image(path))
 
 
 def _read_mask(task: SamplesTask, path: Path) -> torch.Tensor:
@@ -166,8 +168,7 @@ class SamplesTask(Task):
         return self.kind.read(self, item.source)
 
     def compute_one(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.kind.run(self.model, x, self.number, self.seed, progress=self.progress)
-        return (out.float().cpu() + 1) / 2
+        return self.kind.run(self.model, x, self.number, self.seed, progress=self.progress).float().cpu()
 
     def write(self, item: Item, result: torch.Tensor) -> list[Path]:
         items = list(zip(self.outputs(item), result))
@@ -202,7 +203,6 @@ class VideoTask(Task):
         self._model, self.options, self.max_frames, self.allow_short = model, dict(options), max_frames, allow_short
         self.tracked, self.progress = tracked, progress
         self.extra_inputs = tuple(p for p in extra_inputs if p is not None)
-        self.problems: dict[Path, str] = {}
 
     def target(self, root: Path, rel: PurePosixPath) -> Path:
         from ..io.video_files import VIDEO_FORMATS
@@ -240,10 +240,8 @@ class VideoTask(Task):
         item.target.parent.mkdir(parents=True, exist_ok=True)
         bar = self.progress(total) if self.progress else contextlib.nullcontext()
         with bar as progress:
-            outs = process_video(self.model, frames, progress=progress, total=total, **options)
+            outs = (out.frame for out in process_video(self.model, frames, progress=progress, total=total, **options))
             self.written = write_video(item.target, outs, info.fps, audio_from=item.source)
-        if self.tracked and options["state"].problem():
-            self.problems[item.source] = options["state"].problem()
         return [item.target]
 
     def describe(self, item: Item, info) -> str:
