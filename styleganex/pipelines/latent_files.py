@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 
 from ..base.errors import InputError, LatentFileError
-from ..base.filetypes import describe_bytes, sniff, torch_load_message
+from ..base.filetypes import describe_bytes, safe_torch_load, sniff
 from ..base.outputs import write_all
 from ..base.schema import parse_json
 from ..faces.crop_info import CropInfo
@@ -208,10 +208,7 @@ def load_official_inversion(path) -> Latent:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"latent file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise LatentFileError(torch_load_message(path, e)) from e
+    obj = safe_torch_load(path, LatentFileError)
     if not isinstance(obj, dict) or "wplus" not in obj or "f" not in obj:
         found = sorted(map(str, obj))[:8] if isinstance(obj, dict) else type(obj).__name__
         hint = " (it looks like a model checkpoint)" if isinstance(obj, dict) and (

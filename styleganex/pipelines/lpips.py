@@ -80,11 +80,12 @@ def read_vgg_weights(path) -> dict:
     """The backbone tensors of torchvision's VGG16 file, renamed to lpips' layout
     (``features.x.*`` -> ``sliceK.x.*``) and checked; ValueError for any other file."""
     path = Path(path)
+    from ..base.filetypes import safe_torch_load
+
     try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        from ..base.filetypes import torch_load_message
-        raise InputError(f"not a readable VGG16 weights file: {torch_load_message(path, e)}") from e
+        sd = safe_torch_load(path, InputError)
+    except InputError as e:
+        raise InputError(f"not a readable VGG16 weights file: {e}") from e
     if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):
