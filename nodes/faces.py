@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import torch
 
+from ..styleganex.base.errors import InputError
 from ..styleganex.faces.crop_info import BATCH_MODES as CORE_BATCH_MODES
 from ..styleganex.faces.select import ORDERS, SELECT_MODES
 from .common import CATEGORY, CropType, ParserType, Progress, blocked, cancellable, core_to_image, image_to_core
@@ -86,6 +87,17 @@ class FaceCrop(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, select="one", indices=""):
+        from ..styleganex.faces.select import parse_face_indices
+
+        if select == "indices":
+            try:
+                parse_face_indices(indices, "indices")
+            except InputError as e:
+                return f"Face Crop: {e}"
+        return True
+
+    @classmethod
     def execute(cls, image, padding=256, face="largest", face_index=0, batch_mode="each image",
                 if_no_face="error", select="one", indices="", max_faces=0, min_face_size=0,
                 min_score=0.0) -> io.NodeOutput:
@@ -93,11 +105,12 @@ class FaceCrop(io.ComfyNode):
         from ..styleganex.faces.group import crop_faces
 
         frames = image_to_core(image)
-        text = indices if select == "indices" else select
-        selection = FaceSelection.parse(text, order=face, index=int(face_index), max_faces=int(max_faces),
-                                        min_size=float(min_face_size), min_score=float(min_score)) \
-            if select != "one" else FaceSelection("one", face, int(face_index), max_faces=int(max_faces),
-                                                  min_size=float(min_face_size), min_score=float(min_score))
+        try:
+            selection = FaceSelection.from_choice(select, indices, order=face, index=int(face_index),
+                                                  max_faces=int(max_faces), min_size=float(min_face_size),
+                                                  min_score=float(min_score))
+        except InputError as e:
+            raise InputError(f"Face Crop: {e}") from None
         progress = Progress(frames.shape[0])
         with cancellable():
             found = crop_faces(frames, selection, detector=_detector(), padding=int(padding),
