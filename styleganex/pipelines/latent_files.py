@@ -181,15 +181,26 @@ def _read_metadata(meta: dict, path) -> tuple:
 
 
 def _check_frame_sizes(latent: Latent, what: str) -> None:
-    """The size record must describe the frames f was encoded from (f is 1/8 of the padded frame)."""
+    """The size record must describe the frames f was encoded from (f is 1/8 of the padded frame), and the
+    crops (or their canvas) must have the shape of those frames, so a paste-back puts f's image where its
+    crop came from."""
     record = latent.size_record
-    if record is None:
-        return
     f_size = (latent.f.shape[-2] * 8, latent.f.shape[-1] * 8)
-    if record.mode != "pad" or tuple(record.size) != f_size:
+    if record is not None and (record.mode != "pad" or tuple(record.size) != f_size):
         raise LatentFileError(f"{what}: the 'size_record' metadata describes a {record.size[1]}x{record.size[0]} "
                               f"{record.mode} but f was encoded from a {f_size[1]}x{f_size[0]} frame: the record "
                               "belongs to another latent")
+    crop = latent.crop
+    if crop is None:
+        return
+    encoded_h, encoded_w = record.original_size if record is not None else f_size
+    shown = [crop.canvas] if crop.canvas is not None else [r.crop_size for r in crop.records]
+    for k, (h, w) in enumerate(shown):
+        # the encoded frame is the crop at any scale (e.g. a crop resized before encoding): same shape
+        if abs(encoded_h - h * encoded_w / w) > max(8.0, 0.02 * encoded_h):
+            which = "canvas" if crop.canvas is not None else f"crop {k}"
+            raise LatentFileError(f"{what}: the 'crop' metadata's {which} is {w}x{h} but f was encoded from a "
+                                  f"{encoded_w}x{encoded_h} image: the crop info belongs to another latent")
 
 
 def check_latent_fits(latent: Latent, model, what: str = "latent") -> None:
