@@ -73,8 +73,12 @@ def _read(path: str):
 
 def direction_options() -> list[str]:
     """'none', the model vector, then every file: 'file' for one direction, 'file [name]' for each of several."""
+    from ..styleganex.base.schema import has_control
+
     options = [NONE, MODEL_VECTOR]
     for f in direction_files():
+        if has_control(f):  # a file name that would act on the list it is shown in: not offered
+            continue
         try:
             path = resolve_file(DIRECTIONS_FOLDER, f, "direction file")
         except InputError:  # a link that leads outside the folders: not offered
@@ -210,7 +214,7 @@ class ApplyEdit(io.ComfyNode):
 
         n = latent.wplus.shape[1]
         chosen = pick_direction("Apply Edit", direction, model, directions, direction_index)
-        if chosen is not None and strength != 0:
+        if chosen is not None:  # strength 0 is not a no-op for a GANSpace component in mode 'e4e'
             rows = rows_choice("Apply Edit", layer_start, layer_end, n)
             latent = apply_direction(latent, chosen, float(strength), rows)
         if style_mix != "off":
