@@ -14,8 +14,8 @@ import re
 import zipfile
 from pathlib import Path
 
-__all__ = ["KINDS", "MAX_UNPACK_RATIO", "describe_bytes", "file_kind", "safe_torch_load", "sniff", "torch_load_message",
-           "zip_names", "zip_size_problem"]
+__all__ = ["KINDS", "MAX_UNPACK_RATIO", "describe_bytes", "file_kind", "pickle_globals", "safe_torch_load", "sniff",
+           "torch_load_message", "zip_names", "zip_size_problem"]
 
 KINDS = ("empty", "zip", "npy", "safetensors", "pickle", "unknown")
 """What :func:`sniff` tells apart: zip (PyTorch's format and ``.npz``), ``.npy``, ``.safetensors``, a legacy
@@ -161,14 +161,71 @@ def describe_bytes(path, head: bytes | None = None) -> str:
         return f"{size:,} bytes of binary data"
 
 
+_DATA_GLOBALS = ("torch.", "collections.OrderedDict", "builtins.set", "builtins.frozenset", "builtins.bytearray",
+                 "_codecs.encode")
+"""Python globals a tensor file's pickle may name (rebuilding tensors, storages and plain containers)."""
+
+
+def pickle_globals(path, limit: int = 100_000) -> list[str] | None:
+    """The Python globals (``module.name``) the pickles of a torch file ask for, read with ``pickletools``
+    (opcodes are parsed, nothing is executed), or None when its bytes do not parse as a pickle at all.
+
+    Reads a legacy (non-zip) file's pickles one after the other, or a zip file's ``data.pkl`` (call it
+    only after :func:`zip_size_problem`); at most ``limit`` opcodes.
+    """
+    import io
+    import pickletools
+
+    try:
+        if sniff(path)[0] == "zip":
+            with zipfile.ZipFile(path) as archive:
+                member = next((n for n in archive.namelist() if n.endswith("data.pkl")), None)
+                if member is None:
+                    return None
+                stream = io.BytesIO(archive.read(member))
+        else:
+            with open(path, "rb") as fh:
+                stream = io.BytesIO(fh.read(64 * 2 ** 20))
+    except (OSError, zipfile.BadZipFile, ValueError):
+        return None
+    found: list[str] = []
+    strings: list[str] = []
+    parsed = False
+    count = 0
+    while count < limit:
+        try:
+            for op, arg, _ in pickletools.genops(stream):
+                count += 1
+                if op.name in ("GLOBAL", "INST"):
+                    found.append(str(arg).replace(" ", "."))
+                elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                    found.append(".".join(strings[-2:]))
+                elif isinstance(arg, str):
+                    strings.append(arg)
+                if count >= limit:
+                    break
+            parsed = True
+        except Exception:  # noqa: BLE001 - not (or no longer) pickle opcodes: raw tensor data or damage
+            break
+    return found if parsed or found else None
+
+
 def torch_load_message(path, e: Exception) -> str:
     """The message for a ``torch.load(weights_only=True)`` failure, without anything quoted from the file
     other than the name of a refused Python global (a dotted identifier): a file that asks for a Python
-    global (which could run code) is told apart from one whose bytes are simply damaged."""
+    global other than tensors' (which could run code) is told apart from one whose bytes are damaged."""
     msg = str(e)
     found = re.search(r"(?:Unsupported global: GLOBAL|unsupported GLOBAL) ([A-Za-z_][\w.]{0,120})", msg)
-    if found or "Unsupported global" in msg:
-        detail = f" (it asks for {found.group(1)})" if found else ""
+    asked = None
+    if not found and "Unsupported global" not in msg and ("Weights only load failed" in msg
+                                                          or "Unpickling" in type(e).__name__):
+        # torch stopped at an opcode it does not read: look at the globals the pickle names without running it
+        names = pickle_globals(path) or []
+        asked = next((n for n in names if not n.startswith(_DATA_GLOBALS)), None)
+    if found or "Unsupported global" in msg or asked:
+        name = found.group(1) if found else asked
+        valid = name is not None and re.fullmatch(r"[A-Za-z_][\w.]{0,120}", name)
+        detail = f" (it asks for {name})" if valid else ""
         return (f"refused to load {path}: it contains pickled Python objects other than tensors and plain "
                 f"containers{detail}; loading it could run code. StyleGANEX files hold only tensors and plain "
                 f"dicts, lists and numbers")
