@@ -448,3 +448,163 @@ def test_sefa_follows_weights_changed_in_place_and_refuses_nan():
     mods[2].weight.data[0, 0] = float("nan")
     with pytest.raises(DirectionError, match="NaN"):
         sefa_directions(model, "0-3", 3)
+
+
+# ---- face numbers typed as text ---------------------------------------------------------------------------
+@pytest.mark.parametrize("text, understood", [("0,2", (0, 2)), ("0-2", (0, 1, 2)), (" 3 , 0-1 ", (3, 0, 1)),
+                                              ("2,2,1", (2, 1))])
+def test_face_indices_parse_one_syntax(text, understood):
+    from styleganex.faces.select import FaceSelection, parse_face_indices
+
+    assert parse_face_indices(text) == understood
+    assert FaceSelection.parse(text).indices == understood
+    assert FaceSelection.from_choice("indices", text).indices == understood
+
+
+@pytest.mark.parametrize("text, shown", [("0 2", "'0 2'"), ("1 0", "'1 0'"), ("-1", "'-1'"), ("2-0", "'2-0'"),
+                                         ("1.5", "'1.5'"), ("0,x", "#0"), ("0,,2", "#0"), ("", "empty")])
+def test_face_indices_refuse_everything_else(text, shown):
+    from styleganex.faces.select import FaceSelection, parse_face_indices
+
+    with pytest.raises(InputError, match="indices") as e:
+        FaceSelection.from_choice("indices", text)
+    assert shown in str(e.value)
+    with pytest.raises(InputError):
+        parse_face_indices(text)
+    if text:
+        with pytest.raises(InputError, match="face selection"):
+            FaceSelection.parse(text)
+
+
+@pytest.mark.parametrize("faces", ["-1", "0 2", "largest:-1"])
+def test_invert_faces_refuses_what_it_cannot_read(files, faces):
+    out = files.tmp / "out"
+    before = _snapshot(files.tmp)
+    rc, _, err = _cli("invert", files.photo, "--model", files.model, "--out", out, "--steps", "0", "--faces", faces)
+    line = _one_error_line(err)
+    assert rc == 2 and faces in line, line
+    assert not out.exists() and _snapshot(files.tmp) == before
+
+
+def test_skip_image_with_no_face_left_stops_with_the_preview():
+    from styleganex.faces.group import crop_faces
+
+    class NoFaces:
+        def detect(self, image):
+            return []
+
+    photos = torch.rand(2, 3, 64, 64)
+    found = crop_faces(photos, detector=NoFaces(), if_no_face="skip")
+    assert found.group is None and "no face found" in found.problem and "left out" in found.problem
+    assert found.preview.shape == (2, 3, 64, 64)
+
+
+# ---- latent files: crop fields against each other and against f --------------------------------------------
+def _latent_with_crop(path: Path, crop: dict, f_hw=(8, 8), batch=1) -> Path:
+    from safetensors.torch import save_file
+
+    tensors = {"wplus": torch.zeros(batch, 14, S), "f": torch.zeros(batch, 32, *f_hw)}
+    save_file(tensors, str(path), metadata={"format": "styleganex-latent", "version": "2",
+                                            "crop": json.dumps(crop), "meta": "{}"})
+    return path
+
+
+RECORD = {"frame_size": [64, 64], "scale": 1.0, "resized_size": [64, 64], "box": [0, 0, 64, 64]}
+
+
+def test_a_crop_info_of_more_frames_than_given_writes_nothing(files):
+    crop = {"version": 3, "records": [RECORD], "padding": [256] * 4, "mode": "each image", "frame_index": [0],
+            "n_frames": 40}
+    latent = _latent_with_crop(files.tmp / "forty.safetensors", crop)
+    before = _snapshot(files.tmp)
+    rc, _, err = _cli("edit", latent, "--model", files.model, "--direction", files.direction, "--frame", files.photo,
+                      "--out", files.tmp / "out.png")
+    line = _one_error_line(err)
+    assert rc == 2 and "40 images" in line and "1 frame" in line
+    assert _snapshot(files.tmp) == before
+
+
+def test_a_canvas_that_does_not_fit_f_is_refused_when_read(tmp_path):
+    from styleganex.base.errors import LatentFileError
+    from styleganex.pipelines.latent_files import load_latent
+
+    small = dict(RECORD, box=[0, 0, 64, 32])  # a 64x32 crop
+    crop = {"version": 3, "records": [small], "padding": [256] * 4, "mode": "each image", "frame_index": [0],
+            "n_frames": 1, "canvas": [32, 160]}  # a 160x32 canvas, f shows a 64x64 image
+    with pytest.raises(LatentFileError, match="canvas is 160x32") as e:
+        load_latent(_latent_with_crop(tmp_path / "canvas.safetensors", crop))
+    assert "canvas.safetensors" in str(e.value)
+    crop = {"version": 2, "records": [small], "padding": [256] * 4, "mode": "each image"}
+    with pytest.raises(LatentFileError, match="crop 0 is 64x32"):
+        load_latent(_latent_with_crop(tmp_path / "crop.safetensors", crop))
+    ok = {"version": 2, "records": [RECORD], "padding": [256] * 4, "mode": "each image"}
+    assert load_latent(_latent_with_crop(tmp_path / "ok.safetensors", ok, f_hw=(4, 4))).crop is not None  # resized
+
+
+@pytest.mark.parametrize("layout", ["single record (invert before version 2)", "nodes' records list", "version 2"])
+def test_every_crop_layout_is_checked(files, layout):
+    bad = dict(RECORD, resized_size=[0, 0])
+    crop = {"single record (invert before version 2)": bad, "nodes' records list": {"records": [bad], "padding": 256},
+            "version 2": {"version": 2, "records": [bad]}}[layout]
+    latent = _latent_with_crop(files.tmp / "old.safetensors", crop)
+    before = _snapshot(files.tmp)
+    rc, _, err = _cli("edit", latent, "--model", files.model, "--direction", files.direction, "--frame", files.photo,
+                      "--out", files.tmp / "out.png")
+    line = _one_error_line(err)
+    assert rc == 2 and "old.safetensors" in line and "resized_size" in line
+    assert _snapshot(files.tmp) == before
+
+
+# ---- paste-back labels ---------------------------------------------------------------------------------------
+@pytest.mark.parametrize("case, words", [("MASK", "class id / 255"), ("NaN", "NaN"), ("empty", "shape [0, 0]"),
+                                         ("4-D", "shape [1, 1, 64, 64]"), ("range", "values 40..40"),
+                                         ("aspect", "do not show this crop")])
+def test_paste_back_labels_are_checked(files, case, words):
+    from styleganex.faces import PasteOptions
+    from styleganex.faces.paste import paste_face
+
+    labels = {"MASK": torch.full((64, 64), 1 / 255), "NaN": torch.full((64, 64), float("nan")),
+              "empty": torch.zeros(0, 0), "4-D": torch.zeros(1, 1, 64, 64), "range": torch.full((64, 64), 40),
+              "aspect": torch.ones(64, 8, dtype=torch.long)}[case]
+    crop = files.latent.crop.with_frames(torch.rand(1, 3, 64, 64))
+    frame_before = crop.frames.clone()
+    output = torch.rand(1, 3, 64, 64)
+    with pytest.raises(InputError, match="labels") as e:
+        crop.composite(output, PasteOptions("face"), labels=[labels])
+    assert words in str(e.value), str(e.value)
+    with pytest.raises(InputError, match="labels"):
+        paste_face(crop.frames[0], output[0], crop.records[0], PasteOptions("face"), labels=labels)
+    assert torch.equal(crop.frames, frame_before)
+    good = torch.zeros(64, 64, dtype=torch.long)
+    good[16:48, 16:48] = 1  # skin
+    pasted = crop.composite(output, PasteOptions("face"), labels=[good.float()])  # whole numbers as floats: fine
+    assert float(pasted.masks.max()) > 0.5
+
+
+# ---- command-line messages in words --------------------------------------------------------------------------
+def test_a_missing_video_is_named_in_words(tmp_path):
+    from styleganex.dev.testing import random_model, save_official_pt
+
+    model = save_official_pt(random_model("toonify", size=256, seed=1), tmp_path / "toon.pt")
+    rc, _, err = _cli("video", tmp_path / "missing.mp4", "--model", model, "--out", tmp_path / "out.mp4")
+    line = _one_error_line(err)
+    assert rc == 2 and "missing.mp4" in line and "not found" in line.lower() and "(2," not in line
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_max_frames_zero_is_refused_as_the_option(tmp_path):
+    rc, _, err = _cli("video", tmp_path / "v.mp4", "--model", "m.pt", "--out", tmp_path / "o.mp4", "--max-frames", "0")
+    (line,) = [x for x in err.splitlines() if "error:" in x]
+    assert rc == 2 and "--max-frames" in line and "0 is outside 1.." in line and "no frames" not in err
+
+
+def test_a_centre_crop_of_a_strip_is_explained_without_eyes(files):
+    from PIL import Image
+
+    strip = files.tmp / "strip.png"
+    Image.fromarray(np.zeros((1, 5000, 3), np.uint8)).save(strip)
+    out = files.tmp / "out"
+    rc, _, err = _cli("invert", strip, "--model", files.model, "--out", out, "--steps", "0", "--no-face")
+    line = _one_error_line(err)
+    assert rc == 2 and "5000x1" in line and "eyes" not in line
+    assert not out.exists() or not any(out.iterdir())
