@@ -9,6 +9,7 @@ Models are small random ones (``styleganex.dev.testing.random_model``).
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import pickle
@@ -352,9 +353,7 @@ def test_ganspace_cli_edit_uses_e4e(tmp_path, files):
     assert rc == 0, err
     latent = load_latent(files.latent_path)
     wplus = _e4e_reference(latent.wplus, pca, 1, 0, 4, 0.0)
-    from dataclasses import replace
-
-    want = decode_latent(files.latent.__class__ and _inv_of(files), replace(latent, wplus=wplus))[0]
+    want = decode_latent(_inv_of(files), dataclasses.replace(latent, wplus=wplus))[0]
     got = load_image(out)
     assert float((got - want).abs().max()) <= 1 / 255 + 1e-6
 
