@@ -353,9 +353,20 @@ def test_ganspace_cli_edit_uses_e4e(tmp_path, files):
     assert rc == 0, err
     latent = load_latent(files.latent_path)
     wplus = _e4e_reference(latent.wplus, pca, 1, 0, 4, 0.0)
-    want = decode_latent(_inv_of(files), dataclasses.replace(latent, wplus=wplus))[0]
-    got = load_image(out)
-    assert float((got - want).abs().max()) <= 1 / 255 + 1e-6
+    model = _inv_of(files)
+    want = decode_latent(model, dataclasses.replace(latent, wplus=wplus))[0]
+    assert float((load_image(out) - want).abs().max()) <= 1 / 255 + 1e-6
+    # the additive mode by name; 'e4e' for a direction without a PCA mean is one error line
+    rc, _, err = _cli("edit", files.latent_path, "--model", files.model, "--direction", tmp_path / "ffhq_pca.pt",
+                      "--name", "pc1", "--strength", "2", "--layers", "0-3", "--mode", "add", "--out", out)
+    assert rc == 0, err
+    wplus = latent.wplus.clone()
+    wplus[:, 0:4] += 2.0 * pca["std"][1] * pca["comp"][1, 0]
+    want = decode_latent(model, dataclasses.replace(latent, wplus=wplus))[0]
+    assert float((load_image(out) - want).abs().max()) <= 1 / 255 + 1e-6
+    rc, _, err = _cli("edit", files.latent_path, "--model", files.model, "--direction", files.direction,
+                      "--mode", "e4e", "--out", tmp_path / "no.png")
+    assert rc == 2 and "PCA mean" in _one_error_line(err) and not (tmp_path / "no.png").exists()
 
 
 def _inv_of(files):
