@@ -13,7 +13,9 @@ import importlib
 import numpy as np
 import pytest
 import torch
-from test_nodes import PACKAGE, _img, comfy, handles, pack  # noqa: F401 - fixtures used below
+from test_nodes import PACKAGE, _img, comfy, handles, pack
+
+FIXTURES = (comfy, handles, pack)  # the ComfyUI fixtures of test_nodes.py, used by name below
 
 
 def _core(name):

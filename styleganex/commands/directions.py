@@ -52,7 +52,8 @@ def cmd_directions(args) -> int:
 
     directions = read_directions(args.file)
     sources = sorted({d.source for d in directions.values()})
-    print(f"{shown_text(args.file)}: {len(directions)} direction(s), source {', '.join(SOURCES[s].title for s in sources)}")
+    titles = ", ".join(SOURCES[s].title for s in sources)
+    print(f"{shown_text(args.file)}: {len(directions)} direction(s), source {titles}")
     for d in directions.values():
         print("  " + d.describe())
     return 0

@@ -324,7 +324,8 @@ def _read_checkpoint(path: Path) -> object:
     try:
         return safe_torch_load(str(path), InputError)
     except InputError as exc:
-        raise InputError(f"Face parser checkpoint: {exc} (expected faceparsing.pth, a plain BiSeNet state dict)") from exc
+        raise InputError(f"Face parser checkpoint: {exc} (expected faceparsing.pth, a plain BiSeNet "
+                         "state dict)") from exc
 
 
 def _describe_wrong_checkpoint(obj: object) -> str | None:

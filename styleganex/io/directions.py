@@ -486,7 +486,8 @@ def _read_mode(entry: dict, name: str, vector: torch.Tensor, where: str):
     try:
         std = as_float(entry.get("std"), f"{name}.std", where, 0.0, 1e30, low_open=True)
         values = as_list(entry.get("mean"), f"{name}.mean", where, vector.shape[-1], max_length=MAX_STYLE_DIM)
-        mean = torch.tensor([as_float(v, f"{name}.mean[{i}]", where) for i, v in enumerate(values)], dtype=torch.float32)
+        mean = torch.tensor([as_float(v, f"{name}.mean[{i}]", where) for i, v in enumerate(values)],
+                            dtype=torch.float32)
     except DirectionError:
         raise
     except ValueError as e:
