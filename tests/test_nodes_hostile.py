@@ -102,3 +102,20 @@ def test_apply_edit_ganspace_is_e4e_even_at_strength_zero(pack, handles):
     want = w.clone()
     want[0:4] += (0.0 - coord) * comp[1, 0].double() * float(pca["std"][1])
     torch.testing.assert_close(edited.wplus[0].double(), want, rtol=0, atol=1e-5)
+
+
+def test_edit_sweep_defaults_hold_for_a_saved_range_beyond_the_edit(pack, handles):
+    import json
+
+    from safetensors.torch import save_file
+
+    folder = pack.user_models / "directions"
+    folder.mkdir(exist_ok=True)
+    info = {"wide": {"source": "sefa", "strength": [-5000, 900], "layers": None, "note": ""}}
+    save_file({"wide": torch.ones(16)}, str(folder / "wide_range.safetensors"),
+              metadata={"format": "styleganex-directions", "version": "1", "directions": json.dumps(info)})
+    node = pack.test_nodes["StyleGANEXEditSweep"]
+    with torch.inference_mode():
+        latent = pack.test_nodes["StyleGANEXEncode"].execute(handles["inversion"], _img(64, 64)).result[0]
+        images = node.execute(handles["inversion"], latent, "wide_range.safetensors", 0.0, 0.0, 3).result[0]
+    assert images.shape[0] == 3 and torch.isfinite(images).all()
