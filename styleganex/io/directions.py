@@ -75,15 +75,16 @@ from ..base.validation import MAX_STRENGTH
 __all__ = [
     "EXTENSIONS",
     "FORMAT",
+    "MODES",
     "OFFICIAL_FILE",
     "OFFICIAL_NAMES",
     "OFFICIAL_URL",
     "SOURCES",
-    "MODES",
     "Direction",
     "DirectionError",
     "Source",
     "as_vector",
+    "interfacegan_origin",
     "read_directions",
     "save_directions",
 ]
