@@ -65,8 +65,8 @@ class FaceCrop(io.ComfyNode):
                                tooltip="one: the face chosen by face/face_index (the release); all: every usable "
                                        "face; indices: the faces numbered in 'indices' (numbers of the preview)"),
                 io.String.Input("indices", default="", optional=True,
-                                tooltip="select 'indices': index-map numbers, e.g. 0,2 (faces are numbered left to "
-                                        "right; see the preview output)"),
+                                tooltip="select 'indices': index-map numbers and ranges, e.g. 0,2 or 0-2 (faces are "
+                                        "numbered left to right; see the preview output)"),
                 io.Int.Input("max_faces", default=0, min=0, max=256, optional=True,
                              tooltip="select 'all': at most this many faces, the first by the face rule (0 = all)"),
                 io.Int.Input("min_face_size", default=0, min=0, max=4096, optional=True,
