@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import torch
-
 from ..styleganex.faces.crop_info import BATCH_MODES as CORE_BATCH_MODES
 from ..styleganex.faces.select import ORDERS, SELECT_MODES
 from .compat import io
@@ -148,17 +146,9 @@ class FaceParse(io.ComfyNode):
 
         frames = image_to_core(image)
         progress = Progress(frames.shape[0])
-        labels = []
-        with parser.on_device() as p:
-            for b in range(frames.shape[0]):
-                progress.step(b)
-                if resolution == "512":
-                    lab = p.parse(frames[b:b + 1], size=512)
-                else:
-                    lab = p.parse(frames[b:b + 1])
-                labels.append(lab.cpu())
-                progress(b + 1)
-        labels = torch.cat(labels)
+        with parser.on_device() as p, cancellable():
+            labels = p.parse_each(frames, size=512 if resolution == "512" else None, progress=progress,
+                                  cancel=progress.cancel)
         colour = colorize(labels)
         return io.NodeOutput(core_to_image(colour), labels.float() / 255.0)
 

@@ -214,10 +214,10 @@ def _api_calls(inv, sr_small, how):
         "encode frame": lambda: inv.encode(img11(1, 3, 32, 32)),
         "encode aligned": lambda: inv.encode(torch.zeros(1, 3, 32, 32), img11(1, 3, 64, 64)),
         "optimize": lambda: optimize(inv, img11(1, 3, 32, 32), steps=1),
-        "super_resolve image": lambda: super_resolve(sr_small, img11(1, 3, 8, 8), 32,
-                                                     aligned=torch.zeros(1, 3, 64, 64)),
+        "super_resolve image": lambda: super_resolve(sr_small, img01(1, 3, 8, 8), 32,
+                                                     aligned01=torch.zeros(1, 3, 64, 64)),
         "super_resolve aligned": lambda: super_resolve(sr_small, torch.zeros(1, 3, 8, 8), 32,
-                                                       aligned=img11(1, 3, 64, 64)),
+                                                       aligned01=img01(1, 3, 64, 64)),
         "sketch_to_face": lambda: sketch_to_face(s2f, img01(1, 1, 32, 32)),
         "mask_to_face one-hot": lambda: mask_to_face(m2f, img01(1, 19, 32, 32)),
         "process_video frame": lambda: [o.frame for o in process_video(
