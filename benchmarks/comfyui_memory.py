@@ -216,7 +216,7 @@ def main(argv=None) -> int:
     other_module.block.weight = torch.nn.Parameter(torch.empty(other_bytes // 2, dtype=torch.float16),
                                                    requires_grad=False)
     other = ModelPatcher(other_module, load_device=dev, offload_device=torch.device("cpu"), size=other_bytes)
-    _, t = _timed(lambda: mm.load_models_gpu([other]))
+    _, t = _timed(lambda o=other: mm.load_models_gpu([o]))
     lo["other_model_gib"] = a.other_gib
     lo["other_load_s"] = t[0]
     free = torch.cuda.mem_get_info(dev)[0] if dev.type == "cuda" else 0
@@ -228,7 +228,7 @@ def main(argv=None) -> int:
     lo["our_decode_evicting_other_s"] = t[0]
     lo["other_loaded_after"] = other in mm.loaded_models()
     lo["ours_loaded_after"] = fp32.managed.patcher in mm.loaded_models()
-    _, t = _timed(lambda: mm.load_models_gpu([other]))
+    _, t = _timed(lambda o=other: mm.load_models_gpu([o]))
     lo["other_reload_s"] = t[0]
     lo["ours_on_gpu_after_other_reload"] = fp32.managed.module.on(dev)
     lo["ours_loaded_after_other_reload"] = fp32.managed.patcher in mm.loaded_models()

@@ -10,7 +10,8 @@ the official layout (``[1, 18, 512]``, rows: all) at a new strength and decodes 
 (``styleganex.pipelines.encode_decode.decode_latent``, zero noise, padding removed, 2048x2048 out). Reported: the median
 and the minimum of ``--reps`` runs after ``--warmup`` runs (on a shared machine the minimum is the better
 estimate) and the median CPU time of the process (all threads: contention from other processes does not
-inflate it), split into the edit itself and the decode; and one 3-strength sweep per image. Results print as a table and are written as JSON.
+inflate it), split into the edit itself and the decode; and one 3-strength sweep per image. Results print
+as a table and are written as JSON.
 """
 
 from __future__ import annotations

@@ -58,7 +58,7 @@ def check_video(model, device) -> torch.Tensor:
     frames = torch.rand(3, 3, 64, 80, generator=_gen(5))
     outs = process_video(model("edit_age", device), frames, 1.0, crop="none", chunk_size=2,
                          aligned=torch.rand(3, 256, 256, generator=_gen(6)))
-    return torch.stack(list(outs))
+    return torch.stack([o.frame for o in outs])
 
 
 def check_tracked_video(model, device) -> torch.Tensor:
@@ -68,7 +68,7 @@ def check_tracked_video(model, device) -> torch.Tensor:
     frames = torch.stack([photo, photo.roll(1, -1), photo.roll(-1, -2), photo])
     outs = process_video(model("edit_age", device), frames, 1.0, chunk_size=2, paste_back=True, faces="all",
                          detector=detector, paste=PasteOptions("face", 0.05, 0.0, True))
-    return torch.stack(list(outs))
+    return torch.stack([o.frame for o in outs])
 
 
 def check_paste_faces(model, device) -> torch.Tensor:
@@ -85,11 +85,11 @@ def check_paste_faces(model, device) -> torch.Tensor:
 def check_translation(model, device) -> torch.Tensor:
     sketch = torch.rand(1, 1, 64, 64, generator=_gen(7))
     labels = torch.randint(0, 19, (1, 64, 64), generator=_gen(8))
-    low = torch.rand(1, 3, 16, 16, generator=_gen(9)) * 2 - 1
-    aligned = torch.rand(1, 3, 256, 256, generator=_gen(10)) * 2 - 1
+    low = torch.rand(1, 3, 16, 16, generator=_gen(9))
+    aligned = torch.rand(1, 3, 256, 256, generator=_gen(10))
     a = sketch_to_face(model("sketch2face", device), sketch, number=2, noise="zero").cpu()
     b = mask_to_face(model("mask2face", device), labels, number=2, noise="zero").cpu()
-    c = super_resolve(model("sr", device), low, factor=16, aligned=aligned, crop=False, noise="zero").cpu()
+    c = super_resolve(model("sr", device), low, factor=16, aligned01=aligned, crop=False, noise="zero").cpu()
     return torch.cat([a.flatten(), b.flatten(), c.flatten()])
 
 

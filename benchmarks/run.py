@@ -324,9 +324,10 @@ def print_row(r: dict):
         if "error" in t:
             s += f" | official FAILED: {t['error']}"
         else:
+            agree = r.get("agreement", {})
             s += (f" | official {t['median_s'] * 1e3:9.1f} ms {t['peak_mem_mb']:8.0f} MB"
                   f" | speedup x{r.get('speedup', float('nan')):.2f} mem x{r.get('mem_ratio') or float('nan'):.2f}"
-                  f" | agree {r.get('agreement', {}).get('pass')} ({r.get('agreement', {}).get('max_abs', float('nan')):.1e})")
+                  f" | agree {agree.get('pass')} ({agree.get('max_abs', float('nan')):.1e})")
     print(s, flush=True)
 
 

@@ -6,10 +6,10 @@ which :mod:`.compat` imports.
 
 from __future__ import annotations
 
-from .common import register_folders
 from .compat import ComfyExtension, io
+from .folders import register_folders
 
-_MODULES = ("loaders", "faces", "latent", "edit", "latent_io", "translate", "video")
+_MODULES = ("loaders", "faces", "encode_decode", "edit", "latent_files", "translate", "video")
 
 
 def node_list() -> list[type[io.ComfyNode]]:

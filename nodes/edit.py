@@ -10,34 +10,31 @@ import torch
 
 from ..styleganex.base.errors import InputError, StyleGANEXError
 from ..styleganex.model.network import MIX_SCALE
-from ..styleganex.pipelines.editing import MIX_FROM
-from .common import (
-    CATEGORY,
+from ..styleganex.pipelines.editing import MIX_FROM, OWN_ROWS, rows_between
+from .compat import io
+from .folders import (
     DIRECTIONS_FOLDER,
     MODELS_FOLDER,
-    LatentType,
-    ModelType,
-    Progress,
-    StyleGANEXModel,
-    cancellable,
     check_file,
     checkpoint_files,
-    core_to_image,
     direction_files,
     find_model_file,
     first_folder,
     missing_file_message,
     resolve_file,
 )
-from .compat import io
+from .progress import Progress, cancellable
+from .sockets import CATEGORY, LatentType, ModelType, StyleGANEXModel
+from .tensors import core_to_image
 
 # a list of the core's Direction objects, strongest / first first
 DirectionsType = io.Custom("STYLEGANEX_DIRECTIONS")
 
 NONE = "none"
 MODEL_VECTOR = "model editing vector (edit_age / edit_hair)"
-MIX_MODES = ["off", "random style", "from style_latent"]
-DEFAULT_ROWS = -1
+MIX_MODES = {"off": "off", "random style": "random", "from style_latent": "latent"}
+"""The node's style-mix choices and the core's names for them."""
+ROW_INPUTS = ("layer_start", "layer_end")
 _NAMED = re.compile(r"^(?P<file>.+) \[(?P<name>[^\]]+)\]$")
 _cache: dict[str, tuple[tuple[float, int], object]] = {}
 
@@ -148,18 +145,6 @@ def pick_direction(node: str, choice: str, model=None, directions=None, index: i
     return select_direction(found, name, f"{node}: {os.path.basename(path)}")
 
 
-def rows_choice(node: str, layer_start: int, layer_end: int, n_latent: int):
-    """None (the direction's own rows) when both are -1, else the inclusive range (clipped to the latent)."""
-    if layer_start == DEFAULT_ROWS and layer_end == DEFAULT_ROWS:
-        return None
-    if DEFAULT_ROWS in (layer_start, layer_end):
-        raise InputError(f"{node}: set both layer_start and layer_end to -1 (the direction's own rows), or neither")
-    lo, hi = min(layer_start, n_latent - 1), min(layer_end, n_latent - 1)
-    if hi < lo:
-        raise InputError(f"{node}: layer_end ({layer_end}) is before layer_start ({layer_start})")
-    return list(range(lo, hi + 1))
-
-
 def _direction_inputs():
     return [DirectionsType.Input("directions", optional=True, tooltip=DIRECTIONS_TIP),
             io.Int.Input("direction_index", default=0, min=0, max=4095, optional=True, tooltip=INDEX_TIP)]
@@ -180,12 +165,13 @@ class ApplyEdit(io.ComfyNode):
                         "the rows from mix_layer_start on. Chain nodes for several edits (the same as applying them "
                         "one after the other).",
             inputs=[
-                LatentType.Input("latent", tooltip="the latent to edit (from Encode, Optimize Inversion or Load Latent)"),
+                LatentType.Input("latent",
+                                 tooltip="the latent to edit (from Encode, Optimize Inversion or Load Latent)"),
                 io.Combo.Input("direction", options=direction_options(), default=NONE, tooltip=DIRECTION_TIP),
                 io.Float.Input("strength", default=1.0, min=-50.0, max=50.0, step=0.05, tooltip=STRENGTH_TIP),
-                io.Int.Input("layer_start", default=DEFAULT_ROWS, min=DEFAULT_ROWS, max=17, tooltip=ROWS_TIP),
-                io.Int.Input("layer_end", default=DEFAULT_ROWS, min=DEFAULT_ROWS, max=17, tooltip=ROWS_END_TIP),
-                io.Combo.Input("style_mix", options=MIX_MODES, default="off",
+                io.Int.Input("layer_start", default=OWN_ROWS, min=OWN_ROWS, max=17, tooltip=ROWS_TIP),
+                io.Int.Input("layer_end", default=OWN_ROWS, min=OWN_ROWS, max=17, tooltip=ROWS_END_TIP),
+                io.Combo.Input("style_mix", options=list(MIX_MODES), default="off",
                                tooltip="replace the fine rows with a random style or another latent's rows"),
                 io.Int.Input("mix_seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True,
                              tooltip="seed of the random style ('random style')"),
@@ -206,31 +192,22 @@ class ApplyEdit(io.ComfyNode):
         return _check_choice(direction)
 
     @classmethod
-    def execute(cls, latent, direction=NONE, strength=1.0, layer_start=DEFAULT_ROWS, layer_end=DEFAULT_ROWS,
-                style_mix="off", mix_seed=0, mix_layer_start=MIX_FROM, mix_scale=MIX_SCALE, model=None, style_latent=None,
+    def execute(cls, latent, direction=NONE, strength=1.0, layer_start=OWN_ROWS, layer_end=OWN_ROWS,
+                style_mix="off", mix_seed=0, mix_layer_start=MIX_FROM, mix_scale=MIX_SCALE, model=None,
+                style_latent=None,
                 directions=None, direction_index=0) -> io.NodeOutput:
-        from ..styleganex.pipelines.editing import apply_direction
-        from ..styleganex.pipelines.editing import style_mix as mix
+        from ..styleganex.pipelines.editing import edit_latent
 
         n = latent.wplus.shape[1]
         chosen = pick_direction("Apply Edit", direction, model, directions, direction_index)
-        if chosen is not None:  # strength 0 is not a no-op for a GANSpace component in mode 'e4e'
-            rows = rows_choice("Apply Edit", layer_start, layer_end, n)
-            latent = apply_direction(latent, chosen, float(strength), rows)
-        if style_mix != "off":
-            if model is None:
-                raise InputError("Apply Edit: style mixing needs the model connected to 'model' (the same "
-                                 "checkpoint the latent was encoded with)")
-            source = None
-            if style_mix == "from style_latent":
-                if style_latent is None:
-                    raise InputError("Apply Edit: style_mix 'from style_latent' needs a latent connected to "
-                                     "'style_latent'")
-                source = style_latent
-            rows = list(range(min(mix_layer_start, n - 1), n))
-            latent = mix(model.model, latent, layers=rows, seed=int(mix_seed), scale=float(mix_scale),
-                         source=source)
-        return io.NodeOutput(latent)
+        try:
+            rows = rows_between(layer_start, layer_end, n, ROW_INPUTS) if chosen is not None else None
+            return io.NodeOutput(edit_latent(latent, chosen, float(strength), rows,
+                                             model=None if model is None else model.model, mix=MIX_MODES[style_mix],
+                                             mix_rows=f"{min(mix_layer_start, n - 1)}-{n - 1}", mix_seed=int(mix_seed),
+                                             mix_scale=float(mix_scale), mix_source=style_latent))
+        except InputError as e:
+            raise type(e)(f"Apply Edit: {e}") from None
 
 
 class SeFaDirections(io.ComfyNode):
@@ -284,8 +261,8 @@ class EditSweep(io.ComfyNode):
                                        "SeFa -15..15)"),
                 io.Float.Input("end", default=0.0, min=-50.0, max=50.0, step=0.05, tooltip="last strength"),
                 io.Int.Input("frames", default=5, min=1, max=64, tooltip="how many images (strengths)"),
-                io.Int.Input("layer_start", default=DEFAULT_ROWS, min=DEFAULT_ROWS, max=17, tooltip=ROWS_TIP),
-                io.Int.Input("layer_end", default=DEFAULT_ROWS, min=DEFAULT_ROWS, max=17, tooltip=ROWS_END_TIP),
+                io.Int.Input("layer_start", default=OWN_ROWS, min=OWN_ROWS, max=17, tooltip=ROWS_TIP),
+                io.Int.Input("layer_end", default=OWN_ROWS, min=OWN_ROWS, max=17, tooltip=ROWS_END_TIP),
                 io.Combo.Input("noise", options=list(NOISE_MODES), default="auto",
                                tooltip="auto: the optimised noise of an inverted latent, else zero; random: from seed"),
                 io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True,
@@ -302,8 +279,8 @@ class EditSweep(io.ComfyNode):
         return _check_choice(direction)
 
     @classmethod
-    def execute(cls, model, latent, direction=NONE, start=0.0, end=0.0, frames=5, layer_start=DEFAULT_ROWS,
-                layer_end=DEFAULT_ROWS, noise="auto", seed=0, frame=0, directions=None,
+    def execute(cls, model, latent, direction=NONE, start=0.0, end=0.0, frames=5, layer_start=OWN_ROWS,
+                layer_end=OWN_ROWS, noise="auto", seed=0, frame=0, directions=None,
                 direction_index=0) -> io.NodeOutput:
         from ..styleganex.pipelines.editing import sweep, sweep_strengths
 
@@ -312,12 +289,15 @@ class EditSweep(io.ComfyNode):
             raise InputError("Edit Sweep: choose a direction (or connect 'directions')")
         low, high = chosen.strength_range if start == end else (start, end)
         strengths = sweep_strengths(float(low), float(high), int(frames))
-        rows = rows_choice("Edit Sweep", layer_start, layer_end, latent.wplus.shape[1])
+        try:
+            rows = rows_between(layer_start, layer_end, latent.wplus.shape[1], ROW_INPUTS)
+        except InputError as e:
+            raise type(e)(f"Edit Sweep: {e}") from None
         progress = Progress(len(strengths))
         with model.on_device() as m, cancellable():
             images = sweep(m, latent, chosen, strengths, rows, frame=int(frame), noise=noise, seed=int(seed),
                            progress=progress, cancel=progress.cancel)
-        return io.NodeOutput(core_to_image(images, signed=False))
+        return io.NodeOutput(core_to_image(images))
 
 
 def _missing_generator(name: str) -> str:

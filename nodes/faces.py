@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import torch
-
 from ..styleganex.base.errors import InputError
 from ..styleganex.faces.crop_info import BATCH_MODES as CORE_BATCH_MODES
 from ..styleganex.faces.select import ORDERS, SELECT_MODES
-from .common import CATEGORY, CropType, ParserType, Progress, blocked, cancellable, core_to_image, image_to_core
 from .compat import io
+from .progress import Progress, cancellable
+from .sockets import CATEGORY, CropType, ParserType, blocked
+from .tensors import core_to_image, image_to_core
 
 RULES = list(ORDERS)
 SELECT = list(SELECT_MODES)
@@ -116,7 +116,7 @@ class FaceCrop(io.ComfyNode):
             found = crop_faces(frames, selection, detector=_detector(), padding=int(padding),
                                if_no_face=NO_FACE_CORE[if_no_face], first_for_all=batch_mode == BATCH_MODES[1],
                                progress=progress, cancel=progress.cancel)
-        preview = core_to_image(found.preview, signed=False)
+        preview = core_to_image(found.preview)
         if found.group is None:
             message = (f"Face Crop: {found.problem}. See the preview output: faces are numbered left to right, the "
                        "unusable ones marked with the reason. Choose other faces, use a photo with a clearer "
@@ -124,7 +124,7 @@ class FaceCrop(io.ComfyNode):
             stop = blocked(message, NoFaceError)
             return io.NodeOutput(stop, stop, stop, preview)
         group = found.group
-        return io.NodeOutput(core_to_image(group.crops, signed=False), core_to_image(group.aligned, signed=False),
+        return io.NodeOutput(core_to_image(group.crops), core_to_image(group.aligned),
                              group.crop, preview)
 
 
@@ -159,19 +159,11 @@ class FaceParse(io.ComfyNode):
 
         frames = image_to_core(image)
         progress = Progress(frames.shape[0])
-        labels = []
-        with parser.on_device() as p:
-            for b in range(frames.shape[0]):
-                progress.step(b)
-                if resolution == "512":
-                    lab = p.parse(frames[b:b + 1], size=512)
-                else:
-                    lab = p.parse(frames[b:b + 1])
-                labels.append(lab.cpu())
-                progress(b + 1)
-        labels = torch.cat(labels)
+        with parser.on_device() as p, cancellable():
+            labels = p.parse_each(frames, size=512 if resolution == "512" else None, progress=progress,
+                                  cancel=progress.cancel)
         colour = colorize(labels)
-        return io.NodeOutput(core_to_image(colour, signed=False), labels.float() / 255.0)
+        return io.NodeOutput(core_to_image(colour), labels.float() / 255.0)
 
 
 NODES = [FaceCrop, FaceParse]

@@ -2,32 +2,74 @@
 
 from __future__ import annotations
 
+import os
+
 import torch
 
+from ..styleganex.base.catalogue import OFFICIAL_FILES
 from ..styleganex.model.checkpoints import load_model
-from .common import (
-    CATEGORY,
+from .compat import ProgressBar, auto_dtype, compute_device, interrupted, io
+from .folders import (
     DOWNLOAD_OPTION,
-    OFFICIAL_FILES,
-    FaceParserHandle,
-    ModelType,
-    ParserType,
-    StyleGANEXModel,
-    check_model_file,
+    MODELS_FOLDER,
+    check_file,
     checkpoint_files,
-    device_choice,
-    dtype_choice,
-    fetch_model_file,
+    download_folder,
     find_model_file,
+    missing_file_message,
     parser_files,
-    require_model_file,
+    resolve_file,
 )
-from .compat import io
+from .sockets import CATEGORY, FaceParserHandle, ModelType, ParserType, StyleGANEXModel
 
 DEVICES = ["auto", "cpu"]
 PRECISION_CHOICES = ["auto", "fp32", "fp16", "bf16"]
 DEVICE_TOOLTIP = ("auto: ComfyUI's compute device (the CPU under --cpu); ComfyUI's memory manager keeps the model "
                   "loaded between runs while memory allows and frees it for other models")
+
+
+# ---- the opt-in download of official files, device and precision ----------------------------------
+
+
+def fetch_model_file(name: str) -> str:
+    """Download an official file into :func:`download_folder` with ComfyUI's progress bar (stops on Cancel)."""
+    from ..styleganex.io.paths import fetch_official
+
+    bar = ProgressBar(1)
+    path = fetch_official(os.path.basename(name), download_folder(),
+                          progress=lambda done, total: bar.update_absolute(done, max(total, done, 1)),
+                          cancel=interrupted)
+    return str(path)
+
+
+def check_model_file(name: str, what: str = "model file"):
+    """For ``validate_inputs``: True when the file is there, else the message saying where to get it (or why
+    the name is refused)."""
+    return check_file(MODELS_FOLDER, name, what, lambda n: missing_file_message(n, what))
+
+
+def require_model_file(name: str, what: str = "model file") -> str:
+    path = resolve_file(MODELS_FOLDER, name, what)
+    if path is None:
+        raise FileNotFoundError(missing_file_message(name, what))
+    return path
+
+
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+
+def device_choice(choice: str) -> torch.device:
+    if choice == "cpu":
+        return torch.device("cpu")
+    return torch.device(compute_device())
+
+
+def dtype_choice(choice: str, device: torch.device) -> torch.dtype:
+    """auto: ComfyUI's choice for an image model on ``device`` (:func:`.compat.auto_dtype`: fp32 unless
+    ComfyUI runs with --bf16-vae / --fp16-vae)."""
+    if choice == "auto":
+        return auto_dtype(device)
+    return PRECISIONS[choice]
 
 
 def download_input():

@@ -5,18 +5,10 @@ from __future__ import annotations
 import torch
 
 from ..styleganex.base.errors import InputError, NoFaceError
-from .common import (
-    CATEGORY,
-    CropType,
-    ModelType,
-    Progress,
-    cancellable,
-    core_to_image,
-    image_to_core,
-    mask_to_core,
-    signed,
-)
 from .compat import io
+from .progress import Progress, cancellable
+from .sockets import CATEGORY, CropType, ModelType
+from .tensors import core_to_image, image_to_core, mask_to_core
 
 
 class SuperResolve(io.ComfyNode):
@@ -61,7 +53,7 @@ class SuperResolve(io.ComfyNode):
         progress = Progress(x01.shape[0])
         with model.on_device() as m, cancellable():
             try:
-                out = super_resolve(m, signed(x01), factor=int(factor), face=faces, seed=int(seed), crop=False,
+                out = super_resolve(m, x01, factor=int(factor), face=faces, seed=int(seed), crop=False,
                                     progress=progress, cancel=progress.cancel)
             except NoFaceError as e:
                 raise NoFaceError(f"Super-Resolve: {e}. Connect the crop_info of the Face Crop that made this "
@@ -111,11 +103,9 @@ class TranslateSketch(io.ComfyNode):
 
 
 def _sketch(image, mask) -> torch.Tensor:
-    if mask is not None:
-        s = mask_to_core(mask)
-    else:
-        s = image_to_core(image).mean(dim=1, keepdim=True)
-    return s.clamp(0.0, 1.0)
+    from ..styleganex.pipelines.translation import prepare_sketch
+
+    return prepare_sketch(mask_to_core(mask).clamp(0.0, 1.0) if mask is not None else image_to_core(image))
 
 
 def _labels(image, mask) -> torch.Tensor:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import torch
 
 from ..styleganex.base.errors import InputError
-from ..styleganex.faces.paste import MASK_SHAPES
+from ..styleganex.faces.paste import CROP_FEATHER, MASK_SHAPES
 from ..styleganex.pipelines.video import CROP_MODES as VIDEO_CROP_MODES
-from .common import CATEGORY, ModelType, Progress, VideoStateType, cancellable, core_to_image, image_to_core
 from .compat import io
+from .progress import Progress, cancellable
+from .sockets import CATEGORY, ModelType, VideoStateType
+from .tensors import core_to_image, image_to_core
 
 CROP_MODES = list(VIDEO_CROP_MODES)
 
@@ -29,22 +31,17 @@ def _run(node: str, model, frames, editing_scale, crop, padding, chunk_size, pas
                    padding=int(padding))
     if tracked:  # every chosen face, tracked, with a state for the next chunk (ComfyUI may run this again)
         new_state = state.copy() if state is not None else fc.VideoState()
-        options.update(faces=fc.FaceSelection.parse(faces), state=new_state, with_masks=True,
+        options.update(faces=fc.FaceSelection.parse(faces), state=new_state,
                        paste=fc.PasteOptions(mask, float(feather), float(erode), bool(colour_match)),
                        smoothing=float(smoothing))
     with model.on_device() as m, cancellable():
         try:
-            for item in process_video(m, x01, **options):
-                frame, where = item if tracked else (item, None)
-                outs.append(frame.to("cpu", torch.float32))
-                masks.append(torch.ones(frame.shape[-2:]) if where is None else where[0].to("cpu", torch.float32))
+            for out in process_video(m, x01, **options):
+                outs.append(out.frame.to("cpu", torch.float32))
+                masks.append(out.mask[0].to("cpu", torch.float32))
         except fc.NoFaceError as e:
-            raise fc.NoFaceError(f"{node}: {e}. The first frame gives the crop for the whole video: trim the video "
-                                 "to start on a visible face, or set crop to 'none'.") from e
-    if tracked and state is None and new_state.problem():
-        raise fc.NoFaceError(f"{node}: {new_state.problem()}. Use frames with a clearly visible frontal face, other "
-                             "faces settings, or crop 'none'.")
-    return io.NodeOutput(core_to_image(torch.stack(outs), signed=False), torch.stack(masks),
+            raise fc.NoFaceError(f"{node}: {e}") from e
+    return io.NodeOutput(core_to_image(torch.stack(outs)), torch.stack(masks),
                          new_state if new_state is not None else state)
 
 
@@ -59,7 +56,7 @@ def _common_inputs(mask: str = "face", colour: bool = True):
         io.Boolean.Input("paste_back", default=False,
                          tooltip="blend each result back into its full frame; then every chosen face is tracked "
                                  "(faces, mask, colour and smoothing below apply)"),
-        io.Float.Input("feather", default=0.1, min=0.0, max=0.5, step=0.01,
+        io.Float.Input("feather", default=CROP_FEATHER, min=0.0, max=0.5, step=0.01,
                        tooltip="paste-back fade width, as a fraction of the crop's shorter side"),
         io.String.Input("faces", default="largest", optional=True,
                         tooltip="paste-back: which faces, from the first frame with faces: largest (one face, the "

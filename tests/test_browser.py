@@ -56,8 +56,12 @@ INSTALL_HOOKS = """() => {
   const app = window.comfyAPI.app.app, api = window.comfyAPI.api.api;
   window.__sgx = {missingNodes: [], missingModels: [], queued: []};
   const nodes = app.showMissingNodesError.bind(app), models = app.showMissingModelsError.bind(app);
-  app.showMissingNodesError = (...a) => { window.__sgx.missingNodes.push(JSON.stringify(a[0]).slice(0, 2000)); return nodes(...a); };
-  app.showMissingModelsError = (...a) => { window.__sgx.missingModels.push(JSON.stringify(a[0]).slice(0, 2000)); return models(...a); };
+  app.showMissingNodesError = (...a) => {
+    window.__sgx.missingNodes.push(JSON.stringify(a[0]).slice(0, 2000)); return nodes(...a);
+  };
+  app.showMissingModelsError = (...a) => {
+    window.__sgx.missingModels.push(JSON.stringify(a[0]).slice(0, 2000)); return models(...a);
+  };
   const queue = api.queuePrompt.bind(api);
   api.queuePrompt = async (number, data, ...rest) => {
     const entry = {prompt: data.output, answer: null, error: null};
@@ -92,7 +96,8 @@ NODES_IN_VIEW = """() => {
       const e = document.elementFromPoint(px, py);
       if (e === canvas) continue;
       if (j > 0 && e && e.closest('.dom-widget, .comfy-multiline-input, .lg-node-widgets, textarea, video')) continue;
-      covered.push([Math.round(px), Math.round(py), e ? (e.tagName + '.' + String(e.className)).slice(0, 80) : 'outside']);
+      const what = e ? (e.tagName + '.' + String(e.className)).slice(0, 80) : 'outside';
+      covered.push([Math.round(px), Math.round(py), what]);
     }
     out.nodes.push({id: n.id, type: n.type, box: [x0, y0, x1, y1].map(Math.round), covered});
   }

@@ -368,7 +368,10 @@ def test_alignment_pads_with_a_blurred_border(astronaut, astronaut_face):
     assert (aligned[:, top_of_frame + 40:] - reference[:, top_of_frame + 40:]).abs().mean() < 0.01
     padding = aligned[:, : top_of_frame - 10]
     assert padding.mean() > 0.2  # not black
-    detail = lambda im: (im[:, 1:, 1:] - im[:, :-1, 1:]).abs().mean() + (im[:, 1:, 1:] - im[:, 1:, :-1]).abs().mean()
+
+    def detail(im):
+        return (im[:, 1:, 1:] - im[:, :-1, 1:]).abs().mean() + (im[:, 1:, 1:] - im[:, 1:, :-1]).abs().mean()
+
     assert detail(padding) < 0.5 * detail(reference[:, : top_of_frame - 10])
 
 

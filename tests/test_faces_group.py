@@ -30,6 +30,7 @@ from styleganex.faces.group import grow_record, prepare_group, previews, scan_im
 from styleganex.faces.paste import ColourTransform, face_polygon, label_mask
 from styleganex.faces.preview import CHOSEN, REJECTED
 from styleganex.faces.select import MAX_YAW, face_pose
+from styleganex.pipelines.latent_files import crop_info_from_dict, crop_info_to_dict
 
 pytest.importorskip("dlib")
 
@@ -177,20 +178,20 @@ def test_grow_record_keeps_the_face_in_place_and_pads_what_the_frame_lacks():
 
 def test_crop_info_of_several_faces_round_trips_through_json(group):
     info = group.crop
-    data = info.to_dict()
+    data = crop_info_to_dict(info)
     assert data["version"] == 3 and data["frame_index"] == [0, 0, 0] and data["canvas"] == list(info.canvas)
-    back = CropInfo.from_dict(data)
+    back = crop_info_from_dict(data)
     assert back == info and back.frame_index == info.frame_index and back.canvas == info.canvas
     for k in range(3):
         assert np.allclose(back.landmarks(k), info.landmarks(k), atol=1e-3)
     # one face per frame still writes the version-2 layout, which older releases read
     single = CropInfo(info.records[:1], faces=info.faces[:1])
-    assert single.to_dict()["version"] == 2 and "frame_index" not in single.to_dict()
+    assert crop_info_to_dict(single)["version"] == 2 and "frame_index" not in crop_info_to_dict(single)
     # checked fields
     for field, value in (("frame_index", [0, 0, 5]), ("n_frames", 0), ("canvas", [8, 8]), ("landmarks_of", [0, 9, 0]),
                          ("landmarks", [[[0, 0]] * 67])):
         with pytest.raises(InputError):
-            CropInfo.from_dict({**data, field: value})
+            crop_info_from_dict({**data, field: value})
     # select and cat keep each crop with its own frame
     two = CropInfo.cat([info.with_frames(group.crop.frames), info.with_frames(group.crop.frames)])
     assert two.frame_index == (0, 0, 0, 1, 1, 1) and two.n_frames == 2 and two.frames.shape[0] == 2

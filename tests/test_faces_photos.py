@@ -125,7 +125,10 @@ def test_rescaled_copies(astronaut, astronaut_face, astronaut_aligned, factor):
     alignment quad alone gives 0.056."""
     image = rescaled(astronaut, factor)
     face = detect_face(image, DETECTOR)
-    to_copy = lambda p: (p + 0.5) * image.shape[-1] / 512 - 0.5
+
+    def to_copy(p):
+        return (p + 0.5) * image.shape[-1] / 512 - 0.5
+
     assert eye_error(face, to_copy(ASTRONAUT_EYES)) / factor <= EYE_TOLERANCE
     crop, record = styleganex_crop(image, face)
     assert crop.shape == (3, 408, 512)  # the same crop at every size: eyes always 64 px apart
@@ -157,7 +160,10 @@ def test_rotated_copies(astronaut, astronaut_face, astronaut_aligned, angle):
     rotated = torch.from_numpy(rotated).permute(2, 0, 1).float()
     theta = math.radians(angle)  # counter-clockwise on screen, y pointing down
     turn = np.array([[math.cos(theta), math.sin(theta)], [-math.sin(theta), math.cos(theta)]])
-    to_copy = lambda p: (p - centre) @ turn.T + centre
+
+    def to_copy(p):
+        return (p - centre) @ turn.T + centre
+
     face = detect_face(rotated, DETECTOR)
     assert eye_error(face, to_copy(ASTRONAUT_EYES)) <= EYE_TOLERANCE + 1.0
     assert aligned_point_error(rotated, face, to_copy(ASTRONAUT_POINTS), astronaut_face) <= 3.0

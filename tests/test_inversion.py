@@ -69,7 +69,8 @@ def test_same_seed_gives_identical_result(model, lp, astronaut):
     b = optimize(model, frame, steps=3, seed=7, lpips=lp)
     c = optimize(model, frame, steps=3, seed=8, lpips=lp)
     assert a.history == b.history
-    for x, y in [(a.latent.wplus, b.latent.wplus), (a.latent.f, b.latent.f)] + list(zip(a.latent.noise, b.latent.noise)):
+    pairs = [(a.latent.wplus, b.latent.wplus), (a.latent.f, b.latent.f)] + list(zip(a.latent.noise, b.latent.noise))
+    for x, y in pairs:
         assert torch.equal(x, y)
     assert not torch.equal(a.latent.wplus, c.latent.wplus)
 
@@ -124,7 +125,8 @@ def test_batch_noise_sizes_losses_and_start_latent(model, lp, astronaut):
     lat = first.latent
     assert lat.wplus.shape == (2, model.n_latent, model.config.style_dim) and lat.f.shape[2:] == (4, 5)
     H, W = 32, 40  # official: max(H*32/256, H*r/256) for the 1024 model
-    want = [(2, 1, max(H * 32 // 256, H * 2 ** ((i + 5) // 2) // 256), max(W * 32 // 256, W * 2 ** ((i + 5) // 2) // 256))
+    want = [(2, 1, max(H * 32 // 256, H * 2 ** ((i + 5) // 2) // 256),
+             max(W * 32 // 256, W * 2 ** ((i + 5) // 2) // 256))
             for i in range(model.decoder.num_layers)]
     assert [tuple(n.shape) for n in lat.noise] == want
     assert noise_sizes(model, (4, 5)) == [w[2:] for w in want]

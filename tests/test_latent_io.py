@@ -7,9 +7,14 @@ import torch
 from safetensors.torch import save_file
 
 from styleganex.dev.testing import random_model
-from styleganex.faces import CropInfo
 from styleganex.model.latent import Latent
-from styleganex.pipelines.latent_files import LatentFileError, load_latent, load_official_inversion, save_latent
+from styleganex.pipelines.latent_files import (
+    LatentFileError,
+    crop_info_from_dict,
+    load_latent,
+    load_official_inversion,
+    save_latent,
+)
 
 
 @pytest.fixture(scope="module")
@@ -25,7 +30,7 @@ def latent(model):
     from styleganex.pipelines.inversion import noise_sizes
     lat.noise = [torch.randn(1, 1, h, w, generator=g) for h, w in noise_sizes(model, lat.f.shape[2:])]
     # the single-record layout `invert` wrote before version 2 still reads
-    lat.crop = CropInfo.from_dict({"frame_size": [300, 400], "scale": 0.5, "resized_size": [150, 200],
+    lat.crop = crop_info_from_dict({"frame_size": [300, 400], "scale": 0.5, "resized_size": [150, 200],
                                    "box": [8, 16, 48, 48]})
     lat.meta = {"inversion": {"steps": 3, "seed": 1}}
     return lat

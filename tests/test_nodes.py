@@ -2,7 +2,8 @@
 
 They use the real ``comfy_api`` (and ``comfy.utils``, ``comfy.model_management``, ``folder_paths``)
 of the ComfyUI that the ``comfyui`` tier unpacks into ``.scratch/comfyui``; where it cannot be
-prepared or imported, they are skipped (they fail under CI, where a skip would hide a missing step). The entry-point and workflow-file checks need no ComfyUI.
+prepared or imported, they are skipped (they fail under CI, where a skip would hide a missing step). The
+entry-point and workflow-file checks need no ComfyUI.
 """
 
 from __future__ import annotations
@@ -144,12 +145,12 @@ def _nodes(pack, name):
 @pytest.fixture(scope="module")
 def handles(pack):
     testing = _core(pack, "dev.testing")
-    common = _nodes(pack, "common")
+    sockets = _nodes(pack, "sockets")
     cpu = torch.device("cpu")
     out = {}
     for family in ("inversion", "sr", "sketch2face", "mask2face", "toonify", "edit_age"):
         model = testing.random_model(family, seed=3)
-        out[family] = common.StyleGANEXModel(model, f"styleganex_{family}.pt", cpu, torch.float32)
+        out[family] = sockets.StyleGANEXModel(model, f"styleganex_{family}.pt", cpu, torch.float32)
     return out
 
 
@@ -198,17 +199,16 @@ def test_models_folder_registration_keeps_user_entries(pack):
 
 
 def test_image_conversion_helpers(pack):
-    common = _nodes(pack, "common")
+    tensors = _nodes(pack, "tensors")
     img = _img(10, 12, b=2)
-    core = common.image_to_core(img)
+    core = tensors.image_to_core(img)
     assert core.shape == (2, 3, 10, 12) and core.dtype == torch.float32
-    assert torch.equal(common.core_to_image(core, signed=False), img)
-    assert torch.allclose(common.core_to_image(common.signed(core)), img, atol=1e-6)
-    assert common.image_to_core(torch.rand(1, 4, 4, 1)).shape == (1, 3, 4, 4)
-    assert common.image_to_core(torch.rand(1, 4, 4, 4)).shape == (1, 3, 4, 4)
+    assert torch.equal(tensors.core_to_image(core), img)
+    assert tensors.image_to_core(torch.rand(1, 4, 4, 1)).shape == (1, 3, 4, 4)
+    assert tensors.image_to_core(torch.rand(1, 4, 4, 4)).shape == (1, 3, 4, 4)
     with pytest.raises(ValueError, match="IMAGE"):
-        common.image_to_core(torch.rand(3, 4, 4, 5))
-    assert common.mask_to_core(torch.rand(2, 5, 6)).shape == (2, 1, 5, 6)
+        tensors.image_to_core(torch.rand(3, 4, 4, 5))
+    assert tensors.mask_to_core(torch.rand(2, 5, 6)).shape == (2, 1, 5, 6)
 
 
 def test_loader_missing_file_says_where_to_get_it(pack, tmp_path):
@@ -280,13 +280,13 @@ def test_encode_decode_batch_and_odd_sizes(pack, handles):
 
 def test_decode_pastes_back(pack, handles):
     faces = _core(pack, "faces")
-    common = _nodes(pack, "common")
+    tensors = _nodes(pack, "tensors")
     frame = _img(100, 140)
-    crop, record = faces.center_crop(common.image_to_core(frame)[0], 64)
-    info = faces.CropInfo(records=[record], frames=common.image_to_core(frame))
+    crop, record = faces.center_crop(tensors.image_to_core(frame)[0], 64)
+    info = faces.CropInfo(records=[record], frames=tensors.image_to_core(frame))
     enc, dec = pack.test_nodes["StyleGANEXEncode"], pack.test_nodes["StyleGANEXDecode"]
     with torch.inference_mode():
-        latent = enc.execute(handles["inversion"], common.core_to_image(crop[None], signed=False),
+        latent = enc.execute(handles["inversion"], tensors.core_to_image(crop[None]),
                              crop_info=info).result[0]
         assert latent.crop.records[0] == record
         out = dec.execute(handles["inversion"], latent, "zero", 0, True, 0.1, info).result[0]
@@ -369,8 +369,8 @@ def test_mask_to_face_from_labels(pack, handles):
 
 def test_face_parse_outputs(pack):
     parsing = _core(pack, "faces.parsing")
-    common = _nodes(pack, "common")
-    handle = common.FaceParserHandle(parsing.FaceParser(), "faceparsing.pth", torch.device("cpu"))
+    sockets = _nodes(pack, "sockets")
+    handle = sockets.FaceParserHandle(parsing.FaceParser(), "faceparsing.pth", torch.device("cpu"))
     node = pack.test_nodes["StyleGANEXFaceParse"]
     with torch.inference_mode():
         colour, labels = node.execute(handle, _img(48, 40, b=2), "official (2x)").result
@@ -580,13 +580,13 @@ def test_save_and_load_latent(pack, handles, tmp_path):
     folder_paths.set_input_directory(str(tmp_path / "input"))
     (tmp_path / "input").mkdir()
     faces = _core(pack, "faces")
-    common = _nodes(pack, "common")
+    tensors = _nodes(pack, "tensors")
     frame = _img(80, 80)
-    crop, record = faces.center_crop(common.image_to_core(frame)[0], 64)
-    info = faces.CropInfo(records=[record], frames=common.image_to_core(frame))
+    crop, record = faces.center_crop(tensors.image_to_core(frame)[0], 64)
+    info = faces.CropInfo(records=[record], frames=tensors.image_to_core(frame))
     with torch.inference_mode():
         latent = pack.test_nodes["StyleGANEXEncode"].execute(
-            handles["inversion"], common.core_to_image(crop[None], signed=False), crop_info=info).result[0]
+            handles["inversion"], tensors.core_to_image(crop[None]), crop_info=info).result[0]
     saved = pack.test_nodes["StyleGANEXSaveLatent"].execute(latent, "styleganex/t").ui["latents"][0]
     name = f"{saved['subfolder']}/{saved['filename']} [output]"
     loader = pack.test_nodes["StyleGANEXLoadLatent"]
@@ -602,8 +602,8 @@ def test_save_and_load_latent(pack, handles, tmp_path):
 
 def _small_model(pack):
     testing = _core(pack, "dev.testing")
-    common = _nodes(pack, "common")
-    return common.StyleGANEXModel(testing.random_model("inversion", size=256), "small.pt", torch.device("cpu"),
+    sockets = _nodes(pack, "sockets")
+    return sockets.StyleGANEXModel(testing.random_model("inversion", size=256), "small.pt", torch.device("cpu"),
                                   torch.float32)
 
 
@@ -698,9 +698,9 @@ def _tensor_bytes(*tensors) -> int:
 def test_models_are_registered_with_comfyui_memory_manager(pack, comfy, monkeypatch):
     import comfy.model_management as mm
 
-    testing, common = _core(pack, "dev.testing"), _nodes(pack, "common")
+    testing, sockets = _core(pack, "dev.testing"), _nodes(pack, "sockets")
     model = testing.random_model("edit_age", seed=4)
-    handle = common.StyleGANEXModel(model, "styleganex_edit_age.pt", torch.device("cpu"), torch.float32)
+    handle = sockets.StyleGANEXModel(model, "styleganex_edit_age.pt", torch.device("cpu"), torch.float32)
     expected = _tensor_bytes(*model.parameters(), *model.buffers(), model.editing_w)
     ours = {id(m) for m in handle.managed.module.modules()}
     moves = []
@@ -743,16 +743,16 @@ def test_model_precision_follows_comfyui(pack, comfy, monkeypatch):
     import comfy.model_management as mm
     from comfy.cli_args import args
 
-    testing, common = _core(pack, "dev.testing"), _nodes(pack, "common")
+    testing, loaders, sockets = _core(pack, "dev.testing"), _nodes(pack, "loaders"), _nodes(pack, "sockets")
     cpu = torch.device("cpu")
-    assert common.dtype_choice("auto", cpu) == torch.float32  # ComfyUI's choice on the CPU
-    assert common.dtype_choice("bf16", cpu) == torch.bfloat16
+    assert loaders.dtype_choice("auto", cpu) == torch.float32  # ComfyUI's choice on the CPU
+    assert loaders.dtype_choice("bf16", cpu) == torch.bfloat16
     monkeypatch.setattr(args, "bf16_vae", True)  # --bf16-vae
-    assert common.dtype_choice("auto", cpu) == torch.bfloat16
+    assert loaders.dtype_choice("auto", cpu) == torch.bfloat16
     # a bf16 model is cast to fp32 for the block that asks for it (the inversion) and back, exactly
     model = testing.random_model("inversion", seed=5).to(torch.bfloat16)
     before = {k: v.clone() for k, v in model.state_dict().items()}
-    handle = common.StyleGANEXModel(model, "m.pt", cpu, torch.bfloat16)
+    handle = sockets.StyleGANEXModel(model, "m.pt", cpu, torch.bfloat16)
     with handle.on_device(dtype=torch.float32) as m:
         assert {p.dtype for p in m.parameters()} == {torch.float32}
     assert all(torch.equal(v, model.state_dict()[k]) for k, v in before.items())
@@ -763,12 +763,12 @@ def test_model_precision_follows_comfyui(pack, comfy, monkeypatch):
 def test_face_parser_is_registered_too(pack, comfy):
     import comfy.model_management as mm
 
-    common = _nodes(pack, "common")
+    sockets = _nodes(pack, "sockets")
     from importlib import import_module
 
     FaceParser = import_module(f"{PACKAGE}.styleganex.faces.parsing").FaceParser
     parser = FaceParser()
-    handle = common.FaceParserHandle(parser, "faceparsing.pth", torch.device("cpu"))
+    handle = sockets.FaceParserHandle(parser, "faceparsing.pth", torch.device("cpu"))
     with handle.on_device() as p:
         assert p is parser
     assert handle.managed.patcher in mm.loaded_models()
@@ -788,12 +788,12 @@ def test_every_input_and_output_has_a_tooltip(pack):
 
 
 def test_optimize_inversion_says_how_long_it_will_take(pack, handles, monkeypatch):
-    common = _nodes(pack, "common")
+    module = _nodes(pack, "progress")
     clock = iter([100.0, 130.0, 160.0, 190.0] + [190.0 + 30 * k for k in range(1, 600)])
-    monkeypatch.setattr(common.time, "monotonic", lambda: next(clock))
+    monkeypatch.setattr(module.time, "monotonic", lambda: next(clock))
     shown = []
-    monkeypatch.setattr(common, "send_node_text", shown.append)
-    progress = common.Progress(500, estimate="Optimize Inversion", device="cpu")
+    monkeypatch.setattr(module, "send_node_text", shown.append)
+    progress = module.Progress(500, estimate="Optimize Inversion", device="cpu")
     for step in range(1, 5):
         progress(step, 500)
     # 30 s a step, measured from step 1 to step 2 (over 5 s): 500 steps take 4 h 10 min, 498 are left
@@ -801,17 +801,17 @@ def test_optimize_inversion_says_how_long_it_will_take(pack, handles, monkeypatc
     for step in range(5, 500):
         progress(step, 500)
     assert len(shown) == 1 + 9 and shown[-1] == "Optimize Inversion: step 452/500, 24 min left"
-    assert common.format_duration(45) == "45 s" and common.format_duration(720) == "12 min"
+    assert module.format_duration(45) == "45 s" and module.format_duration(720) == "12 min"
     # the node sets it up with its name and device
-    latent_mod, made = _nodes(pack, "latent"), []
+    latent_mod, made = _nodes(pack, "encode_decode"), []
 
-    class Recording(common.Progress):
+    class Recording(module.Progress):
         def __init__(self, *a, **k):
             made.append(k)
             super().__init__(*a, **k)
 
     monkeypatch.setattr(latent_mod, "Progress", Recording)
-    monkeypatch.setattr(common.time, "monotonic", time.monotonic)
+    monkeypatch.setattr(module.time, "monotonic", time.monotonic)
     node = pack.test_nodes["StyleGANEXOptimizeInversion"]
     with torch.inference_mode():
         node.execute(handles["inversion"], _img(32, 32), steps=2, lpips_weight=0.0, mse_weight=1.0,
@@ -819,7 +819,7 @@ def test_optimize_inversion_says_how_long_it_will_take(pack, handles, monkeypatc
     assert made == [{"estimate": "Optimize Inversion", "device": "cpu"}]
 
 
-# ---- issue 14: every node front door holds ---------------------------------------------------------
+# ---- every node front door holds -------------------------------------------------------------------
 SECRET = "TOPSECRET-9b2e-do-not-leak"
 
 
@@ -952,3 +952,104 @@ def test_load_latent_checks_the_file_against_the_frame(pack, tmp_path):
         load.execute("hostile.safetensors")
     with pytest.raises(_errors(pack).InputError, match="cropped from a 50x40 photo"):
         load.execute("ok.safetensors", None, _img(64, 64))  # a photo of another size: never pasted over
+
+
+# ---- tried as a careless or hostile user would: face numbers, skip image, Apply Edit's list, GANSpace ------
+
+class _NoFaces:
+    def detect(self, image):
+        return []
+
+
+class _NeverCalled:
+    def detect(self, image):
+        raise AssertionError("the detector ran although the selection was refused")
+
+
+@pytest.mark.parametrize("text, shown", [("0 2", "'0 2'"), ("-1", "'-1'"), ("0-x", "'0-x'"), ("", "empty"),
+                                         ("1,2 3", "#1")])
+def test_face_crop_refuses_face_numbers_it_cannot_read(pack, monkeypatch, text, shown):
+    node = pack.test_nodes["StyleGANEXFaceCrop"]
+    errors = _core(pack, "base.errors")
+    message = node.validate_inputs(select="indices", indices=text)
+    assert isinstance(message, str) and "Face Crop" in message and "indices" in message and shown in message
+    assert node.validate_inputs(select="one", indices=text) is True  # only read when select is 'indices'
+    faces_nodes = importlib.import_module(f"{PACKAGE}.nodes.faces")
+    monkeypatch.setattr(faces_nodes, "_detector", lambda: _NeverCalled())
+    with pytest.raises(errors.InputError, match="indices") as e:
+        node.execute(_img(64, 64), 64, select="indices", indices=text)
+    assert shown in str(e.value)
+
+
+def test_face_crop_reads_commas_and_ranges(pack, monkeypatch):
+    node = pack.test_nodes["StyleGANEXFaceCrop"]
+    assert node.validate_inputs(select="indices", indices="0, 2-3") is True
+    faces_nodes = importlib.import_module(f"{PACKAGE}.nodes.faces")
+    monkeypatch.setattr(faces_nodes, "_detector", lambda: _NoFaces())
+    blocked = node.execute(_img(64, 64), 64, select="indices", indices="0-2").result[2]
+    assert "no face found" in blocked.message  # parsed, then nothing detected: the reason, not a crop of face 2
+
+
+def test_skip_image_with_no_face_left_blocks_with_the_preview(pack, monkeypatch):
+    from comfy_execution.graph_utils import ExecutionBlocker
+
+    node = pack.test_nodes["StyleGANEXFaceCrop"]
+    faces_nodes = importlib.import_module(f"{PACKAGE}.nodes.faces")
+    monkeypatch.setattr(faces_nodes, "_detector", lambda: _NoFaces())
+    crop, aligned, info, preview = node.execute(_img(64, 64, b=2), 64, if_no_face="skip image").result
+    assert all(isinstance(x, ExecutionBlocker) for x in (crop, aligned, info))
+    assert "no face found" in info.message and "left out" in info.message
+    assert preview.shape == (2, 64, 64, 3)
+
+
+def test_apply_edit_lists_nothing_that_acts_on_the_screen(pack, handles):
+    folder = pack.user_models / "directions"
+    folder.mkdir(exist_ok=True)
+    torch.save({"fine": torch.ones(16), "evil\x1b[2J\x07": torch.ones(16)}, folder / "hostile_names.pt")
+    np.save(folder / "hostile\x1b[31m.npy", np.ones(16, np.float32))
+    node = pack.test_nodes["StyleGANEXApplyEdit"]
+    edit_nodes = importlib.import_module(f"{PACKAGE}.nodes.edit")
+    options = edit_nodes.direction_options()
+    assert "hostile_names.pt" in options  # offered as one entry; choosing it shows the refusal
+    assert not any(ch in option for option in options for ch in "\x1b\x07\r\x00")
+    errors = _core(pack, "base.errors")
+    with torch.inference_mode():
+        latent = pack.test_nodes["StyleGANEXEncode"].execute(handles["inversion"], _img(64, 64)).result[0]
+    with pytest.raises(errors.DirectionError, match="control characters") as e:
+        node.execute(latent, "hostile_names.pt", 1.0, -1, -1)
+    assert "hostile_names.pt" in str(e.value) and "\x1b" not in str(e.value)
+
+
+def test_apply_edit_ganspace_is_e4e_even_at_strength_zero(pack, handles):
+    folder = pack.user_models / "directions"
+    folder.mkdir(exist_ok=True)
+    g = torch.Generator().manual_seed(4)
+    comp = torch.linalg.qr(torch.randn(16, 16, generator=g, dtype=torch.float64))[0][:3].float().reshape(3, 1, 16)
+    pca = {"mean": torch.randn(1, 16, generator=g), "comp": comp, "std": torch.rand(3, generator=g) + 0.5}
+    torch.save(pca, folder / "pca_node.pt")
+    node = pack.test_nodes["StyleGANEXApplyEdit"]
+    with torch.inference_mode():
+        latent = pack.test_nodes["StyleGANEXEncode"].execute(handles["inversion"], _img(64, 64)).result[0]
+        edited = node.execute(latent, "pca_node.pt [pc1]", 0.0, 0, 3).result[0]
+    w = latent.wplus[0].double()
+    coord = float(((w[0] - pca["mean"][0].double()) * comp[1, 0].double()).sum()) / float(pca["std"][1])
+    want = w.clone()
+    want[0:4] += (0.0 - coord) * comp[1, 0].double() * float(pca["std"][1])
+    torch.testing.assert_close(edited.wplus[0].double(), want, rtol=0, atol=1e-5)
+
+
+def test_edit_sweep_defaults_hold_for_a_saved_range_beyond_the_edit(pack, handles):
+    import json
+
+    from safetensors.torch import save_file
+
+    folder = pack.user_models / "directions"
+    folder.mkdir(exist_ok=True)
+    info = {"wide": {"source": "sefa", "strength": [-5000, 900], "layers": None, "note": ""}}
+    save_file({"wide": torch.ones(16)}, str(folder / "wide_range.safetensors"),
+              metadata={"format": "styleganex-directions", "version": "1", "directions": json.dumps(info)})
+    node = pack.test_nodes["StyleGANEXEditSweep"]
+    with torch.inference_mode():
+        latent = pack.test_nodes["StyleGANEXEncode"].execute(handles["inversion"], _img(64, 64)).result[0]
+        images = node.execute(handles["inversion"], latent, "wide_range.safetensors", 0.0, 0.0, 3).result[0]
+    assert images.shape[0] == 3 and torch.isfinite(images).all()

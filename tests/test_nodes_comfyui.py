@@ -77,7 +77,8 @@ EXPECTED = {
 
 @pytest.fixture(scope="module")
 def comfy(tmp_path_factory):
-    server = harness.start_session(tmp_path_factory.mktemp("comfyui-base"), tmp_path_factory.mktemp("styleganex-models"))
+    server = harness.start_session(tmp_path_factory.mktemp("comfyui-base"),
+                                   tmp_path_factory.mktemp("styleganex-models"))
     try:
         yield server
     finally:
@@ -184,7 +185,7 @@ def test_missing_checkpoint_names_where_to_get_it(comfy):
 
 
 def test_file_names_outside_comfyui_folders_are_rejected(comfy, tmp_path):
-    """Issue 14: a prompt (UI or API) cannot make a node read a file outside ComfyUI's folders."""
+    """A prompt (UI or API) cannot make a node read a file outside ComfyUI's folders."""
     from styleganex.dev.testing import random_model, save_official_pt
 
     outside = save_official_pt(random_model("inversion", size=256, seed=4), tmp_path / "outside.pt")
@@ -192,7 +193,8 @@ def test_file_names_outside_comfyui_folders_are_rejected(comfy, tmp_path):
     prompts = {
         "absolute path": {"1": _loader(str(outside)), **_crop_prompt(), "5": save_latent,
                           "4": {"class_type": "StyleGANEXEncode", "inputs": {"model": ["1", 0], "image": ["3", 0]}}},
-        "'..'": {"4": {"class_type": "StyleGANEXLoadLatent", "inputs": {"latent_file": "../../elsewhere/x.safetensors"}},
+        "'..'": {"4": {"class_type": "StyleGANEXLoadLatent",
+                       "inputs": {"latent_file": "../../elsewhere/x.safetensors"}},
                  "5": save_latent},
     }
     for why, prompt in prompts.items():

@@ -1,8 +1,9 @@
 """The pre-processing against what the official code makes of the same photos.
 
-Fixtures: ``../shared/fixtures/pipeline/`` (the ``pipeline_dir`` fixture) (crop parameters, crop, landmarks on the crop, aligned face of
-two packaged photos, from the official scripts at commit e593d16) and ``tests/fixtures/pipeline/`` (the
-super-resolution input chain and the video chain, from the same code; its README says how).
+Fixtures: ``../shared/fixtures/pipeline/`` (the ``pipeline_dir`` fixture) (crop parameters, crop, landmarks on
+the crop, aligned face of two packaged photos, from the official scripts at commit e593d16) and
+``tests/fixtures/pipeline/`` (the super-resolution input chain and the video chain, from the same code; its
+README says how).
 
 Tolerances (uint8 levels): crop parameters exact; crops within 1 level (OpenCV's fixed-point bilinear
 is reproduced bit for bit on 8-bit photos, so this allows for nothing but a platform difference);
@@ -60,7 +61,8 @@ def _assert_close(ours: torch.Tensor, reference: np.ndarray, max_levels: int, me
 
 
 def _record_of(params: dict, frame_size) -> tuple:
-    return ((params["resized_h"], params["resized_w"]), (params["left"], params["top"], params["right"], params["bottom"]))
+    box = (params["left"], params["top"], params["right"], params["bottom"])
+    return ((params["resized_h"], params["resized_w"]), box)
 
 
 @pytest.fixture(scope="module")
@@ -192,10 +194,10 @@ def test_super_resolve_output_has_the_releases_size(local_index):
     model = random_model("sr", size=256, seed=4)
     photo = from_uint8_hwc(_photo("grace_hopper_raw_s0.25"))
     params = local_index["grace_hopper_raw_s0.25"]["crop_params"]
-    out = super_resolve(model, photo[None] * 2 - 1, 16, noise="zero")
+    out = super_resolve(model, photo[None], 16, noise="zero")
     # the 256 model decodes at the input size, the 1024 model at 4x it: the crop's size either way
     assert tuple(out.shape[-2:]) == (params["bottom"] - params["top"], params["right"] - params["left"])
-    flat = super_resolve(model, photo[None] * 2 - 1, 16, noise="zero", crop=False)
+    flat = super_resolve(model, photo[None], 16, noise="zero", crop=False)
     assert tuple(flat.shape[-2:]) == (photo.shape[-2] * 4, photo.shape[-1] * 4)
 
 
@@ -230,7 +232,7 @@ def test_video_chain_is_the_releases(name, local_index, monkeypatch, pipeline_di
     monkeypatch.setattr(video.VideoRenderer, "__init__", init)
     monkeypatch.setattr(video.VideoRenderer, "render", render)
     frames = _video(_photo(name), case["frames"])
-    list(video.process_video(random_model("toonify", size=256, seed=5), torch.stack(frames)))
+    [o.frame for o in video.process_video(random_model("toonify", size=256, seed=5), torch.stack(frames))]
     _assert_close(seen["aligned"], _png(pipeline_dir, f"{name}_aligned256.png"), 2, 1.0, f"{name} video x̃")
     _assert_close(seen["crops"][case["frame"]], _png(LOCAL, case["crop"]), 1, 0.01, f"{name} video frame")
 

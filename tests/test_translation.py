@@ -125,9 +125,9 @@ def test_sr_factor_rules(sr, sr32, s2f):
     low, al = torch.zeros(1, 3, 4, 4), torch.zeros(1, 3, 64, 64)
     for model, bad, msg in [(sr, 3, "4 to 48"), (sr, 49, "4 to 48"), (sr32, 16, "only 32"), (sr, 2.5, "whole")]:
         with pytest.raises(ValueError, match=msg):
-            T.super_resolve(model, low, bad, aligned=al)
+            T.super_resolve(model, low, bad, aligned01=al)
     with pytest.raises(ValueError, match="sr.pt or styleganex_sr32.pt"):
-        T.super_resolve(s2f, low, 16, aligned=al)
+        T.super_resolve(s2f, low, 16, aligned01=al)
     custom = random_model("sr", seed=2)
     custom.opts["resize_factors"] = "4"
     assert T.sr_factors(custom) == (16, 16)
@@ -135,39 +135,41 @@ def test_sr_factor_rules(sr, sr32, s2f):
 
 def test_super_resolve_sizes_padding_and_range(sr):
     g = torch.Generator().manual_seed(1)
-    low = torch.rand(2, 3, 6, 5, generator=g) * 2 - 1  # upsampled 24x20: padded to 24x24 and back
-    al = torch.rand(2, 3, 64, 64, generator=g) * 2 - 1
-    y = T.super_resolve(sr, low, 16, aligned=al, noise="zero", crop=False)  # face crops already: no re-crop
+    low = torch.rand(2, 3, 6, 5, generator=g)  # in 0..1; upsampled 24x20: padded to 24x24 and back
+    al = torch.rand(2, 3, 64, 64, generator=g)
+    y = T.super_resolve(sr, low, 16, aligned01=al, noise="zero", crop=False)  # face crops already: no re-crop
     assert y.shape == (2, 3, 96, 80)
-    assert float(y.min()) >= -1 and float(y.max()) <= 1
+    assert float(y.min()) >= 0 and float(y.max()) <= 1
     # the padding is undone exactly: the same result as the render of the padded input, cropped
-    up = T.pil_bicubic_resize((low + 1) / 2, (24, 20))
+    up = T.pil_bicubic_resize(low, (24, 20))
     padded = torch.nn.functional.pad(up * 2 - 1, (2, 2, 0, 0), mode="replicate")
-    ref = T._sr_render(sr, padded, al, "zero").clamp(-1, 1)[..., 8:88]
+    ref = (T._sr_render(sr, padded, al * 2 - 1, "zero").clamp(-1, 1)[..., 8:88] + 1) / 2
     assert torch.allclose(y, ref, atol=1e-5)
     # per-image results do not depend on the batch; the default noise is seeded
-    one = T.super_resolve(sr, low[1:], 16, aligned=al[1:], noise="zero", crop=False)
+    one = T.super_resolve(sr, low[1:], 16, aligned01=al[1:], noise="zero", crop=False)
     assert torch.allclose(one, y[1:], atol=1e-5)
-    assert torch.equal(T.super_resolve(sr, low, 16, aligned=al, crop=False),
-                       T.super_resolve(sr, low, 16, aligned=al, crop=False))
+    assert torch.equal(T.super_resolve(sr, low, 16, aligned01=al, crop=False),
+                       T.super_resolve(sr, low, 16, aligned01=al, crop=False))
+    with pytest.raises(ValueError, match="range|0, 1|0..1"):  # the model's -1..1 is not what pipelines take
+        T.super_resolve(sr, low * 2 - 1, 16, aligned01=al, crop=False)
 
 
 def test_super_resolve_degrade_path(sr32):
     g = torch.Generator().manual_seed(2)
-    hr = torch.rand(1, 3, 64, 48, generator=g) * 2 - 1
-    al = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
-    y = T.super_resolve(sr32, hr, degrade_factor=8, aligned=al, noise="zero", crop=False)
+    hr = torch.rand(1, 3, 64, 48, generator=g)
+    al = torch.rand(1, 3, 64, 64, generator=g)
+    y = T.super_resolve(sr32, hr, degrade_factor=8, aligned01=al, noise="zero", crop=False)
     assert y.shape == (1, 3, 256, 192)  # 4x the high-resolution face, as the release
-    low = T.sr_lowres((hr + 1) / 2, 8)
+    low = T.sr_lowres(hr, 8)
     assert low.shape[-2:] == (8, 6)
     x1 = T.pil_bicubic_resize(low, (64, 48)) * 2 - 1
-    assert torch.allclose(y, T._sr_render(sr32, x1, al, "zero").clamp(-1, 1), atol=1e-5)
+    assert torch.allclose(y, (T._sr_render(sr32, x1, al * 2 - 1, "zero").clamp(-1, 1) + 1) / 2, atol=1e-5)
     with pytest.raises(ValueError, match="only 32"):
-        T.super_resolve(sr32, hr, degrade_factor=4, aligned=al, crop=False)
+        T.super_resolve(sr32, hr, degrade_factor=4, aligned01=al, crop=False)
 
 
 def test_super_resolve_aligned_face_from_landmarks(sr):
-    low = torch.rand(1, 3, 16, 16) * 2 - 1
+    low = torch.rand(1, 3, 16, 16)
     face = landmarks(8, 6, 6)  # in low-resolution pixels; the upsampled image is 64x64
     y = T.super_resolve(sr, low, 16, face=face, noise="zero", crop=False)
     assert y.shape == (1, 3, 256, 256) and torch.isfinite(y).all()
@@ -183,7 +185,7 @@ def test_sketch_multimodal_seeds(s2f):
     g = torch.Generator().manual_seed(3)
     sk = torch.rand(2, 1, 30, 36, generator=g)  # padded to 32x40 and cropped back
     a = T.sketch_to_face(s2f, sk, number=3, seed=1)
-    assert a.shape == (6, 3, 30, 36) and float(a.abs().max()) <= 1
+    assert a.shape == (6, 3, 30, 36) and float(a.min()) >= 0 and float(a.max()) <= 1
     assert torch.equal(a, T.sketch_to_face(s2f, sk, number=3, seed=1))  # same seed: same faces
     b = T.sketch_to_face(s2f, sk, number=3, seed=2)
     assert float((a - b).abs().max()) > 1e-2  # another seed: other faces

@@ -96,8 +96,8 @@ def test_video_step_equals_official_forward(edit):
 # ---- order, chunks, memory ------------------------------------------------------------------------
 def test_order_and_chunking(edit):
     frames = list(frames_of(11))
-    a = list(process_video(edit, iter(frames), 1.0, crop="none", aligned=ALIGNED, chunk_size=4))
-    b = list(process_video(edit, torch.stack(frames), 1.0, crop="none", aligned=ALIGNED, chunk_size=1))
+    a = [o.frame for o in process_video(edit, iter(frames), 1.0, crop="none", aligned=ALIGNED, chunk_size=4)]
+    b = [o.frame for o in process_video(edit, torch.stack(frames), 1.0, crop="none", aligned=ALIGNED, chunk_size=1)]
     assert len(a) == len(b) == 11
     for x, y in zip(a, b):
         assert torch.allclose(x, y, atol=1e-5)
@@ -158,19 +158,20 @@ def test_crop_first_from_landmarks(edit):
     face = landmarks(48, 32, 32)  # eyes 32 px apart: the frame is rescaled 2x
     frames = list(frames_of(3, 48, 64))
     record = crop_record((48, 64), Face.from_landmarks(face))
-    outs = list(process_video(edit, frames, 1.0, face=face))
+    outs = [o.frame for o in process_video(edit, frames, 1.0, face=face)]
     assert len(outs) == 3
     assert all(tuple(o.shape[-2:]) == record.crop_size for o in outs)  # 256 model: output = crop size
-    pasted = list(process_video(edit, frames, 1.0, face=face, paste_back=True))
+    pasted = [o.frame for o in process_video(edit, frames, 1.0, face=face, paste_back=True)]
     assert all(p.shape == (3, 48, 64) for p in pasted)
 
 
 def test_explicit_crop_record_and_paste_back(edit):
     record = CropRecord((64, 80), 1.0, (64, 80), (16, 8, 48, 56))
     frames = list(frames_of(2, 64, 80))
-    outs = list(process_video(edit, frames, 0.5, crop=record, aligned=ALIGNED))
+    outs = [o.frame for o in process_video(edit, frames, 0.5, crop=record, aligned=ALIGNED)]
     assert outs[0].shape == (3, 48, 32)
-    pasted = list(process_video(edit, frames, 0.5, crop=record.to_dict(), aligned=ALIGNED, paste_back=True))
+    pasted = [o.frame for o in process_video(edit, frames, 0.5, crop=record.to_dict(), aligned=ALIGNED,
+                                             paste_back=True)]
     assert pasted[0].shape == (3, 64, 80)
     assert torch.equal(pasted[0][:, :, :14], frames[0][:, :, :14])  # outside the crop: untouched
     assert not torch.allclose(pasted[0][:, 20:40, 24:40], frames[0][:, 20:40, 24:40], atol=1e-3)
@@ -179,27 +180,27 @@ def test_explicit_crop_record_and_paste_back(edit):
 def test_track_mode_follows_the_face(edit):
     det = StubDetector(cx=48, cy=40, d=64, step=4.0)
     frames = list(frames_of(4, 80, 160))
-    outs = list(process_video(edit, frames, 1.0, crop="track", detector=det, chunk_size=2))
+    outs = [o.frame for o in process_video(edit, frames, 1.0, crop="track", detector=det, chunk_size=2)]
     assert len(outs) == 4 and len({tuple(o.shape) for o in outs}) == 1
     assert det.calls >= 4  # the face is searched in every frame
 
 
 def test_no_face_in_first_frame(edit):
     with pytest.raises(NoFaceError, match="no face"):
-        next(process_video(edit, frames_of(3, 48, 64), 1.0, detector=StubDetector(none=True)))
+        next(process_video(edit, frames_of(3, 48, 64), 1.0, detector=StubDetector(none=True))).frame
 
 
 # ---- scales, models, errors -----------------------------------------------------------------------
 def test_editing_scale_rules(edit, toon):
     frames = list(frames_of(1))
-    plus = next(process_video(edit, frames, 1.0, crop="none", aligned=ALIGNED))
-    minus = next(process_video(edit, frames, -1.0, crop="none", aligned=ALIGNED))
-    none = next(process_video(edit, frames, None, crop="none", aligned=ALIGNED))
+    plus = next(process_video(edit, frames, 1.0, crop="none", aligned=ALIGNED)).frame
+    minus = next(process_video(edit, frames, -1.0, crop="none", aligned=ALIGNED)).frame
+    none = next(process_video(edit, frames, None, crop="none", aligned=ALIGNED)).frame
     assert not torch.allclose(plus, minus, atol=1e-3) and not torch.allclose(plus, none, atol=1e-3)
     assert torch.allclose(editing_vector(edit, -2.0), edit.editing_w[0:1] * -2.0)
     with pytest.raises(ValueError, match="no editing vector"):
         process_video(toon, frames, 1.0, crop="none", aligned=ALIGNED)  # raised at the call, not lazily
-    t = next(process_video(toon, frames, crop="none", aligned=ALIGNED))
+    t = next(process_video(toon, frames, crop="none", aligned=ALIGNED)).frame
     assert t.shape == (3, 32, 32) and float(t.min()) >= 0 and float(t.max()) <= 1
     with pytest.raises(ValueError, match="RGB"):
         process_video(random_model("sketch2face", size=256), frames, crop="none", aligned=ALIGNED)
@@ -226,10 +227,10 @@ def test_errors_name_the_frame(edit, monkeypatch):
     frames[3] = frames[3].clone()
     frames[3][0, 0, 0] = float("nan")
     with pytest.raises(ValueError, match="frame 3: .*NaN"):
-        list(process_video(edit, frames, 1.0, crop="none", aligned=ALIGNED))
+        [o.frame for o in process_video(edit, frames, 1.0, crop="none", aligned=ALIGNED)]
     frames[3] = torch.rand(3, 40, 32)
     with pytest.raises(ValueError, match="frame 3: .*same size"):
-        list(process_video(edit, frames, 1.0, crop="none", aligned=ALIGNED))
+        [o.frame for o in process_video(edit, frames, 1.0, crop="none", aligned=ALIGNED)]
 
     # a failure inside the model for one frame of a chunk: found and named
     real_render = VideoRenderer.render
@@ -243,14 +244,14 @@ def test_errors_name_the_frame(edit, monkeypatch):
     frames[4][0, 0, 0] = 1.0
     monkeypatch.setattr(VideoRenderer, "render", render)
     with pytest.raises(RuntimeError, match="frame 4: model failed") as ei:
-        list(process_video(edit, frames, 1.0, crop="none", aligned=ALIGNED, chunk_size=4))
+        [o.frame for o in process_video(edit, frames, 1.0, crop="none", aligned=ALIGNED, chunk_size=4)]
     assert ei.value.frame_index == 4
 
 
 def test_progress_and_cancel(edit):
     seen = []
-    outs = list(process_video(edit, frames_of(5), 1.0, crop="none", aligned=ALIGNED, chunk_size=2,
-                              progress=lambda d, t, i: seen.append((d, t, i["frame"])), total=5))
+    outs = [o.frame for o in process_video(edit, frames_of(5), 1.0, crop="none", aligned=ALIGNED, chunk_size=2,
+                              progress=lambda d, t, i: seen.append((d, t, i["frame"])), total=5)]
     assert len(outs) == 5 and seen == [(k + 1, 5, k) for k in range(5)]
     calls = {"n": 0}
 

@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 
 import styleganex.pipelines.video as video_module
-from styleganex.base.errors import InputError
+from styleganex.base.errors import InputError, NoFaceError
 from styleganex.dev.testing import group_photo, random_model, synthetic_landmarks
 from styleganex.faces import DlibDetector, Face, FaceSelection, FaceTracker, PasteOptions, VideoState
 from styleganex.faces.tracks import face_samples, fit_similarity, refine_motion
@@ -65,9 +65,8 @@ class _Detector:
 
 def _run(frames, model, state, chunk=4, **options):
     options = {"faces": "all", "paste": PasteOptions("face", 0.05, 0.0, True), **options}
-    out = list(process_video(model, frames, 0.0, chunk_size=chunk, paste_back=True, state=state, with_masks=True,
-                             **options))
-    return torch.stack([o[0] for o in out]), torch.stack([o[1] for o in out])
+    out = list(process_video(model, frames, 0.0, chunk_size=chunk, paste_back=True, state=state, **options))
+    return torch.stack([o.frame for o in out]), torch.stack([o.mask for o in out])
 
 
 @pytest.fixture(scope="module")
@@ -163,19 +162,26 @@ def test_chosen_faces_and_faces_that_appear_later(edit_model, identity_decoder):
     _, masks = _run(frames, edit_model, state, faces="1")
     assert [t.id for t in state.tracks] == [1]
     assert masks[:, 0, :, :256].amax() == 0 and masks[:, 0, :, 256:512].amax() > 0.99
-    # frames before the first face pass through, and the state says nothing was tracked
+    # frames before the first face pass through; a run that never finds a face then fails with the reason
     state = VideoState()
     blank = torch.full((3, 3, 64, 64), 0.5)
-    pasted, masks = _run(blank, edit_model, state)
-    assert torch.equal(pasted, blank) and masks.max() == 0 and state.tracks == []
+    got = []
+    with pytest.raises(NoFaceError, match="no usable face in any of the 3 frames"):
+        got.extend(process_video(edit_model, blank, 0.0, paste_back=True, state=state))
+    assert len(got) == 3 and torch.equal(torch.stack([o.frame for o in got]), blank)
+    assert max(o.mask.max() for o in got) == 0 and state.tracks == []
+    # a later chunk of a video (the state has seen frames) passes faceless frames through without an error
+    more = list(process_video(edit_model, blank, 0.0, paste_back=True, state=state))
+    assert len(more) == 3 and state.frames_seen == 6
 
 
 def test_tracked_paste_of_one_face_with_the_rectangle_is_the_release_path(edit_model):
     """faces 'largest' with the crop rectangle reproduces the plain (release) video path exactly."""
     frames = _clip(SHIFTS[:3], faces=1)
-    plain = torch.stack(list(process_video(edit_model, frames, 0.7, chunk_size=2, paste_back=True, feather=0.1)))
-    tracked = torch.stack(list(process_video(edit_model, frames, 0.7, chunk_size=2, paste_back=True,
-                                             faces="largest", paste=PasteOptions("crop", 0.1))))
+    plain = torch.stack([o.frame for o in process_video(edit_model, frames, 0.7, chunk_size=2, paste_back=True,
+                                                        feather=0.1)])
+    tracked = torch.stack([o.frame for o in process_video(edit_model, frames, 0.7, chunk_size=2, paste_back=True,
+                                                          faces="largest", paste=PasteOptions("crop", 0.1))])
     assert torch.allclose(plain, tracked, atol=1e-5)
 
 
@@ -223,5 +229,5 @@ def test_tracked_video_needs_paste_back(edit_model):
     with pytest.raises(InputError, match="crop 'first' or 'track'"):
         process_video(edit_model, frames, 0.0, crop={"frame_size": [64, 64], "scale": 1.0, "resized_size": [64, 64],
                                                      "box": [0, 0, 64, 64]}, paste_back=True, faces="all")
-    with pytest.raises(InputError, match="with_masks"):
-        process_video(edit_model, frames, 0.0, crop="none", with_masks=True)
+    untracked = next(process_video(edit_model, frames, 0.0, crop="none", aligned=frames[0]))
+    assert torch.equal(untracked.mask, torch.ones(1, *untracked.frame.shape[-2:]))  # the whole output is the model's

@@ -15,7 +15,7 @@ an input is then replaced only by the complete new file (the rename at the end).
 >>> image_format("result.gif")
 Traceback (most recent call last):
 ...
-styleganex.base.errors.OutputPathError: result.gif: images are written as .bmp, .jpeg, .jpg, .png, .tif, .tiff, .webp; '.gif' is not one of them
+styleganex.base.errors.OutputPathError: result.gif: images are written as .bmp, ..., .webp; '.gif' is not one of them
 """
 
 from __future__ import annotations

@@ -15,7 +15,7 @@ import torch
 
 from ..base.errors import InputError
 from ..base.validation import MAX_SEED, MAX_STRENGTH
-from ..faces.paste import MASK_SHAPES
+from ..faces.paste import FACE_FEATHER, MASK_SHAPES
 
 
 # ---- checked argument types ----------------------------------------------------------------------
@@ -169,7 +169,7 @@ def add_paste_args(parser) -> None:
     parser.add_argument("--mask", default="face", choices=MASK_SHAPES,
                         help="pasted region: the face (default), the head with hair (hair edits), or the whole "
                              "crop (toonify, the release)")
-    parser.add_argument("--feather", type=float_range(0.0, 0.5), default=0.05,
+    parser.add_argument("--feather", type=float_range(0.0, 0.5), default=FACE_FEATHER,
                         help="fade width inside the mask, as a fraction of the crop's shorter side")
     parser.add_argument("--erode", type=float_range(0.0, 0.5), default=0.0,
                         help="shrink the mask by this fraction before fading")

@@ -18,6 +18,7 @@ from ..base.outputs import check_not_inputs, check_output_file, check_output_fol
 from ..base.validation import MAX_STRENGTH
 from ..io.directions import MODES
 from ..io.images import image_writer, write_images
+from ..pipelines import inversion
 from .common import (
     ProgressBar,
     add_face_args,
@@ -43,11 +44,11 @@ def register(sub) -> None:
     p.add_argument("photo", help="image file")
     add_model_args(p)
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--steps", type=int_range(0, MAX_STEPS), default=500,
-                   help="optimisation steps (official: 500; 0 = encoder only, no optimisation)")
+    p.add_argument("--steps", type=int_range(0, MAX_STEPS), default=inversion.STEPS,
+                   help=f"optimisation steps (official: {inversion.STEPS}; 0 = encoder only, no optimisation)")
     p.add_argument("--seed", type=seed, default=0, help="random seed (same seed, same result on CPU)")
-    p.add_argument("--lr", type=float_range(0.0, 10.0, low_open=True), default=0.05,
-                   help="peak learning rate (official: 0.05)")
+    p.add_argument("--lr", type=float_range(0.0, 10.0, low_open=True), default=inversion.LR,
+                   help=f"peak learning rate (official: {inversion.LR})")
     p.add_argument("--mse", type=float_range(0.0, 1e6), default=0.0, help="weight of an extra pixel (MSE) loss")
     p.add_argument("--no-face", action="store_true",
                    help="do not detect/align a face: use a centre crop and encode w+ from it")
@@ -95,7 +96,7 @@ def cmd_invert(args) -> int:
     from ..faces.group import crop_faces
     from ..io.images import load_image
     from ..pipelines.encode_decode import decode_latent, encode_images, invert_images
-    from ..pipelines.latent_files import save_latent
+    from ..pipelines.latent_files import crop_info_to_dict, save_latent
 
     selection = face_selection(args)
     out = check_output_folder(args.out)
@@ -149,7 +150,7 @@ def cmd_invert(args) -> int:
     write_all([
         (latent_path, lambda tmp: save_latent(latent, tmp)),
         *[(path, image_writer(picture, path)) for path, picture in images],
-        (json_path, lambda tmp: tmp.write_text(json.dumps(crop_info.to_dict(), indent=2))),
+        (json_path, lambda tmp: tmp.write_text(json.dumps(crop_info_to_dict(crop_info), indent=2))),
     ])
     if history:
         print(f"loss {history[0]:.4f} -> {history[-1]:.4f} in {len(history)} steps")
@@ -161,8 +162,8 @@ def cmd_invert(args) -> int:
 def cmd_edit(args) -> int:
     from ..io.images import load_image
     from ..model.checkpoints import load_generator
-    from ..pipelines.editing import apply_direction, load_direction, style_mix
-    from ..pipelines.encode_decode import decode_latent
+    from ..pipelines.editing import edit_latent, load_direction
+    from ..pipelines.encode_decode import render_latent
     from ..pipelines.latent_files import load_latent
 
     if args.direction is None and args.mix_seed is None and args.generator is None:
@@ -172,21 +173,17 @@ def cmd_edit(args) -> int:
                      args.overwrite)
     model = load_model_arg(args)
     latent = load_latent(args.latent, model)
-    if args.direction is not None:
-        direction = load_direction(args.direction, args.name)
-        if args.mode is not None:
-            direction = direction.with_mode(args.mode)
-        latent = apply_direction(latent, direction, args.strength, args.layers)
-    if args.mix_seed is not None:
-        latent = style_mix(model, latent, layers=args.mix_layers, seed=args.mix_seed)
+    direction = None if args.direction is None else load_direction(args.direction, args.name)
+    if direction is not None and args.mode is not None:
+        direction = direction.with_mode(args.mode)
+    latent = edit_latent(latent, direction, args.strength, args.layers, model=model,
+                         mix="off" if args.mix_seed is None else "random", mix_rows=args.mix_layers,
+                         mix_seed=args.mix_seed or 0)
     if args.generator is not None:
         model = model.swap_generator(load_generator(args.generator)[0])
-    result = decode_latent(model, latent)
-    if args.frame is not None:
-        if latent.crop is None:
-            raise InputError(f"{args.latent} has no crop record, so it cannot be pasted back into "
-                             f"{args.frame}; drop --frame to save the crop")
-        result = latent.crop.with_frames(load_image(args.frame)[None]).composite(result, paste_options(args)).frames
+    frames = None if args.frame is None else load_image(args.frame)[None]
+    result = render_latent(model, latent, crop=latent.crop, frames=frames,
+                           paste=None if frames is None else paste_options(args)).images
     target = Path(args.out)
     if result.shape[0] == 1:
         write_images([(target, result[0])])

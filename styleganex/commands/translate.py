@@ -6,7 +6,6 @@ renamed at the end): an error or Ctrl-C leaves no partial output behind.
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 from ..base.outputs import check_not_inputs, check_output_file, check_output_folder
@@ -106,8 +105,8 @@ def cmd_sr(args) -> int:
     model = load_model_arg(args)
     factor, degrade = release_degradation(model, args.factor) if args.degrade else (args.factor, None)
     with ProgressBar(1, "sr", "img") as progress:
-        out = super_resolve(model, image[None] * 2 - 1, factor, degrade, seed=args.seed, progress=progress)
-    write_images([(Path(args.out), (out[0].float().cpu() + 1) / 2)])
+        out = super_resolve(model, image[None], factor, degrade, seed=args.seed, progress=progress)
+    write_images([(Path(args.out), out[0].float().cpu())])
     print(f"wrote {args.out} ({out.shape[-1]}x{out.shape[-2]})")
     return 0
 
@@ -125,7 +124,7 @@ def _samples(args, run, x, paths: list[Path]) -> int:
     model = load_model_arg(args)
     with ProgressBar(args.number, run.__name__, "img") as progress:
         out = run(model, x, args.number, args.seed, progress=progress)
-    items = [(paths[i], (out[i].float().cpu() + 1) / 2) for i in range(out.shape[0])]
+    items = [(paths[i], out[i].float().cpu()) for i in range(out.shape[0])]
     write_images(items)
     folder = Path(args.out)
     print(f"wrote {len(items)} images to {folder}")
@@ -134,9 +133,9 @@ def _samples(args, run, x, paths: list[Path]) -> int:
 
 def cmd_sketch2face(args) -> int:
     from ..io.images import load_image
-    from ..pipelines.translation import center_crop_512, sketch_to_face
+    from ..pipelines.translation import prepare_sketch, sketch_to_face
     paths = _sample_paths(args, Path(args.sketch).stem, [args.sketch])
-    sketch = center_crop_512(load_image(args.sketch)[0:1][None])  # the first channel, as the web UI
+    sketch = prepare_sketch(load_image(args.sketch))
     return _samples(args, sketch_to_face, sketch, paths)
 
 
@@ -176,12 +175,11 @@ def cmd_video(args) -> int:
 
         tracked = dict(faces=face_selection(args), paste=paste_options(args), state=VideoState())
     with ProgressBar(total, "video", "frame") as progress:
-        outs = process_video(model, frames, editing_scale=scale, crop="track" if args.track else "first",
+        outs = (out.frame for out in process_video(model, frames, editing_scale=scale,
+                                                   crop="track" if args.track else "first",
                              chunk_size=chunk, paste_back=args.paste_back, progress=progress,
-                             total=total, **tracked)
+                             total=total, **tracked))
         written = write_video(args.out, outs, info.fps, audio_from=args.video)
-    if tracked and tracked["state"].problem():
-        print(f"warning: {tracked['state'].problem()}: the frames were written unchanged", file=sys.stderr)
     print(f"wrote {args.out} ({written.n_frames} frames, {written.width}x{written.height}"
           f"{', with audio' if written.has_audio else ''})")
     return 0

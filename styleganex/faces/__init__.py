@@ -20,7 +20,8 @@ The modules, in the order a photo meets them:
   68 landmarks offline;
 - :mod:`~styleganex.faces.select` — the index map (left to right), ``FaceSelection``, why a face cannot be used;
 - :mod:`~styleganex.faces.preview` — the photo with every face numbered;
-- :mod:`~styleganex.faces.crop_record` — one StyleGANEX crop (``CropRecord``: eyes 64 px apart, padding, multiples of 8);
+- :mod:`~styleganex.faces.crop_record` — one StyleGANEX crop (``CropRecord``: eyes 64 px apart, padding,
+  multiples of 8);
 - :mod:`~styleganex.faces.crop_info` — ``CropInfo``: the crops of a batch, saved in latents, for paste-back;
 - :mod:`~styleganex.faces.align` — FFHQ alignment; :mod:`~styleganex.faces.resample` pixel-exact warps and
   resizes; :mod:`~styleganex.faces.preblur` the blur before downsampling;
@@ -29,7 +30,8 @@ The modules, in the order a photo meets them:
 - :mod:`~styleganex.faces.paste` — paste-back with face/head/crop masks, feather and colour matching;
 - :mod:`~styleganex.faces.video_crop` and :mod:`~styleganex.faces.tracks` — the crops of a video, faces tracked
   through it (``FaceTracker``, ``VideoState`` across chunks);
-- :mod:`~styleganex.faces.parsing` — the BiSeNet face parser (``faceparsing.pth``), label maps and colours.
+- :mod:`~styleganex.faces.parsing` — the BiSeNet face parser (``faceparsing.pth``), label maps and colours
+  (a subpackage: labels, network, weights, parser).
 
 Images are float32 tensors in 0..1 (the model wants -1..1: convert with ``x * 2 - 1``). Points are
 ``(x, y)`` pixels with pixel centres at whole numbers.
@@ -62,7 +64,8 @@ from .video_crop import VideoCropper, fixed_size_record
 
 __all__ = [
     "Alignment", "BATCH_MODES", "CropInfo", "CropRecord", "DEFAULT_PADDING", "DlibDetector", "EYE_DISTANCE", "Face",
-    "FaceDetector", "FaceError", "FoundFaces", "FaceTooSmallError", "IF_NO_FACE", "LANDMARK_SOURCES", "MIN_EYE_DISTANCE",
+    "FaceDetector", "FaceError", "FoundFaces", "FaceTooSmallError", "IF_NO_FACE", "LANDMARK_SOURCES",
+    "MIN_EYE_DISTANCE",
     "NoFaceError", "PreparedFace", "SizeRecord", "VideoCropper", "align_crop", "align_face", "apply_crop",
     "center_crop", "crop_faces", "crop_record", "default_detector", "detect_face", "ffhq_alignment", "ffhq_quad",
     "fixed_size_record", "gaussian_preblur", "make_size_valid", "paste_back", "preblur_sigma", "predictor_path",

@@ -3,23 +3,16 @@
 A :class:`CropInfo` holds one :class:`~styleganex.faces.CropRecord` per crop of a batch, the padding
 and the batch mode they were cut with, the faces' landmarks in crop coordinates (for the face mask
 of paste-back and for super-resolution) and, at run time only, the original frames. Latents carry it
-(``Latent.crop``) and latent files store :meth:`CropInfo.to_dict`, so a latent saved by any front end
-pastes back in any other::
-
-    {"version": 2, "records": [<CropRecord.to_dict()>, ...], "padding": [l, r, t, b], "mode": "each image",
-     "landmarks": [[[x, y] x 68], ...], "landmarks_of": [0, 0, -1, ...]}
+(``Latent.crop``) and latent files store it (the file layouts, old ones included, are read and written
+by :mod:`styleganex.pipelines.latent_files`), so a latent saved by any front end pastes back in any other.
 
 Several faces of one photo: crop ``k`` pastes into frame ``frame_index[k]`` of ``n_frames`` (frames
-without a crop are returned unchanged), and all crops of a frame are composited into it. An IMAGE
-batch needs one size, so crops of different sizes are brought to one ``canvas`` ``(h, w)``: each
-crop's box is first grown inside its rescaled frame (real pixels, the face keeps its place in the
-crop), and what the rescaled frame cannot give is padded at the bottom and right (edge pixels
-repeated); the crop then sits at the top-left of its canvas (:mod:`styleganex.faces.group`). Those
-files are version 3 (``"frame_index"``, ``"n_frames"``, ``"canvas"`` added); a single face per frame
-still writes version 2.
-
-:meth:`CropInfo.from_dict` also reads the two older layouts: a single record (what ``invert`` wrote
-before version 2) and ``{"records", "padding": <int>, "mode"}`` (what the nodes wrote).
+without a crop are returned unchanged), and all crops of a frame are composited into it
+(:meth:`CropInfo.composite`). An IMAGE batch needs one size, so crops of different sizes are brought to
+one ``canvas`` ``(h, w)``: each crop's box is first grown inside its rescaled frame (real pixels, the
+face keeps its place in the crop), and what the rescaled frame cannot give is padded at the bottom and
+right (edge pixels repeated); the crop then sits at the top-left of its canvas
+(:mod:`styleganex.faces.group`).
 """
 
 from __future__ import annotations
@@ -31,23 +24,22 @@ import torch
 import torch.nn.functional as F
 
 from ..base.errors import InputError
-from ..base.schema import MAX_SIDE, as_float, as_int, as_list, read_str
+from ..base.schema import as_int, as_list
 from ..io.images import check_image
 from .crop_record import DEFAULT_PADDING, CropRecord, apply_crop
 from .face import Face
 from .paste import PasteOptions, check_labels, paste_face
 from .prepare import PreparedFace
 
-__all__ = ["BATCH_MODES", "Composite", "CropInfo"]
+__all__ = ["BATCH_MODES", "Composite", "CropInfo", "read_padding"]
 
 BATCH_MODES = ("each image", "first image for all")
 """How the crops of a batch were cut: faces per image, or the first image's crops for all (video)."""
 
-VERSION = 3
-MAX_BATCH = 100_000
 
-
-def _padding(value, where: str) -> tuple[int, int, int, int]:
+def read_padding(value, where: str) -> tuple[int, int, int, int]:
+    """``(left, right, top, bottom)`` from four numbers or one for all sides, each 0..65536 (``InputError``
+    naming ``where`` otherwise)."""
     if isinstance(value, (list, tuple)):
         values = as_list(value, "padding", where, 4)
         return tuple(as_int(v, f"padding[{i}]", where, 0, 65_536) for i, v in enumerate(values))
@@ -94,7 +86,7 @@ class CropInfo:
         self.records = tuple(self.records)
         if not self.records or not all(isinstance(r, CropRecord) for r in self.records):
             raise InputError("a CropInfo needs at least one CropRecord")
-        self.padding = _padding(self.padding, "crop info")
+        self.padding = read_padding(self.padding, "crop info")
         if self.mode not in BATCH_MODES:
             raise InputError(f"crop info mode must be one of {BATCH_MODES}, got {self.mode!r}")
         if self.faces is not None:
@@ -147,9 +139,13 @@ class CropInfo:
         return tuple(self.records[crops[0]].frame_size) if crops else None
 
     def __eq__(self, other) -> bool:
-        """Equal when the saved geometry (records, padding, mode, frames, canvas) is; frames and faces
-        are not compared."""
-        return isinstance(other, CropInfo) and self.to_dict(landmarks=False) == other.to_dict(landmarks=False)
+        """Equal when the saved geometry (records, padding, mode, frame indices, canvas) is; frames and
+        faces are not compared."""
+        return isinstance(other, CropInfo) and self._geometry() == other._geometry()
+
+    def _geometry(self) -> tuple:
+        return ([r.to_dict() for r in self.records], self.padding, self.mode, self.frame_index, self.n_frames,
+                self.canvas)
 
     __hash__ = None
 
@@ -280,7 +276,8 @@ class CropInfo:
                                     mask=None if masks is None else masks[k],
                                     colour=None if colours is None else colours[k], onto=result, canvas=self.canvas)
                 result, used[k] = pasted.frame, pasted.colour
-                covered = torch.maximum(1.0 - (1.0 - covered) * (1.0 - pasted.mask), torch.maximum(covered, pasted.mask))
+                covered = torch.maximum(1.0 - (1.0 - covered) * (1.0 - pasted.mask),
+                                        torch.maximum(covered, pasted.mask))
             frames.append(result)
             masks_out.append(covered)
         return Composite(torch.stack(frames), torch.stack(masks_out), tuple(used))
@@ -290,66 +287,3 @@ class CropInfo:
         outputs) back into the frames with the feathered rectangle; returns ``[n_frames, 3, H, W]``.
         Needs :attr:`frames`. :meth:`composite` has the face mask, colour matching and the masks."""
         return self.composite(images01, PasteOptions("crop", feather), masks=masks).frames
-
-    # ---- files ---------------------------------------------------------------------------------
-    def to_dict(self, landmarks: bool = True) -> dict:
-        """The JSON-serialisable part (records, padding, mode, frame indices, canvas and, with
-        ``landmarks``, the faces' landmarks, identical sets stored once)."""
-        data = {"version": 3 if self.grouped or self.canvas else 2, "records": [r.to_dict() for r in self.records],
-                "padding": list(self.padding), "mode": self.mode}
-        if self.grouped or self.canvas:
-            data.update(frame_index=list(self.frame_index), n_frames=self.n_frames)
-            if self.canvas:
-                data["canvas"] = list(self.canvas)
-        if landmarks and self.faces is not None and any(f is not None and f.landmarks is not None for f in self.faces):
-            sets, of = {}, []
-            for face in self.faces:
-                if face is None or face.landmarks is None:
-                    of.append(-1)
-                    continue
-                key = tuple(np.round(face.landmarks, 3).ravel().tolist())
-                of.append(sets.setdefault(key, len(sets)))
-            data["landmarks"] = [np.asarray(k).reshape(68, 2).tolist() for k in sets]
-            data["landmarks_of"] = of
-        return data
-
-    @classmethod
-    def from_dict(cls, data, where: str = "crop info") -> CropInfo:
-        """Read :meth:`to_dict`'s layout or an older one (see the module docstring), every field checked.
-        Raises ``InputError`` naming ``where`` and the field."""
-        if not isinstance(data, dict):
-            raise InputError(f"{where} must be a JSON object, found {type(data).__name__}")
-        if "box" in data and "records" not in data:  # one record, as `invert` wrote before version 2
-            return cls((CropRecord.from_dict(data, where),))
-        version = data.get("version", 1)
-        if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= VERSION:
-            raise InputError(f"{where}: version {version!r} is not one this release reads (1..{VERSION}); "
-                             "it was written by a newer release")
-        records = as_list(data.get("records"), "records", where, max_length=MAX_BATCH)
-        if not records:
-            raise InputError(f"{where}: field 'records' is empty")
-        parsed = tuple(CropRecord.from_dict(r, f"{where}, record {i}") for i, r in enumerate(records))
-        padding = _padding(data.get("padding", DEFAULT_PADDING), where)
-        mode = read_str(data, "mode", where, BATCH_MODES) if "mode" in data else "each image"
-        index, n_frames, canvas = None, None, None
-        if version >= 3 and "frame_index" in data:
-            n_frames = as_int(data.get("n_frames"), "n_frames", where, 1, MAX_BATCH)
-            index = tuple(as_int(v, f"frame_index[{i}]", where, 0, n_frames - 1) for i, v in
-                          enumerate(as_list(data["frame_index"], "frame_index", where, len(parsed))))
-        if version >= 3 and data.get("canvas") is not None:
-            values = as_list(data["canvas"], "canvas", where, 2)
-            canvas = tuple(as_int(v, f"canvas[{i}]", where, 1, MAX_SIDE) for i, v in enumerate(values))
-        faces = _read_landmarks(data, len(parsed), where) if "landmarks" in data else None
-        return cls(parsed, padding, mode, None, faces, index, n_frames, canvas)
-
-
-def _read_landmarks(data: dict, count: int, where: str) -> tuple:
-    sets = []
-    for s, points in enumerate(as_list(data["landmarks"], "landmarks", where, max_length=MAX_BATCH)):
-        rows = as_list(points, f"landmarks[{s}]", where, 68)
-        sets.append(np.array([[as_float(c, f"landmarks[{s}][{i}]", where, -4.0 * MAX_SIDE, 4.0 * MAX_SIDE)
-                               for c in as_list(row, f"landmarks[{s}][{i}]", where, 2)]
-                              for i, row in enumerate(rows)]))
-    of = [as_int(v, f"landmarks_of[{i}]", where, -1, len(sets) - 1)
-          for i, v in enumerate(as_list(data.get("landmarks_of"), "landmarks_of", where, count))]
-    return tuple(None if i < 0 else Face.from_landmarks(sets[i]) for i in of)

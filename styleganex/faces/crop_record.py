@@ -11,8 +11,8 @@ Official recipe (``get_video_crop_parameter`` in the release's ``utils/inference
 
 The resize is plain bilinear without antialiasing, as the release's ``cv2.resize`` (its pixels to
 within one 8-bit level: ``cv2`` rounds its weights to 11 bits), and only the box is computed.
-``antialias=True`` smooths instead when shrinking (not the release). ``CropRecord`` remembers the geometry so points and images can go
-back and forth between frame and crop; it serialises to JSON.
+``antialias=True`` smooths instead when shrinking (not the release). ``CropRecord`` remembers the geometry
+so points and images can go back and forth between frame and crop; it serialises to JSON.
 """
 
 from __future__ import annotations
@@ -104,7 +104,8 @@ class CropRecord:
     def from_dict(cls, data: dict, where: str = "crop record") -> CropRecord:
         """Read a record (e.g. from a latent file), checking every field and that they agree:
         sizes of 1..65536 px, a positive finite scale, a resized size within a pixel of
-        ``frame_size * scale`` on each side (1 %), and a non-empty box inside the rescaled frame. Raises ``InputError`` naming ``where`` and the field."""
+        ``frame_size * scale`` on each side (1 %), and a non-empty box inside the rescaled frame. Raises
+        ``InputError`` naming ``where`` and the field."""
         frame = read_ints(data, "frame_size", where, 2, 1, MAX_SIDE)
         scale = read_float(data, "scale", where, 0.0, float(MAX_SIDE), low_open=True)
         resized = read_ints(data, "resized_size", where, 2, 1, MAX_SIDE)

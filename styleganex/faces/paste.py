@@ -52,7 +52,7 @@ from kornia.color import lab_to_rgb, rgb_to_lab
 from ..base.errors import InputError
 from ..io.images import check_image
 from .crop_record import CropRecord
-from .parsing import NUM_CLASSES
+from .parsing.labels import NUM_CLASSES
 from .resample import warp
 
 __all__ = ["MASK_SHAPES", "ColourTransform", "PasteOptions", "Pasted", "check_labels", "face_polygon", "label_mask",
@@ -76,6 +76,12 @@ face height above its centre (hair and ears)."""
 MIN_GAIN, MAX_GAIN = 0.5, 2.0
 
 
+CROP_FEATHER = 0.1
+"""Fade of the release's crop-rectangle paste, as a fraction of the crop's shorter side."""
+FACE_FEATHER = 0.05
+"""Default fade of the face and head masks (the Decode node and ``edit --frame``)."""
+
+
 @dataclass(frozen=True)
 class PasteOptions:
     """How a crop is blended into its frame (see the module docstring).
@@ -87,7 +93,7 @@ class PasteOptions:
     """
 
     shape: str = "crop"
-    feather: float = 0.1
+    feather: float = CROP_FEATHER
     erode: float = 0.0
     colour: bool = False
 
@@ -273,7 +279,7 @@ def _soft_from_binary(binary: torch.Tensor, erode_px: float, feather_px: float) 
 
 
 # ---- pasting -------------------------------------------------------------------------------------
-def paste_back(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, feather: float = 0.1,
+def paste_back(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, feather: float = CROP_FEATHER,
                mask: torch.Tensor | None = None) -> torch.Tensor:
     """Composite ``output`` into ``frame`` where ``record``'s crop came from; returns a new frame.
 

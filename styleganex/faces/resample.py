@@ -56,7 +56,8 @@ def warp(image: torch.Tensor, matrix, size: tuple[int, int], padding_mode: str =
     return out if image.ndim == 4 else out[0]
 
 
-def _bilinear_taps(in_size: int, out_size: int, start: int, stop: int, device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _bilinear_taps(in_size: int, out_size: int, start: int, stop: int,
+                   device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """For output pixels ``start..stop-1`` of a plain bilinear resize ``in_size -> out_size``: the two
     source indices and the weight of the second (``F.interpolate`` bilinear with
     ``align_corners=False``: source ``(u + 0.5) * in / out - 0.5``, clamped to the image)."""

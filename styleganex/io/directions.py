@@ -62,18 +62,20 @@ import math
 import warnings
 from dataclasses import dataclass, replace
 from pathlib import Path
+from types import EllipsisType
 from typing import Any, Iterable
 
 import numpy as np
 import torch
 
+from ..base.catalogue import DIRECTIONS_FILE, DIRECTIONS_LICENSE, DIRECTIONS_URL
 from ..base.errors import DirectionError, StyleGANEXWarning
 from ..base.filetypes import describe_bytes, safe_torch_load, sniff, zip_names, zip_size_problem
 from ..base.schema import as_float, as_int, as_list, has_control, parse_json, shown_text
 from ..base.validation import MAX_STRENGTH
 
 __all__ = [
-    "EXTENSIONS",
+    "DIRECTION_EXTENSIONS",
     "FORMAT",
     "MODES",
     "OFFICIAL_FILE",
@@ -91,15 +93,12 @@ __all__ = [
 
 FORMAT = "styleganex-directions"
 FORMAT_VERSION = "1"
-EXTENSIONS = (".npy", ".npz", ".pt", ".pth", ".safetensors")
+DIRECTION_EXTENSIONS = (".npy", ".npz", ".pt", ".pth", ".safetensors")
 """File name suffixes of direction files (the content decides the format; these are what folders list)."""
 
-OFFICIAL_FILE = "direction_dics.pt"
-OFFICIAL_URL = "https://huggingface.co/PKUWilliamYang/StyleGANEX/resolve/main/direction_dics.pt"
 OFFICIAL_NAMES = ("smile", "open_eye", "open_mouth", "pose", "reduce_age", "glasses", "light_hair_color", "slender")
 """The directions of the web demo's ``direction_dics.pt`` (hub repo ``PKUWilliamYang/StyleGANEX``)."""
-OFFICIAL_LICENSE = ("published with the official StyleGANEX weights (S-Lab License 1.0, non-commercial); "
-                    "see the hub repository's licence")
+OFFICIAL_FILE, OFFICIAL_URL, OFFICIAL_LICENSE = DIRECTIONS_FILE, DIRECTIONS_URL, DIRECTIONS_LICENSE
 
 MAX_FILE_BYTES = 512 * 2 ** 20
 MAX_STYLE_DIM = 8192
@@ -188,7 +187,8 @@ class Direction:
         return replace(self, mode=mode)
 
     @classmethod
-    def of(cls, vector, name: str, source: str, layers: Iterable[int] | None = ..., note: str = "") -> Direction:
+    def of(cls, vector, name: str, source: str, layers: Iterable[int] | None | EllipsisType = ...,
+           note: str = "") -> Direction:
         """A direction with ``source``'s defaults (``layers`` given: those rows instead)."""
         src = SOURCES[source]
         rows = src.layers if layers is ... else (None if layers is None else tuple(int(i) for i in layers))

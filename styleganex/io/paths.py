@@ -10,17 +10,8 @@ import os
 import stat
 from pathlib import Path
 
+from ..base.catalogue import HUB_FILES_URL, HUB_FOLDER, HUB_REPO, OFFICIAL_FILES  # noqa: F401 (re-exported)
 from ..base.errors import InputError
-
-HUB_REPO = "PKUWilliamYang/StyleGANEX"
-HUB_FOLDER = "pretrained_models"
-HUB_FILES_URL = f"https://huggingface.co/{HUB_REPO}/resolve/main/{HUB_FOLDER}/"
-OFFICIAL_FILES = (
-    "styleganex_inversion.pt", "styleganex_sr.pt", "styleganex_sr32.pt", "styleganex_sketch2face.pt",
-    "styleganex_mask2face.pt", "styleganex_edit_age.pt", "styleganex_edit_hair.pt",
-    "styleganex_toonify_cartoon.pt", "styleganex_toonify_arcane.pt", "styleganex_toonify_pixar.pt",
-    "faceparsing.pth",
-)
 
 
 def models_dir() -> Path:

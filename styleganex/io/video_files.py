@@ -44,7 +44,7 @@ import warnings
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 import av
 import numpy as np
@@ -101,7 +101,7 @@ def _open_input(path: Path):
     _check_exists(path)
     try:
         return av.open(str(path), mode="r")
-    except (*_AV_ERRORS, UnicodeDecodeError, ValueError) as exc:  # odd files can trip the demuxer probing
+    except _AV_ERRORS + (UnicodeDecodeError, ValueError) as exc:  # odd files can trip the demuxer probing
         # the decoder's own words may quote bytes of the file: only its kind of error is shown
         raise VideoError(f"{path} is not a readable video file ({type(exc).__name__})") from exc
 
@@ -196,7 +196,7 @@ def _expected_frames(container, stream) -> tuple[int | None, str, int]:
     return None, "", 0
 
 
-def _short(path: Path, decoded: int, expected: int, source: str, allow_short: bool, why: str = "") -> None:
+def _short(path: Path, decoded: int, expected: int | None, source: str, allow_short: bool, why: str = "") -> None:
     message = (f"{path} is truncated or damaged: {decoded} frame(s) decoded, but {source}"
                f"{f' ({why})' if why else ''}")
     if not allow_short:
@@ -311,7 +311,7 @@ class _AudioCopier:
         self.source = source
         self.container = _open_input(source)
         self.in_stream = None
-        self.out_stream = None
+        self.out_stream: Any = None  # av's AAC output stream, once opened
         if not self.container.streams.audio:
             self.container.close()
             self.container = None

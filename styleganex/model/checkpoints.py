@@ -28,6 +28,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ..base.catalogue import LICENSE_NOTE, WEIGHTS_URL
 from ..base.errors import CheckpointError, InputError, OutputPathError
 from ..base.filetypes import describe_bytes, safe_torch_load, sniff, zip_names
 from ..base.outputs import check_not_inputs, write_all
@@ -39,8 +40,6 @@ from .ops import binomial3x3, make_kernel
 
 FORMAT = "styleganex"
 FORMAT_VERSION = "1"
-WEIGHTS_URL = "https://huggingface.co/PKUWilliamYang/StyleGANEX/tree/main/pretrained_models"
-LICENSE_NOTE = "official weights: S-Lab License 1.0 (non-commercial use only)"
 
 
 # ---- raw reading ---------------------------------------------------------------------------
@@ -110,7 +109,8 @@ def classify(obj: dict, meta: dict) -> str:
     """'styleganex', 'styleganex_tensors' (safetensors without our metadata), 'stylegan2' or raise."""
     if meta.get("format") == FORMAT:
         return "styleganex"
-    sd = obj.get("state_dict") if isinstance(obj.get("state_dict"), dict) else obj
+    inner = obj.get("state_dict")
+    sd = inner if isinstance(inner, dict) else obj
     keys = [k for k in sd if isinstance(k, str)]
     if any(k.startswith("encoder.") for k in keys) and any(k.startswith("decoder.") for k in keys):
         return "styleganex" if "state_dict" in obj else "styleganex_tensors"
@@ -165,7 +165,8 @@ def load_weights(module: torch.nn.Module, state_dict: dict, what: str, ignorable
         v = state_dict.get(k)
         if v is None:
             if _NOISE.search(k) or _FIXED_BUFFER.search(k):
-                state_dict[k] = _default_buffer(k, ref, getattr(getattr(module, "config", None), "blur_kernel", (1, 3, 3, 1)))
+                blur_kernel = getattr(getattr(module, "config", None), "blur_kernel", (1, 3, 3, 1))
+                state_dict[k] = _default_buffer(k, ref, blur_kernel)
                 if _NOISE.search(k):
                     notes.append(k)
                 continue

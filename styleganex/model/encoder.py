@@ -137,7 +137,7 @@ class FusionLayer(nn.Module):
             self.fusion_skip = nn.Conv2d(3 + out_ch, 3, 3, 1, 1)
         self.use_att = use_att
         if use_att:
-            mlp = [nn.Linear(style_dim, out_ch)]
+            mlp: list[nn.Module] = [nn.Linear(style_dim, out_ch)]
             for _ in range(use_att):
                 mlp += [nn.LeakyReLU(0.2), nn.Linear(out_ch, out_ch)]
             mlp.append(nn.LeakyReLU(0.2))

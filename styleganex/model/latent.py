@@ -78,18 +78,18 @@ class Latent:
             if not torch.isfinite(t).all():
                 raise InputError(f"latent {name} contains NaN or infinite values")
         if skips and self.skips is not None and model.has_fusion:
-            self._check_skips(c)
+            self._check_skips(c, self.skips)
 
-    def _check_skips(self, c) -> None:
+    def _check_skips(self, c, skips: list) -> None:
         """The skip features the model's fusion layers use: fusion layer k takes skip k with the
         encoder's channels at that level, at f's size times max(1, 2^(k+2) / 32)."""
         widths = c.fusion_channels()
-        if len(self.skips) < len(widths):
-            raise InputError(f"the latent carries {len(self.skips)} skip features but this model's "
+        if len(skips) < len(widths):
+            raise InputError(f"the latent carries {len(skips)} skip features but this model's "
                              f"fusion layers need {len(widths)}: it comes from another model")
         fh, fw = self.f.shape[2:]
         for k, (channels, _) in enumerate(widths):
-            s = self.skips[k]
+            s = skips[k]
             m = max(1, 2 ** (k + 2) // 32)
             want = (self.batch, channels, fh * m, fw * m)
             if not isinstance(s, torch.Tensor) or tuple(s.shape) != want:
@@ -147,12 +147,12 @@ class Latent:
             return [torch.cat([x.expand(p.batch, *x.shape[1:]) for x, p in zip(maps, parts)])
                     for maps in zip(*lists)]
 
-        crops = [p.crop for p in parts]
-        if any(c is None for c in crops) and not all(c is None for c in crops):
+        crops = [p.crop for p in parts if p.crop is not None]
+        if crops and len(crops) != len(parts):
             raise InputError("cannot join latents: some carry crop info and others do not")
         if any(p.size_record != first.size_record for p in parts):
             raise InputError("cannot join latents encoded from frames of different sizes")
         return cls(wplus=torch.cat([p.wplus for p in parts]), f=torch.cat([p.f for p in parts]),
                    skips=joined("skips"), noise=joined("noise"),
-                   crop=None if crops[0] is None else type(crops[0]).cat(crops), size_record=first.size_record,
+                   crop=type(crops[0]).cat(crops) if crops else None, size_record=first.size_record,
                    meta=dict(first.meta))

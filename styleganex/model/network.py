@@ -37,6 +37,10 @@ MIX_SCALE = 0.7
 
 
 class StyleGANEX(nn.Module):
+    latent_avg: torch.Tensor  # [n_latent, S] buffer
+    editing_w: torch.Tensor | None
+    source: str | None  # the file it was loaded from
+
     def __init__(self, config: ModelConfig, opts: dict | None = None, variant: str = "custom"):
         super().__init__()
         self.config = config
@@ -46,6 +50,7 @@ class StyleGANEX(nn.Module):
         self.decoder = Generator(config)
         self.register_buffer("latent_avg", torch.zeros(config.n_latent, config.style_dim))
         self.editing_w = None  # [K, n_latent, S] for the video-editing checkpoints
+        self.source = None
 
     # ---- properties --------------------------------------------------------------------------
     @property
@@ -271,7 +276,7 @@ class StyleGANEX(nn.Module):
         new.decoder = generator.to(device, dtype).eval()
         new.latent_avg = self.latent_avg
         new.editing_w = self.editing_w
-        new.source = getattr(self, "source", None)
+        new.source = self.source
         new.training = self.training
         return new
 

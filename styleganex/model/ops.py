@@ -104,6 +104,8 @@ class Blur(nn.Module):
     padding on each side before the valid convolution with the flipped kernel.
     """
 
+    kernel: torch.Tensor
+
     def __init__(self, taps, pad: tuple[int, int], upsample_factor: int = 1):
         super().__init__()
         self.register_buffer("kernel", make_kernel(taps) * upsample_factor ** 2)
@@ -126,6 +128,8 @@ class Upsample(nn.Module):
     (pad0 = (p+1)//2 + 1, pad1 = p//2, p = k-2) the result is a stride-2 transposed
     convolution with padding ``k - 1 - pad0`` and the kernel used as stored.
     """
+
+    kernel: torch.Tensor
 
     def __init__(self, taps, factor: int = 2):
         super().__init__()
@@ -162,6 +166,8 @@ class ModulatedConv2d(nn.Module):
     resolution) and demodulation normalises it; samples run as groups of one convolution.
     ``bias`` [out], when given, is added inside the last convolution (free).
     """
+
+    blur_weight: torch.Tensor  # only at dilated upsampling levels
 
     def __init__(self, in_channel, out_channel, kernel_size, style_dim, demodulate=True,
                  upsample=False, blur_kernel=(1, 3, 3, 1), dilation=1):
@@ -265,6 +271,8 @@ class ToRGB(nn.Module):
     The running RGB is upsampled with the FIR ``upsample`` at normal levels; at dilated levels
     (``dilation`` d > 1) it keeps its size and is blurred with the binomial 3x3 at dilation d/2.
     """
+
+    blur_weight: torch.Tensor  # only at dilated levels
 
     def __init__(self, in_channel, style_dim, upsample=True, blur_kernel=(1, 3, 3, 1), dilation=1):
         super().__init__()

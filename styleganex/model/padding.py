@@ -55,7 +55,8 @@ class SizeRecord:
     def from_dict(cls, data: dict, where: str = "size record") -> SizeRecord:
         """Read :meth:`to_dict`'s layout, every field checked (``InputError`` naming ``where``)."""
         mode = read_str(data, "mode", where, ("pad", "crop"))
-        size = read_ints(data, "original_size", where, 2, 1, MAX_SIDE)
+        height, width = read_ints(data, "original_size", where, 2, 1, MAX_SIDE)
+        size = (height, width)
         top, bottom, left, right = (read_int(data, k, where, 0, MAX_SIDE) for k in ("top", "bottom", "left", "right"))
         if mode == "crop" and (top + bottom >= size[0] or left + right >= size[1]):
             raise InputError(f"{where}: cropping {top}+{bottom} rows and {left}+{right} columns leaves nothing "

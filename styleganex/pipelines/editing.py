@@ -33,6 +33,7 @@ from typing import Any, Callable
 import numpy as np
 import torch
 
+from ..base.catalogue import NADA_GENERATORS, NADA_LICENSE, NADA_REPO  # noqa: F401 (re-exported)
 from ..base.errors import DirectionError, InputError, check_cancel
 from ..base.schema import shown_text
 from ..base.validation import check_seed, check_strength
@@ -63,11 +64,6 @@ __all__ = [
 
 MIX_FROM = 8
 """First w+ row replaced by style mixing in the released demo (rows 8..17 of 18)."""
-NADA_REPO = "https://huggingface.co/rinong/stylegan-nada-models"
-NADA_GENERATORS = ("disney_princess", "vintage_comics", "pixar", "edvard_munch", "modigliani")
-"""StyleGAN-NADA generators the official web demo offers for domain transfer: ``<name>.pt`` (holding
-``g_ema``) from the hub repo ``rinong/stylegan-nada-models``; load with ``styleganex.load_generator``."""
-NADA_LICENSE = "StyleGAN-NADA code is MIT; for the models see the hub repository's licence"
 MAX_SWEEP_FRAMES = 256
 """Most frames one sweep renders."""
 
@@ -124,7 +120,8 @@ def parse_layers(layers, n_latent: int) -> list[int]:
                 if hi < lo:
                     raise DirectionError(f"layer range {part!r} is empty (end before start)")
                 if hi >= n_latent:
-                    raise DirectionError(f"layer range {part!r} is out of range: this latent has rows 0..{n_latent - 1}")
+                    raise DirectionError(f"layer range {part!r} is out of range: "
+                                         f"this latent has rows 0..{n_latent - 1}")
                 rows.extend(range(lo, hi + 1))
             elif re.fullmatch(r"-?\d+", part):
                 rows.append(int(part))
@@ -371,3 +368,61 @@ def style_mix(model: StyleGANEX, latent: Latent, layers=None, seed: int = 0, sca
     mixed = mixed.detach().to(wplus.device, wplus.dtype).expand(latent.batch, -1, -1)
     wplus[:, rows] = mixed[:, rows]
     return replace(latent, wplus=wplus, meta=dict(latent.meta))
+
+
+MIX_MODES = ("off", "random", "latent")
+"""Style mixing of :func:`edit_latent`: none, a mapped random style, or another latent's rows."""
+OWN_ROWS = -1
+"""``rows_between(OWN_ROWS, OWN_ROWS, n)``: the direction's own rows."""
+
+
+def rows_between(start: int, end: int, n_latent: int, names: tuple[str, str] = ("the first row", "the last row")
+                 ) -> list[int] | None:
+    """The inclusive w+ rows ``start..end`` (clipped to the latent), or None (the direction's own rows) when
+    both are :data:`OWN_ROWS`: the row choice of the node's two number inputs (``names`` in messages).
+
+    >>> rows_between(4, 7, 18), rows_between(OWN_ROWS, OWN_ROWS, 18), rows_between(10, 30, 18)[-1]
+    ([4, 5, 6, 7], None, 17)
+    """
+    if start == OWN_ROWS and end == OWN_ROWS:
+        return None
+    if OWN_ROWS in (start, end):
+        raise InputError(f"set both {names[0]} and {names[1]} to {OWN_ROWS} (the direction's own rows), or neither")
+    lo, hi = min(start, n_latent - 1), min(end, n_latent - 1)
+    if hi < lo:
+        raise InputError(f"{names[1]} ({end}) is before {names[0]} ({start})")
+    return list(range(lo, hi + 1))
+
+
+def edit_latent(latent: Latent, direction=None, strength: float = 1.0, rows=None, *, model: StyleGANEX | None = None,
+                mix: str = "off", mix_rows=None, mix_seed: int = 0, mix_scale: float = MIX_SCALE,
+                mix_source: Latent | None = None) -> Latent:
+    """One edit as the front ends offer it: a direction, then style mixing (the Apply Edit node and ``edit``).
+
+    Args:
+        latent: the latent to edit (not modified).
+        direction: a :class:`~styleganex.io.directions.Direction` (or a tensor, see :func:`apply_direction`);
+            None: no direction edit (strength 0 is none in mode ``"add"``; a GANSpace component in mode
+            ``"e4e"`` is still moved, to the mean).
+        strength, rows: as :func:`apply_direction` (rows None: the direction's own rows).
+        model: the model the latent was made with; needed for ``mix="random"``.
+        mix: one of :data:`MIX_MODES`.
+        mix_rows: rows replaced by mixing (see :func:`parse_layers`; default: from :data:`MIX_FROM` to the end).
+        mix_seed, mix_scale: the random style of ``mix="random"``.
+        mix_source: the latent whose rows ``mix="latent"`` copies.
+
+    Returns:
+        A new :class:`~styleganex.model.latent.Latent`.
+    """
+    if mix not in MIX_MODES:
+        raise InputError(f"mix must be one of {MIX_MODES}, got {mix!r}")
+    if direction is not None:
+        latent = apply_direction(latent, direction, strength, rows)
+    if mix == "off":
+        return latent
+    if model is None:
+        raise InputError("style mixing needs the model (the same checkpoint the latent was encoded with)")
+    if mix == "latent" and mix_source is None:
+        raise InputError("style mixing from a latent needs that latent (the style source)")
+    return style_mix(model, latent, layers=mix_rows, seed=mix_seed, scale=mix_scale,
+                     source=mix_source if mix == "latent" else None)

@@ -22,6 +22,7 @@ and stops with :class:`~styleganex.base.errors.Cancelled` when ``cancel()`` retu
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Callable
 
 import torch
@@ -29,14 +30,15 @@ import torch
 from ..base.errors import InputError, check_cancel
 from ..base.validation import check_finite, check_image, check_seed
 from ..faces.crop_info import CropInfo
+from ..model.generator import NOISE_MODES as GENERATOR_NOISE_MODES
 from ..model.latent import Latent
 from ..model.network import StyleGANEX
 from ..model.padding import make_size_valid
 from .inversion import InversionResult, optimize
 
-__all__ = ["NOISE_MODES", "decode_latent", "encode_images", "invert_images"]
+__all__ = ["NOISE_MODES", "Rendered", "decode_latent", "encode_images", "invert_images", "render_latent"]
 
-NOISE_MODES = ("auto", "zero", "random", "stored")
+NOISE_MODES = ("auto", *GENERATOR_NOISE_MODES)
 """Decoder noise: the latent's optimised maps when it has them, else zero ("auto"); zero; random
 (seeded); the checkpoint's stored maps."""
 
@@ -169,3 +171,58 @@ def decode_latent(model: StyleGANEX, latent: Latent, noise: str = "auto", *, see
         if progress is not None:
             progress(b + 1, latent.batch, {"stage": "decode"})
     return torch.cat(outs)
+
+
+@dataclass
+class Rendered:
+    """What :func:`render_latent` gives."""
+
+    images: torch.Tensor
+    """``[N, 3, H, W]`` in 0..1: the photos with every face pasted back (N photos), or the decoded crops."""
+    masks: torch.Tensor
+    """``[N, 1, H, W]`` in 0..1: where ``images`` is the model's (1) and where the photo is untouched (0);
+    all ones when nothing was pasted."""
+    pasted: bool
+    """Whether the faces were pasted back into their photos."""
+
+
+def render_latent(model: StyleGANEX, latent: Latent, noise: str = "auto", *, seed: int = 0,
+                  crop: CropInfo | None = None, frames: torch.Tensor | None = None, paste=None, parser=None,
+                  progress: Callable | None = None, cancel: Callable | None = None) -> Rendered:
+    """Decode a latent and, when asked, paste every face back into its photo: the one render step of the
+    Decode node and of ``edit``.
+
+    Args:
+        model, latent, noise, seed, progress, cancel: as :func:`decode_latent`.
+        crop: where the crops came from (default: the latent's own ``crop``).
+        frames: the original photos ``[n_frames or 1, 3, H, W]`` in 0..1 to paste into (default: the
+            frames the crop info carries).
+        paste: a :class:`~styleganex.faces.PasteOptions` (mask shape, feather, erosion, colour matching);
+            None decodes only.
+        parser: a :class:`~styleganex.faces.parsing.FaceParser`: the face/head mask then follows the parsed
+            faces of the photo and of the result instead of the landmarks (unused for the "crop" mask).
+
+    Returns:
+        :class:`Rendered`.
+
+    Raises:
+        InputError: ``paste`` given for a latent without crop info, or no photo to paste into.
+    """
+    images = decode_latent(model, latent, noise, seed=seed, progress=progress, cancel=cancel)
+    if paste is None:
+        return Rendered(images, torch.ones(images.shape[0], 1, *images.shape[-2:]), False)
+    crop = latent.crop if crop is None else crop
+    if crop is None:
+        raise InputError("the latent has no crop record, so it cannot be pasted back into a photo; render it "
+                         "without paste-back to get the crops")
+    if frames is not None:
+        crop = crop.with_frames(frames)
+    if crop.frames is None:
+        raise InputError("pasting back needs the original photos: give the frames (or crop info that carries them)")
+    labels = None
+    if parser is not None and paste.shape != "crop":
+        from ..faces.paste import parse_for_paste
+
+        labels = list(parse_for_paste(parser, crop.recut(), images))
+    result = crop.composite(images, paste, labels=labels)
+    return Rendered(result.frames, result.masks, True)

@@ -49,6 +49,13 @@ __all__ = [
     "optimize",
 ]
 
+STEPS = 500
+"""Optimisation steps of the release's inversion."""
+LR = 0.05
+"""Peak learning rate of the release (Adam, ramped up and down)."""
+LPIPS_WEIGHT = 1.0
+NOISE_REG_WEIGHT = 1e3
+"""Weight of the noise regularisation, as released."""
 LATENT_NOISE = 0.05 * 0.2
 """Strength of the latent noise relative to std(w), as released (``noise_weight = 0.05 * 0.2``)."""
 NOISE_RAMP = 0.75
@@ -203,8 +210,8 @@ def _per_frame(noises, batch):
 
 
 def optimize(model: StyleGANEX, frame: torch.Tensor, aligned: torch.Tensor | None = None, latent: Latent | None = None,
-             steps: int = 500, lr: float = 0.05, lpips_weight: float = 1.0, mse_weight: float = 0.0,
-             id_weight: float = 0.0, id_loss=None, noise_reg_weight: float = 1e3,
+             steps: int = STEPS, lr: float = LR, lpips_weight: float = LPIPS_WEIGHT, mse_weight: float = 0.0,
+             id_weight: float = 0.0, id_loss=None, noise_reg_weight: float = NOISE_REG_WEIGHT,
              latent_noise: float = LATENT_NOISE, early_stop_patience: int | None = None,
              seed: int | None = None, progress=None, cancel=None, lpips=None,
              autocast: bool = False) -> InversionResult:

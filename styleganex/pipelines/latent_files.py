@@ -1,17 +1,27 @@
-"""Saving and loading latents (w+, f, noise maps, skips, crop record).
+"""Saving and loading latents (w+, f, noise maps, skips, crop info).
 
 Our format is ``.safetensors`` with the tensors
 
     wplus [B, n_latent, S]    f [B, C, h, w]    noise.0 .. noise.N-1 [B, 1, hi, wi] (optional)
     skips.0 .. skips.K-1 (optional: encoder skip features of translation / video models)
 
-and the metadata ``format = "styleganex-latent"``, ``version``, ``crop`` (``CropInfo.to_dict()`` as
-JSON, for pasting back into the full frame; empty when there is none), ``size_record`` (JSON: how the
-frames were padded to multiples of 8) and ``meta`` (JSON: e.g. the inversion settings). Every JSON
-field is checked when read (``faces.CropInfo.from_dict`` also reads the layouts of version 1: a single
-crop record from ``invert`` and the nodes' records list, whose padding record sat in ``meta``). Files
-are written to a temporary file beside the target and renamed, so an interrupted save never leaves a
-half-written latent.
+and the metadata ``format = "styleganex-latent"``, ``version``, ``crop`` (the crop info as JSON, for
+pasting back into the full frame; empty when there is none), ``size_record`` (JSON: how the frames were
+padded to multiples of 8) and ``meta`` (JSON: e.g. the inversion settings). Every JSON field is checked
+when read. Files are written to a temporary file beside the target and renamed, so an interrupted save
+never leaves a half-written latent.
+
+The crop info (:class:`~styleganex.faces.CropInfo`) <-> JSON conversion lives here
+(:func:`crop_info_to_dict`, :func:`crop_info_from_dict`)::
+
+    {"version": 2, "records": [<CropRecord.to_dict()>, ...], "padding": [l, r, t, b], "mode": "each image",
+     "landmarks": [[[x, y] x 68], ...], "landmarks_of": [0, 0, -1, ...]}
+
+Several faces of one photo (crops that do not map one to one onto the frames) or crops padded to one
+canvas are version 3 (``"frame_index"``, ``"n_frames"``, ``"canvas"`` added); a single face per frame
+still writes version 2. Two older layouts are still read: a single crop record (what ``invert`` wrote
+before version 2) and ``{"records", "padding": <int>, "mode"}`` (what the nodes wrote; their padding
+record sat in ``meta``).
 
 ``load_official_inversion`` reads the official ``inversion.py`` output, a ``.pt`` holding
 ``{'wplus': [1, 18, 512], 'f': [f, rgb] or f}`` (optionally ``'noise'``), with
@@ -23,20 +33,29 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from ..base.errors import InputError, LatentFileError
 from ..base.filetypes import describe_bytes, safe_torch_load, sniff
 from ..base.outputs import write_all
-from ..base.schema import parse_json
-from ..faces.crop_info import CropInfo
+from ..base.schema import MAX_SIDE, as_float, as_int, as_list, parse_json, read_str
+from ..faces.crop_info import BATCH_MODES, CropInfo, read_padding
+from ..faces.crop_record import DEFAULT_PADDING, CropRecord
+from ..faces.face import Face
 from ..model.latent import Latent
 from ..model.padding import SizeRecord
 
 FORMAT = "styleganex-latent"
 VERSION = "2"
+LATENT_EXTENSIONS = (".safetensors", ".pt")
+"""Latent files: ours (``.safetensors``) and the release's inversion results (``.pt``)."""
+CROP_VERSION = 3
+"""The newest crop info layout (:func:`crop_info_to_dict`); files of versions 1..3 are read."""
+MAX_BATCH = 100_000
 
-__all__ = ["LatentFileError", "load_latent", "load_official_inversion", "save_latent"]
+__all__ = ["LatentFileError", "crop_info_from_dict", "crop_info_to_dict", "load_latent", "load_official_inversion",
+           "save_latent"]
 
 
 def _tensor(t: torch.Tensor) -> torch.Tensor:
@@ -55,7 +74,7 @@ def save_latent(latent: Latent, path) -> Path:
     for name, maps in (("noise", latent.noise), ("skips", latent.skips)):
         for i, t in enumerate(maps or []):
             tensors[f"{name}.{i}"] = _tensor(t)
-    crop = "" if latent.crop is None else json.dumps(latent.crop.to_dict())
+    crop = "" if latent.crop is None else json.dumps(crop_info_to_dict(latent.crop))
     size_record = "" if latent.size_record is None else json.dumps(latent.size_record.to_dict())
     meta = {"format": FORMAT, "version": VERSION, "crop": crop, "size_record": size_record,
             "meta": json.dumps(latent.meta or {}, default=str),
@@ -169,7 +188,7 @@ def _read_metadata(meta: dict, path) -> tuple:
         extra = parse_json(meta["meta"], "the 'meta' metadata") if meta.get("meta") else {}
         if not isinstance(extra, dict):
             raise InputError(f"the 'meta' metadata must be a JSON object, found {type(extra).__name__}")
-        crop = CropInfo.from_dict(parse_json(meta["crop"], "the 'crop' metadata"), "the 'crop' metadata") \
+        crop = crop_info_from_dict(parse_json(meta["crop"], "the 'crop' metadata"), "the 'crop' metadata") \
             if meta.get("crop") else None
         size = meta.get("size_record") or extra.pop("size_record", None)  # version 1 kept it in meta
         if isinstance(size, str):
@@ -236,3 +255,67 @@ def load_official_inversion(path) -> Latent:
         raise LatentFileError(f"{path}: 'noise' must be a list of tensors")
     return _make_latent(obj["wplus"], f, list(noise) if noise is not None else None, None, None,
                         {"source": "official inversion"}, str(path))
+
+
+# ---- crop info <-> JSON ------------------------------------------------------------------------
+def crop_info_to_dict(info: CropInfo, landmarks: bool = True) -> dict:
+    """The JSON-serialisable part of ``info`` (records, padding, mode, frame indices, canvas and, with
+    ``landmarks``, the faces' landmarks, identical sets stored once): the layout of the module docstring."""
+    data = {"version": 3 if info.grouped or info.canvas else 2, "records": [r.to_dict() for r in info.records],
+            "padding": list(info.padding), "mode": info.mode}
+    if info.grouped or info.canvas:
+        data.update(frame_index=list(info.frame_index), n_frames=info.n_frames)
+        if info.canvas:
+            data["canvas"] = list(info.canvas)
+    if landmarks and info.faces is not None and any(f is not None and f.landmarks is not None for f in info.faces):
+        sets, of = {}, []
+        for face in info.faces:
+            if face is None or face.landmarks is None:
+                of.append(-1)
+                continue
+            key = tuple(np.round(face.landmarks, 3).ravel().tolist())
+            of.append(sets.setdefault(key, len(sets)))
+        data["landmarks"] = [np.asarray(k).reshape(68, 2).tolist() for k in sets]
+        data["landmarks_of"] = of
+    return data
+
+
+def crop_info_from_dict(data, where: str = "crop info") -> CropInfo:
+    """Read :func:`crop_info_to_dict`'s layout or an older one (see the module docstring), every field
+    checked. Raises ``InputError`` naming ``where`` and the field."""
+    if not isinstance(data, dict):
+        raise InputError(f"{where} must be a JSON object, found {type(data).__name__}")
+    if "box" in data and "records" not in data:  # one record, as `invert` wrote before version 2
+        return CropInfo((CropRecord.from_dict(data, where),))
+    version = data.get("version", 1)
+    if not isinstance(version, int) or isinstance(version, bool) or not 1 <= version <= CROP_VERSION:
+        raise InputError(f"{where}: version {version!r} is not one this release reads (1..{CROP_VERSION}); "
+                         "it was written by a newer release")
+    records = as_list(data.get("records"), "records", where, max_length=MAX_BATCH)
+    if not records:
+        raise InputError(f"{where}: field 'records' is empty")
+    parsed = tuple(CropRecord.from_dict(r, f"{where}, record {i}") for i, r in enumerate(records))
+    padding = read_padding(data.get("padding", DEFAULT_PADDING), where)  # one number: the nodes' old layout
+    mode = read_str(data, "mode", where, BATCH_MODES) if "mode" in data else "each image"
+    index, n_frames, canvas = None, None, None
+    if version >= 3 and "frame_index" in data:
+        n_frames = as_int(data.get("n_frames"), "n_frames", where, 1, MAX_BATCH)
+        index = tuple(as_int(v, f"frame_index[{i}]", where, 0, n_frames - 1) for i, v in
+                      enumerate(as_list(data["frame_index"], "frame_index", where, len(parsed))))
+    if version >= 3 and data.get("canvas") is not None:
+        values = as_list(data["canvas"], "canvas", where, 2)
+        canvas = tuple(as_int(v, f"canvas[{i}]", where, 1, MAX_SIDE) for i, v in enumerate(values))
+    faces = _read_landmarks(data, len(parsed), where) if "landmarks" in data else None
+    return CropInfo(parsed, padding, mode, None, faces, index, n_frames, canvas)
+
+
+def _read_landmarks(data: dict, count: int, where: str) -> tuple:
+    sets = []
+    for s, points in enumerate(as_list(data["landmarks"], "landmarks", where, max_length=MAX_BATCH)):
+        rows = as_list(points, f"landmarks[{s}]", where, 68)
+        sets.append(np.array([[as_float(c, f"landmarks[{s}][{i}]", where, -4.0 * MAX_SIDE, 4.0 * MAX_SIDE)
+                               for c in as_list(row, f"landmarks[{s}][{i}]", where, 2)]
+                              for i, row in enumerate(rows)]))
+    of = [as_int(v, f"landmarks_of[{i}]", where, -1, len(sets) - 1)
+          for i, v in enumerate(as_list(data.get("landmarks_of"), "landmarks_of", where, count))]
+    return tuple(None if i < 0 else Face.from_landmarks(sets[i]) for i in of)

@@ -30,11 +30,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..base.catalogue import VGG_FILE, VGG_URL
 from ..base.errors import InputError
 from ..io.paths import models_dir
 
-VGG_FILE = "vgg16-397923af.pth"
-VGG_URL = f"https://download.pytorch.org/models/{VGG_FILE}"
 # torchvision vgg16().features index -> lpips slice (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3)
 _SLICES = ((1, range(4)), (2, range(4, 9)), (3, range(9, 16)), (4, range(16, 23)), (5, range(23, 30)))
 _lock = threading.Lock()

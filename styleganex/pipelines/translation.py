@@ -2,14 +2,14 @@
 
 >>> from styleganex.dev.testing import random_model
 >>> sketch = torch.rand(1, 1, 64, 64)                         # [B, 1, H, W] in [0, 1]
->>> sketch_to_face(random_model("sketch2face"), sketch, number=4).shape   # 4 faces, 4x larger, in [-1, 1]
+>>> sketch_to_face(random_model("sketch2face"), sketch, number=4).shape   # 4 faces, 4x larger, in 0..1
 torch.Size([4, 3, 256, 256])
 >>> labels = torch.randint(0, 19, (1, 64, 64))                # class ids (or one-hot [B, 19, H, W])
 >>> mask_to_face(random_model("mask2face"), labels, number=2).shape
 torch.Size([2, 3, 256, 256])
->>> low = torch.rand(1, 3, 16, 16) * 2 - 1                    # a face crop already, in [-1, 1]
->>> aligned = torch.rand(1, 3, 256, 256) * 2 - 1              # (by default: aligned from the face found)
->>> super_resolve(random_model("sr"), low, factor=16, aligned=aligned, crop=False).shape   # factor x the crop
+>>> low = torch.rand(1, 3, 16, 16)                             # a face crop already, in 0..1
+>>> aligned = torch.rand(1, 3, 256, 256)                      # (by default: aligned from the face found)
+>>> super_resolve(random_model("sr"), low, factor=16, aligned01=aligned, crop=False).shape   # factor x the crop
 torch.Size([1, 3, 256, 256])
 
 With ``crop=True`` (default) the input is a photo that is cropped as the release does (eyes 64 px
@@ -51,15 +51,16 @@ import numpy as np
 import torch
 
 from ..base.errors import InputError, check_cancel
-from ..base.validation import MAX_SEED, SIGNED, check_finite, check_image, check_seed
+from ..base.validation import MAX_SEED, UNIT, check_finite, check_image, check_seed
 from ..faces.parsing import NUM_CLASSES, labels_to_onehot
 from ..model.latent import Latent
 from ..model.network import StyleGANEX
 from ..model.padding import make_size_valid
 from .degradation import bicubic_downsample, bicubic_weight
 
-__all__ = ["super_resolve", "sr_inputs", "SRInputs", "sr_factors", "default_sr_factor", "release_degradation", "sketch_to_face", "mask_to_face", "sr_lowres",
-           "pil_bicubic_resize", "latent_mask_rows", "center_crop_512", "SR_FACTOR_RANGE"]
+__all__ = ["super_resolve", "sr_inputs", "SRInputs", "sr_factors", "default_sr_factor", "release_degradation",
+           "sketch_to_face", "mask_to_face", "sr_lowres", "pil_bicubic_resize", "latent_mask_rows",
+           "center_crop_512", "SR_FACTOR_RANGE", "prepare_sketch"]
 
 SR_FACTOR_RANGE = (4, 48)
 """Factors of the multi-factor SR model (``styleganex_sr.pt``), as stated in the release README."""
@@ -238,7 +239,7 @@ def sr_inputs(image01: torch.Tensor, factor: int, degrade_factor: int | None = N
     """
     from ..faces import prepare_face
 
-    check_image(image01[None], "image", channels=3, value_range=SIGNED, ndims=(4,))
+    check_image(image01[None], "image", channels=3, value_range=UNIT, ndims=(4,))
     record, source = None, "redetected"
     if degrade_factor is not None:
         if crop:
@@ -315,7 +316,8 @@ def _noise_generator(model: StyleGANEX, seed: int):
     return torch.Generator(device=model.device).manual_seed(int(seed) % (MAX_SEED + 1))
 
 
-def _sr_render(model: StyleGANEX, x1: torch.Tensor, aligned: torch.Tensor, noise="random", generator=None) -> torch.Tensor:
+def _sr_render(model: StyleGANEX, x1: torch.Tensor, aligned: torch.Tensor, noise="random",
+               generator=None) -> torch.Tensor:
     """The release's SR forward: w+ from the aligned face, f and skip features from the upsampled
     input ``x1`` [B,3,H,W] in [-1,1] (multiples of 8), decoded (4x at 1024). Not clamped."""
     latent = model.encode(x1, aligned, skips=True)
@@ -323,14 +325,15 @@ def _sr_render(model: StyleGANEX, x1: torch.Tensor, aligned: torch.Tensor, noise
 
 
 @torch.no_grad()
-def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = None, degrade_factor: int | None = None,
-                  *, aligned: torch.Tensor | None = None, face=None, detector=None, noise: str = "random",
+def super_resolve(model: StyleGANEX, images01: torch.Tensor, factor: int | None = None,
+                  degrade_factor: int | None = None, *, aligned01: torch.Tensor | None = None, face=None,
+                  detector=None, noise: str = "random",
                   seed: int = 0, quantize: bool = True, crop: bool = True,
                   progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
     """Super-resolve faces as the release does (:func:`sr_inputs`, then the model). Returns
-    [B, 3, H', W'] in [-1, 1]: 4x the upsampled input ``up``.
+    [B, 3, H', W'] in 0..1: 4x the upsampled input ``up``.
 
-    image: [B, 3, h, w] in [-1, 1]. With ``degrade_factor``: high-resolution photo(s), cropped (unless
+    images01: [B, 3, h, w] in 0..1. With ``degrade_factor``: high-resolution photo(s), cropped (unless
         ``crop=False``) and degraded by ``degrade_factor`` (the release uses ``resize_factor // 4``);
         the output is 4x the crop. Without: low-resolution photo(s), upsampled ``factor / 4`` times
         and then (unless ``crop=False``) cropped with the eyes 64 px apart, as the release's
@@ -338,7 +341,7 @@ def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = N
         already; the output is ``factor`` times the low-resolution image.
     factor: sr model: 4..48 (default 32); sr32: 32 only. With ``degrade_factor`` it defaults to
         ``4 * degrade_factor``.
-    aligned: optional x̃ [B, 3, h', w'] in [-1, 1]; by default the FFHQ alignment of ``up`` with the
+    aligned01: optional x̃ [B, 3, h', w'] in 0..1; by default the FFHQ alignment of ``up`` with the
         landmarks detected on it (the face nearest ``face`` when given: a ``faces.Face`` or (68, 2)
         points in ``image``'s pixels, or a list of them, one per image).
     noise, seed: decoder noise ("random" from a generator seeded by ``seed``, "zero", "stored").
@@ -348,9 +351,9 @@ def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = N
     (edges replicated) and the padding is removed from the output again.
     """
     model.require_kind("sr", task="super_resolve")
-    check_image(image, "image", channels=3, value_range=SIGNED, ndims=(4,))
-    b = image.shape[0]
-    img01 = ((image.float() + 1) / 2).clamp(0, 1)
+    check_image(images01, "image", channels=3, value_range=UNIT, ndims=(4,))
+    b = images01.shape[0]
+    img01 = images01.float().clamp(0, 1)
     if degrade_factor is not None:
         if isinstance(degrade_factor, bool) or int(degrade_factor) != degrade_factor or degrade_factor < 1:
             raise InputError(f"degrade_factor must be a positive whole number, got {degrade_factor!r}")
@@ -358,21 +361,22 @@ def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = N
         factor = _check_factor(model, 4 * degrade_factor if factor is None else factor)
     else:
         factor = _check_factor(model, factor if factor is not None else default_sr_factor(model))
-    if aligned is not None:
-        check_image(aligned, "aligned", channels=3, value_range=SIGNED, ndims=(4,))
-        if aligned.shape[0] != b:
-            raise InputError(f"aligned has {aligned.shape[0]} images, image has {b}")
+    if aligned01 is not None:
+        check_image(aligned01, "aligned", channels=3, value_range=UNIT, ndims=(4,))
+        if aligned01.shape[0] != b:
+            raise InputError(f"aligned has {aligned01.shape[0]} images, image has {b}")
 
     faces = _faces_for_batch(face, b)
     ups, xs = [], []
     for i in range(b):
         check_cancel(cancel)
         inputs = sr_inputs(img01[i], factor, degrade_factor, face=faces[i], detector=detector, crop=crop,
-                           quantize=quantize, align=aligned is None)
+                           quantize=quantize, align=aligned01 is None)
         ups.append(inputs.up)
-        xs.append(inputs.aligned * 2 - 1 if aligned is None else aligned[i])
+        xs.append((inputs.aligned if aligned01 is None else aligned01[i].float()) * 2 - 1)
     if len({tuple(u.shape) for u in ups}) > 1:
-        raise InputError(f"the {b} images give crops of different sizes ({', '.join(f'{u.shape[-1]}x{u.shape[-2]}' for u in ups)}); "
+        sizes = ", ".join(f"{u.shape[-1]}x{u.shape[-2]}" for u in ups)
+        raise InputError(f"the {b} images give crops of different sizes ({sizes}); "
                          "super-resolve them one at a time, or pass crop=False for images that are face crops already")
     x1, size_record = make_size_valid(torch.stack(ups) * 2 - 1, 8, "pad")
     aligned = torch.stack(xs)
@@ -382,7 +386,7 @@ def super_resolve(model: StyleGANEX, image: torch.Tensor, factor: int | None = N
         check_cancel(cancel)
         y = check_finite(_sr_render(model, x1[i:i + 1], aligned[i:i + 1], noise, generator),
                          f"super-resolution of image {i}").clamp(-1, 1)
-        outs.append(size_record.undo(y).to(image.device))
+        outs.append(((size_record.undo(y) + 1) / 2).to(images01.device))
         if progress is not None:
             progress(i + 1, b, {"stage": "super_resolve"})
     return torch.cat(outs)
@@ -398,6 +402,31 @@ def center_crop_512(x: torch.Tensor) -> torch.Tensor:
     if w > 513:
         x = x[..., (w // 2 - 256) // 8 * 8:(w // 2 + 256) // 8 * 8]
     return x
+
+
+def prepare_sketch(image01: torch.Tensor, crop: bool = True) -> torch.Tensor:
+    """A sketch for :func:`sketch_to_face` from an image or a mask: the one sketch preparation of every front end.
+
+    Args:
+        image01: ``[B, C, H, W]`` or ``[C, H, W]`` in 0..1 with 1, 3 or 4 channels (an alpha channel is
+            dropped). A grey image (equal colour channels) gives its first channel, as the release's web UI
+            reads sketches; a coloured one gives the mean of its colour channels.
+        crop: the release web UI's centre crop of large sketches (:func:`center_crop_512`).
+
+    Returns:
+        ``[B, 1, H', W']`` in 0..1.
+
+    >>> prepare_sketch(torch.ones(3, 600, 300) * 0.5).shape   # the 600 px side keeps its central 512
+    torch.Size([1, 1, 512, 300])
+    """
+    x = image01[None] if isinstance(image01, torch.Tensor) and image01.ndim == 3 else image01
+    check_image(x, "sketch", channels=None, value_range=UNIT, ndims=(4,))
+    if x.shape[1] not in (1, 3, 4):
+        raise InputError(f"a sketch has 1, 3 or 4 channels, got {x.shape[1]}")
+    colour = x[:, :3].float()
+    grey = bool((colour == colour[:, :1]).all())
+    sketch = colour[:, :1] if grey else colour.mean(dim=1, keepdim=True)
+    return center_crop_512(sketch) if crop else sketch
 
 
 def latent_mask_rows(model: StyleGANEX) -> list[int]:
@@ -447,7 +476,7 @@ def _multimodal(model: StyleGANEX, x: torch.Tensor, number: int, seed: int, nois
             check_cancel(cancel)
             y = _translate_render(model, x[b:b + 1], styles[s:s + 4], rows, noise, noise_gen)
             y = check_finite(y, f"{what} of input {b}").clamp(-1, 1)
-            outs.append(size_record.undo(y))
+            outs.append((size_record.undo(y) + 1) / 2)
             done += y.shape[0]
             if progress is not None:
                 progress(done, total, {"stage": what})
@@ -459,8 +488,8 @@ def sketch_to_face(model: StyleGANEX, sketch: torch.Tensor, number: int = 1, see
                    progress: Callable | None = None, cancel: Callable | None = None) -> torch.Tensor:
     """Faces from sketches with the sketch2face model: ``number`` samples per sketch.
 
-    sketch: [B, 1, H, W] in [0, 1] (not normalised, as released). Returns [B*number, 3, 4H, 4W]
-    (at 1024) in [-1, 1], ordered input-major (sample k of input b at ``b*number + k``). Sample k
+    sketch: [B, 1, H, W] in [0, 1] (not normalised, as released; see :func:`prepare_sketch`). Returns
+    [B*number, 3, 4H, 4W] (at 1024) in 0..1, ordered input-major (sample k of input b at ``b*number + k``). Sample k
     uses the k-th style drawn from ``seed`` for every input, so a seed reproduces its results.
     """
     model.require_kind("sketch", task="sketch_to_face")
@@ -499,7 +528,7 @@ def mask_to_face(model: StyleGANEX, mask: torch.Tensor, number: int = 1, seed: i
 
     mask: class ids [B, H, W] (or [B, 1, H, W]; integers 0..18, the BiSeNet classes of
     ``styleganex.faces.parsing``) or a one-hot map [B, 19, H, W]. Returns [B*number, 3, 4H, 4W] (at 1024)
-    in [-1, 1], ordered as :func:`sketch_to_face`.
+    in 0..1, ordered as :func:`sketch_to_face`.
     """
     model.require_kind("mask", task="mask_to_face")
     if model.config.input_nc != NUM_CLASSES:

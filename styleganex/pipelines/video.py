@@ -4,14 +4,14 @@
 >>> frames = torch.rand(3, 3, 64, 80)                 # a video: [T, 3, H, W] (or an iterable of [3, H, W]) in 0..1
 >>> outputs = process_video(random_model("edit_age"), frames, editing_scale=1.0, crop="none",
 ...                         aligned=torch.rand(3, 256, 256))   # crop "first" (default) finds the face instead
->>> [tuple(frame.shape) for frame in outputs]         # lazily, in order: [3, 4H, 4W] in 0..1
+>>> [tuple(out.frame.shape) for out in outputs]      # lazily, in order: [3, 4H, 4W] in 0..1, and a mask
 [(3, 256, 320), (3, 256, 320), (3, 256, 320)]
 
 As the official ``video_editing.py``: the crop parameters and the aligned face x̃ come from the first
 frame (x̃: the landmarks detected again on its crop, ``faces.align_crop``); every frame is cropped with
-those parameters (``cv2.resize``'s plain bilinear, ``faces.apply_crop``), encoded for f and the fusion skip features, and
-decoded with w+ = E(x̃) + latent_avg, zero noise and ``editing_w[0] x scale`` (edit models). There is
-no temporal smoothing.
+those parameters (``cv2.resize``'s plain bilinear, ``faces.apply_crop``), encoded for f and the fusion skip
+features, and decoded with w+ = E(x̃) + latent_avg, zero noise and ``editing_w[0] x scale`` (edit models).
+There is no temporal smoothing.
 
 Different from the official loop, which runs the whole ``pSp.forward`` on every frame: x̃ is encoded
 once and its w+ reused (the official per-frame result is the same, since x̃ never changes); frames go
@@ -24,7 +24,7 @@ Options beyond the release: ``crop="track"`` moves a fixed-size crop with the fa
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, NamedTuple
 
 import torch
 
@@ -144,8 +144,9 @@ def process_video(model: StyleGANEX, frames: torch.Tensor | Iterable[torch.Tenso
                   progress: Callable | None = None, cancel: Callable | None = None, *,
                   face=None, aligned: torch.Tensor | None = None, detector=None, total: int | None = None,
                   feather: float = 0.1, padding=None, faces=None, state=None, paste=None,
-                  smoothing: float = 0.8, max_missing: int = 30, with_masks: bool = False) -> Iterator[torch.Tensor]:
-    """Edit or toonify a video; yields the output frames [3, H', W'] in 0..1, in order, lazily.
+                  smoothing: float = 0.8, max_missing: int = 30) -> Iterator[VideoFrame]:
+    """Edit or toonify a video; yields a :class:`VideoFrame` (``frame`` [3, H', W'] in 0..1 and ``mask``
+    [1, H', W'], where the frame was changed) for every input frame, in order, lazily.
 
     model: an edit model (``editing_scale`` times its ``editing_w`` is added; negative scales edit the
         other way) or a toonify model (no scale); any RGB StyleGANEX model works (no scale: reconstruction).
@@ -195,13 +196,33 @@ def process_video(model: StyleGANEX, frames: torch.Tensor | Iterable[torch.Tenso
         tracker, options = _tracked_setup(mode, paste_back, face, aligned, detector, padding, faces, state, paste,
                                           feather, smoothing, max_missing)
         it = iter(frames)
+        fresh = tracker.state.frames_seen == 0
         pairs = _tracked_frames_out(model, it, editing_w, tracker, options, chunk_size, progress, cancel, total)
-        return _closing(pairs if with_masks else (frame for frame, _ in pairs), it)
-    if with_masks:
-        raise InputError("with_masks needs the tracked paste-back (faces, state or paste options)")
+        return _closing(_no_face_rule(pairs, tracker.state, fresh), it)
     it = iter(frames)
-    return _closing(_frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel,
-                                face, aligned, detector, total, feather, padding), it)
+    out = _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, progress, cancel, face, aligned,
+                      detector, total, feather, padding)
+    return _closing((VideoFrame(f, torch.ones(1, *f.shape[-2:], dtype=f.dtype, device=f.device)) for f in out), it)
+
+
+class VideoFrame(NamedTuple):
+    """One output frame of :func:`process_video`."""
+
+    frame: torch.Tensor
+    """[3, H, W] in 0..1."""
+    mask: torch.Tensor
+    """[1, H, W] in 0..1: where the frame is the model's output (1) and where it is untouched (0)."""
+
+
+def _no_face_rule(pairs: Iterator, state, fresh: bool) -> Iterator[VideoFrame]:
+    """The frames of a tracked run; then, for a run that began the state, an error if no face was usable."""
+    from ..faces import NoFaceError
+
+    for frame, mask in pairs:
+        yield VideoFrame(frame, mask)
+    if fresh and state.problem():
+        raise NoFaceError(f"{state.problem()}: use frames with a clearly visible frontal face, other faces "
+                          "settings, or crop 'none'")
 
 
 _PASS = (Cancelled, KeyboardInterrupt, GeneratorExit)
@@ -286,7 +307,11 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
     elif mode in ("first", "track"):
         det = detector if face is None else _FirstFace(face, detector)
         cropper = fc.VideoCropper(det, padding=padding, track=(mode == "track"))
-        _, record = cropper(first)  # NoFaceError when the first frame has no face
+        try:
+            _, record = cropper(first)
+        except fc.NoFaceError as e:
+            raise fc.NoFaceError(f"{e}. The first frame gives the crop for the whole video: trim the video to "
+                                 "start on a visible face, or set crop to 'none'.") from e
         first_face = cropper.first_face
         if mode == "first":
             cropper = None  # the official fixed crop: apply_crop with the first frame's record
@@ -425,7 +450,8 @@ def _tracked_frames_out(model, it, editing_w, tracker, options, chunk_size, prog
                 except Exception as e:
                     raise _with_frame_index(e, start + k) from e
                 result = pasted.frame
-                covered = torch.maximum(1.0 - (1.0 - covered) * (1.0 - pasted.mask), torch.maximum(covered, pasted.mask))
+                covered = torch.maximum(1.0 - (1.0 - covered) * (1.0 - pasted.mask),
+                                        torch.maximum(covered, pasted.mask))
             done += 1
             if progress is not None:
                 progress(done, total, {"frame": start + k, "faces": len(tracked)})

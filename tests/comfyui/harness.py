@@ -310,8 +310,8 @@ def write_test_inputs(input_dir: Path) -> dict:
     Image.new("RGB", (128, 128), (120, 130, 140)).save(input_dir / "blank.png")
     Image.new("RGB", (16, 16), (0, 0, 0)).save(input_dir / "tiny.png")
     _write_clip(input_dir / "clip.mp4", np.asarray(astronaut.resize((256, 256), Image.LANCZOS)))
-    return {"astronaut": "astronaut.png", "group": "group.png", "sketch": "sketch.png", "blank": "blank.png", "tiny": "tiny.png",
-            "clip": "clip.mp4"}
+    return {"astronaut": "astronaut.png", "group": "group.png", "sketch": "sketch.png", "blank": "blank.png",
+            "tiny": "tiny.png", "clip": "clip.mp4"}
 
 
 def _write_clip(path: Path, frame, frames: int = 3, fps: int = 8) -> None:

@@ -48,7 +48,8 @@ SPECS = {
                 "shows the plain reconstruction. CPU setting: the 500 steps take hours on a CPU (Optimize Inversion "
                 "shows its estimate after the first steps); set steps to 50 for a first look (minutes), or "
                 "bypass Optimize Inversion (Ctrl+B) to decode the encoder's latent. Needs "
-                "styleganex_inversion.pt and vgg16-397923af.pth (https://download.pytorch.org/models/vgg16-397923af.pth) "
+                "styleganex_inversion.pt and vgg16-397923af.pth "
+                "(https://download.pytorch.org/models/vgg16-397923af.pth) "
                 "in models/styleganex, and an InterFaceGAN-style direction ([512] or [18, 512] .npy/.pt) in "
                 "models/styleganex/directions (choose yours in Apply Edit, or use style mixing instead).",
         "nodes": [

@@ -3,27 +3,19 @@ the result back into the original photo)."""
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import torch
 
 from ..styleganex.base.errors import InputError
-from ..styleganex.faces.paste import MASK_SHAPES
+from ..styleganex.faces.paste import FACE_FEATHER, MASK_SHAPES
+from ..styleganex.pipelines import inversion
 from ..styleganex.pipelines.encode_decode import NOISE_MODES as CORE_NOISE_MODES
-from .common import (
-    CATEGORY,
-    VGG_FILE,
-    CropType,
-    LatentType,
-    ModelType,
-    ParserType,
-    Progress,
-    cancellable,
-    core_to_image,
-    find_model_file,
-    first_folder,
-    image_to_core,
-    vgg_files,
-)
 from .compat import io
+from .folders import VGG_FILE, find_model_file, first_folder, vgg_files
+from .progress import Progress, cancellable
+from .sockets import CATEGORY, CropType, LatentType, ModelType, ParserType
+from .tensors import core_to_image, image_to_core
 
 NOISE_MODES = list(CORE_NOISE_MODES)
 RANDOM_BACKBONE = "random (tests only)"
@@ -107,15 +99,16 @@ class OptimizeInversion(io.ComfyNode):
                 io.Image.Input("image", tooltip="the crop to reconstruct (Face Crop's crop output)"),
                 LatentType.Input("latent", optional=True, tooltip="starting latent (Encode's output)"),
                 io.Image.Input("aligned", optional=True, tooltip="aligned face for the start when no latent is given"),
-                io.Int.Input("steps", default=500, min=1, max=10000,
+                io.Int.Input("steps", default=inversion.STEPS, min=1, max=10000,
                              tooltip="Adam steps (official 500: about a minute on a GPU, hours on a CPU, where "
                                      "50 gives a first look; the node shows its time estimate after a few steps)"),
-                io.Float.Input("lr", default=0.05, min=0.0001, max=1.0, step=0.001, tooltip="Adam learning rate"),
-                io.Float.Input("lpips_weight", default=1.0, min=0.0, max=100.0, step=0.01,
+                io.Float.Input("lr", default=inversion.LR, min=0.0001, max=1.0, step=0.001,
+                               tooltip="Adam learning rate"),
+                io.Float.Input("lpips_weight", default=inversion.LPIPS_WEIGHT, min=0.0, max=100.0, step=0.01,
                                tooltip="weight of the perceptual (LPIPS-VGG) loss"),
                 io.Float.Input("mse_weight", default=0.0, min=0.0, max=1000.0, step=0.01,
                                tooltip="weight of the pixel (mean squared error) loss"),
-                io.Float.Input("noise_reg_weight", default=1000.0, min=0.0, max=1e6, step=1.0,
+                io.Float.Input("noise_reg_weight", default=inversion.NOISE_REG_WEIGHT, min=0.0, max=1e6, step=1.0,
                                tooltip="keeps the optimised noise maps noise-like (official 1000)"),
                 io.Int.Input("seed", default=0, min=0, max=0xFFFFFFFF, control_after_generate=True,
                              tooltip="the starting noise maps"),
@@ -189,7 +182,7 @@ class Decode(io.ComfyNode):
                              tooltip="seed of noise 'random'"),
                 io.Boolean.Input("paste_back", default=True,
                                  tooltip="with crop_info: composite into the original photo (frame size)"),
-                io.Float.Input("feather", default=0.05, min=0.0, max=0.5, step=0.01,
+                io.Float.Input("feather", default=FACE_FEATHER, min=0.0, max=0.5, step=0.01,
                                tooltip="paste-back fade width, as a fraction of the crop's shorter side (the fade "
                                        "lies inside the mask)"),
                 CropType.Input("crop_info", optional=True, tooltip="Face Crop's crop info: where to paste back"),
@@ -217,21 +210,17 @@ class Decode(io.ComfyNode):
     @classmethod
     def execute(cls, model, latent, noise="auto", seed=0, paste_back=True, feather=0.05, crop_info=None,
                 mask="face", erode=0.0, colour_match=True, parser=None) -> io.NodeOutput:
-        from ..styleganex.faces.paste import PasteOptions, parse_for_paste
-        from ..styleganex.pipelines.encode_decode import decode_latent
+        from ..styleganex.faces.paste import PasteOptions
+        from ..styleganex.pipelines.encode_decode import render_latent
 
+        paste = PasteOptions(mask, float(feather), float(erode), bool(colour_match)) \
+            if crop_info is not None and paste_back else None
         progress = Progress(latent.batch)
-        with model.on_device() as m, cancellable():
-            out = decode_latent(m, latent, noise, seed=int(seed), progress=progress, cancel=progress.cancel)
-        if crop_info is None or not paste_back:
-            return io.NodeOutput(core_to_image(out, signed=False), torch.ones(out.shape[0], *out.shape[-2:]))
-        labels = None
-        if parser is not None and mask != "crop":
-            with parser.on_device() as p:
-                labels = list(parse_for_paste(p, crop_info.recut(), out))
-        options = PasteOptions(mask, float(feather), float(erode), bool(colour_match))
-        result = crop_info.composite(out, options, labels=labels)
-        return io.NodeOutput(core_to_image(result.frames, signed=False), result.masks[:, 0].contiguous())
+        with model.on_device() as m, cancellable(), \
+                (parser.on_device() if parser is not None and paste is not None else nullcontext()) as p:
+            result = render_latent(m, latent, noise, seed=int(seed), crop=crop_info, paste=paste, parser=p,
+                                   progress=progress, cancel=progress.cancel)
+        return io.NodeOutput(core_to_image(result.images), result.masks[:, 0].contiguous())
 
 
 NODES = [Encode, OptimizeInversion, Decode]

@@ -1,4 +1,4 @@
-"""Soak (issue 9): many frames and many inversions in one process must not grow its memory.
+"""Soak: many frames and many inversions in one process must not grow its memory.
 
 One fresh interpreter (so memory freed by earlier tests cannot hide growth; glibc is told to mmap
 every allocation of 64 KiB or more, so freed tensors leave the resident set at once) runs, after a
@@ -57,6 +57,7 @@ def video(n):
     count = 0
     for out in process_video(edit, video_frames(n), 1.0, crop=record, aligned=aligned, chunk_size=4,
                              paste_back=True):
+        out = out.frame
         assert out.shape == (3, 40, 48) and bool(torch.isfinite(out).all())
         count += 1
     return count

@@ -1,4 +1,4 @@
-"""Cancel and failure, threads sharing one model, and seeded determinism (issue 9).
+"""Cancel and failure, threads sharing one model, and seeded determinism.
 
 Beyond test_inversion (cancel after 2 steps), test_video (errors that name the frame while reading,
 checking and rendering; a RuntimeError in the video CLI) and test_translation (same / other seed of
@@ -13,11 +13,12 @@ import threading
 import numpy as np
 import pytest
 import torch
+from helpers import FixedFaceDetector
 
 import styleganex.faces as faces_pkg
 from styleganex.base.errors import Cancelled, InputError
 from styleganex.dev.testing import random_model, save_official_pt
-from styleganex.faces import CropRecord, Face
+from styleganex.faces import CropRecord
 from styleganex.model.network import StyleGANEX
 from styleganex.pipelines.inversion import optimize
 from styleganex.pipelines.lpips import load_lpips
@@ -41,7 +42,8 @@ def frame32(seed=0):
 
 
 def snapshot(model):
-    return {k: v.clone() for k, v in model.state_dict().items()}, {n: p.requires_grad for n, p in model.named_parameters()}
+    weights = {k: v.clone() for k, v in model.state_dict().items()}
+    return weights, {n: p.requires_grad for n, p in model.named_parameters()}
 
 
 def assert_same_model(model, snap):
@@ -60,7 +62,7 @@ def same_result(a, b):
     return all(torch.equal(x, y) for x, y in pairs)
 
 
-# ============================================================================ 5. cancel and failure
+# ---- cancel and failure ------------------------------------------------------------------------------------
 @pytest.mark.parametrize("at", [0, 1, 3])
 def test_cancel_optimize_at_step_k_leaves_the_model_untouched_and_usable(inv, lp, at):
     frame = frame32(1)
@@ -121,7 +123,7 @@ def test_cli_invert_writes_all_four_files(invert_setup):
     ("optimisation step 2", KeyboardInterrupt, 130),
     ("optimisation step 2", RuntimeError, None),
     ("decoding the result", RuntimeError, None),
-    ("writing the crop png", OSError, 2),  # an OS error is one clear line and status 2 (issue 14)
+    ("writing the crop png", OSError, 2),  # an OS error is one clear line and status 2
 ])
 def test_cli_invert_failure_leaves_no_output(invert_setup, monkeypatch, where, exc, rc):
     from PIL import Image
@@ -138,7 +140,7 @@ def test_cli_invert_failure_leaves_no_output(invert_setup, monkeypatch, where, e
         def decode(self, *a, **k):
             raise exc("injected")
         monkeypatch.setattr(StyleGANEX, "decode", decode)
-    else:  # the third of four files: before issue 9 the latent and the inversion png stayed behind
+    else:  # the third of four files: the latent and the inversion png once stayed behind
         real_save = Image.Image.save
 
         def save(self, fp, *a, **k):
@@ -152,35 +154,6 @@ def test_cli_invert_failure_leaves_no_output(invert_setup, monkeypatch, where, e
     else:
         assert main(argv) == rc
     assert _listing(out) == []  # no file, no hidden temporary file
-
-
-class StubDetector:
-    """One synthetic face (eyes 32 px apart) in every frame."""
-
-    def detect(self, image):
-        cx, cy, d = 32.0, 24.0, 32.0
-        p = np.tile([[cx, cy + 0.4 * d]], (68, 1))
-        p[36:42] = [cx - d / 2, cy]
-        p[42:48] = [cx + d / 2, cy]
-        p[0], p[16] = [cx - d, cy], [cx + d, cy]
-        return [Face.from_landmarks(p)]
-
-
-@pytest.fixture()
-def video_setup(tmp_path, monkeypatch):
-    import styleganex.faces.detect as detect
-    import styleganex.faces.video_crop as faces_video
-    from styleganex.io.video_files import write_video
-    for module in (detect, faces_video):
-        monkeypatch.setattr(module, "default_detector", lambda: StubDetector())
-    g = torch.Generator().manual_seed(0)
-    src = tmp_path / "in.mp4"
-    write_video(src, [torch.rand(3, 48, 64, generator=g) for _ in range(6)], 6)
-    model = save_official_pt(random_model("edit_age", size=256, seed=23), tmp_path / "styleganex_edit_age.pt")
-    out = tmp_path / "out" / "result.mp4"
-    out.parent.mkdir()
-    argv = ["video", str(src), "--model", str(model), "--out", str(out), "--device", "cpu"]
-    return argv, out
 
 
 @pytest.mark.parametrize("exc, rc", [(InputError, 2), (KeyboardInterrupt, 130)])
@@ -237,7 +210,7 @@ def test_paste_back_failure_in_frame_i_names_frame_i(edit, monkeypatch):
 
 
 def test_crop_failure_in_frame_i_names_frame_i(edit):
-    class Flaky(StubDetector):
+    class Flaky(FixedFaceDetector):
         calls = 0
 
         def detect(self, image):
@@ -254,7 +227,7 @@ def test_crop_failure_in_frame_i_names_frame_i(edit):
     assert e.value.frame_index == 7 and len(got) == 6  # frames 0-5 (frames 6 and 7 were one chunk)
 
 
-# ============================================================================ 6b. threads
+# ---- threads -----------------------------------------------------------------------------------------------
 def _in_threads(*jobs, repeat=3):
     """Run the jobs at the same time (a barrier starts them together), each ``repeat`` times;
     return each job's last result (or raise the first error)."""
@@ -314,7 +287,7 @@ def test_optimize_in_one_thread_while_another_decodes(inv, lp):
     assert all(torch.equal(p, s) for p, s in zip(parallel, sequential))
 
 
-# ============================================================================ 7. determinism
+# ---- determinism -------------------------------------------------------------------------------------------
 def _under_global_seeds(call):
     """The result twice, with different global RNG states before each call."""
     torch.manual_seed(1)
@@ -343,9 +316,9 @@ def test_translation_seed_is_bit_identical_whatever_the_global_rng(pipeline):
         model, x = random_model("mask2face", size=256, seed=27), torch.randint(0, 19, (1, 32, 32), generator=g)
         run = lambda seed, noise="random": mask_to_face(model, x, number=2, seed=seed, noise=noise)  # noqa: E731
     else:
-        model, x = random_model("sr", size=256, seed=28), torch.rand(1, 3, 8, 8, generator=g) * 2 - 1
-        al = torch.rand(1, 3, 64, 64, generator=g) * 2 - 1
-        run = lambda seed, noise="random": super_resolve(model, x, 16, aligned=al, seed=seed, noise=noise,  # noqa: E731
+        model, x = random_model("sr", size=256, seed=28), torch.rand(1, 3, 8, 8, generator=g)
+        al = torch.rand(1, 3, 64, 64, generator=g)
+        run = lambda seed, noise="random": super_resolve(model, x, 16, aligned01=al, seed=seed, noise=noise,  # noqa: E731
                                                          crop=False)
     a, b = _under_global_seeds(lambda: run(5))
     assert torch.equal(a, b)

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 
 from ..styleganex.base.errors import InputError
-from .common import CATEGORY, CropType, LatentType, ModelType, image_to_core, name_problem, resolve_file
+from ..styleganex.pipelines.latent_files import LATENT_EXTENSIONS
 from .compat import folder_paths, io
+from .folders import name_problem, resolve_file
+from .sockets import CATEGORY, CropType, LatentType, ModelType
+from .tensors import image_to_core
 
-EXTENSIONS = (".safetensors", ".pt")
 OUTPUT_TAG = " [output]"
 
 
@@ -20,7 +22,7 @@ def latent_files() -> list[str]:
             continue
         for root, _dirs, files in os.walk(base):
             for f in files:
-                if f.lower().endswith(EXTENSIONS) and not f.startswith("."):
+                if f.lower().endswith(LATENT_EXTENSIONS) and not f.startswith("."):
                     rel = os.path.relpath(os.path.join(root, f), base).replace(os.sep, "/")
                     found.append(rel + tag)
     return sorted(found)
@@ -34,7 +36,8 @@ class SaveLatent(io.ComfyNode):
             display_name="Save Latent (StyleGANEX)",
             category=f"{CATEGORY}/latent",
             description="Save a StyleGANEX latent (w+, f, optimised noise, crop record) as .safetensors in the "
-                        "output folder. Load it with Load Latent (StyleGANEX) or styleganex.pipelines.latent_files.load_latent.",
+                        "output folder. Load it with Load Latent (StyleGANEX) or "
+                        "styleganex.pipelines.latent_files.load_latent.",
             inputs=[
                 LatentType.Input("latent", tooltip="the latent to save (Encode, Optimize Inversion, Apply Edit)"),
                 io.String.Input("filename_prefix", default="styleganex/latent",
