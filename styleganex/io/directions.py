@@ -566,10 +566,11 @@ def save_directions(path, directions) -> Path:
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise DirectionError(f"save_directions: {name!r} has strength range {lo}..{hi}")
         tensors[name] = as_vector(d.vector, name, "save_directions")
-        info[name] = {"source": d.source, "strength": [lo, hi],
-                      "layers": None if d.layers is None else [int(i) for i in d.layers], "note": d.note}
-        if d.mode == "e4e":
-            info[name].update(mode="e4e", std=float(d.std), mean=[float(v) for v in d.mean.tolist()])
+        entry: dict[str, Any] = {"source": d.source, "strength": [lo, hi],
+                                 "layers": None if d.layers is None else [int(i) for i in d.layers], "note": d.note}
+        if d.mode == "e4e" and d.mean is not None and d.std is not None:
+            entry.update(mode="e4e", std=float(d.std), mean=[float(v) for v in d.mean.tolist()])
+        info[name] = entry
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "directions": json.dumps(info)}
     path = Path(path)
     write_all([(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))])
