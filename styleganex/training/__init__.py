@@ -1,0 +1,1 @@
+"""Training of the StyleGANEX encoder (issue 22): optimiser, discriminator, losses, recipes and the loop."""
