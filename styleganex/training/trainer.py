@@ -170,6 +170,8 @@ class Trainer:
     def _noise(self, x, keys, stream):
         if self.opts.zero_noise:
             return "zero"
+        if self.opts.recipe == "pretrain":  # scripts/pretrain.py renders with the stored noise maps
+            return "stored"
         gens = [sample_generator(self.opts.seed, self.step, k, stream) for k in keys]
         return random_noise(self.model.config, (x.shape[2] // 8, x.shape[3] // 8), gens, self.device, x.dtype)
 
@@ -277,8 +279,8 @@ class Trainer:
             x, y = pair.x, pair.y
             keys = list(range(x.shape[0]))
             gens = [sample_generator(self.opts.seed, -1, 1000 * i + k, "val-noise") for k in keys]
-            noise = "zero" if self.opts.zero_noise else random_noise(
-                model.config, (x.shape[2] // 8, x.shape[3] // 8), gens, self.device, x.dtype)
+            noise = "zero" if self.opts.zero_noise else "stored" if self.opts.recipe == "pretrain" else \
+                random_noise(model.config, (x.shape[2] // 8, x.shape[3] // 8), gens, self.device, x.dtype)
             view = self._views(pair, x, y, noise, self._photo(pair, y, x))
             with batch_statistics(model.is_label_model):  # sketch / mask models infer on batch statistics
                 y_hat, wplus = net([view])[0]
