@@ -6,10 +6,20 @@
 ...                            generator="pixar.pt")          # doctest: +SKIP
 >>> result = trainer.run()                                     # doctest: +SKIP
 
-Modules: :mod:`.options` (options and the release's recipes), :mod:`.data` (generated pairs and
-folders), :mod:`.augment` (affine + crop), :mod:`.losses`, :mod:`.network` (model building, the
-trainable forward), :mod:`.trainer` (the loop), :mod:`.checkpoint` (released layout + resume state),
-:mod:`.distributed` (torchrun), :mod:`.prepare` (everything checked before the first step).
+Modules:
+
+- :mod:`styleganex.training.options` — options and the release's recipes;
+- :mod:`styleganex.training.data` — generated pairs and folders;
+- :mod:`styleganex.training.augment` — affine + crop;
+- :mod:`styleganex.training.losses` — the loss terms;
+- :mod:`styleganex.training.network` — model building, the trainable forward;
+- :mod:`styleganex.training.trainer` — the loop;
+- :mod:`styleganex.training.checkpoint` — released layout + resume state;
+- :mod:`styleganex.training.distributed` — torchrun;
+- :mod:`styleganex.training.prepare` — everything checked before the first step;
+- :mod:`styleganex.training.ranger` — the release's optimiser (RAdam + Lookahead + gradient centralisation);
+- :mod:`styleganex.training.discriminator` — the StyleGAN2 discriminator, logistic and R1 losses;
+- :mod:`styleganex.training.identity` — the ArcFace IR-SE50 identity loss (pSp's ``model_ir_se50.pth``).
 """
 
 from .options import (
