@@ -13,7 +13,7 @@ import torch
 import torch.nn.functional as F
 
 from styleganex.base.errors import Cancelled, CheckpointError, DirectionError, InputError, NonFiniteError
-from styleganex.dev.testing import packaged_photos, random_model, save_official_pt
+from styleganex.dev.testing import packaged_photos, random_model
 from styleganex.io.images import write_images
 from styleganex.model import load_model
 from styleganex.pipelines.lpips import load_lpips
@@ -81,6 +81,9 @@ def _setup(recipe, folders=None, lpips=None, out=None, steps=40, lr=1e-3, **kw):
         extra.update(data=folders["photos"], val_data=folders["photos"], prepare_faces=False)
         if recipe in ("sketch2face", "mask2face"):
             extra.update(labels=folders[recipe], val_labels=folders[recipe])
+    for name in ("discriminator", "identity"):
+        if name in kw:
+            extra[name] = kw.pop(name)
     opts.update(kw)
     options = recipe_options(recipe, **opts)
     return prepare_training(options, out, init=random_model(family, size=size, seed=0), lpips=lpips, **extra)
@@ -197,9 +200,9 @@ def test_every_recipe_overfits_a_handful_of_pairs(recipe, folders, lpips_alex):
 
 
 # ---- checkpoints ----------------------------------------------------------------------------------------
-@pytest.mark.parametrize("recipe, variant", [("video_edit", "edit"), ("toonify", "toonify"), ("inversion", "inversion"),
-                                             ("sketch2face", "sketch2face"), ("mask2face", "mask2face"), ("sr32", "sr32"),
-                                             ("pretrain", "inversion")])
+@pytest.mark.parametrize("recipe, variant", [
+    ("video_edit", "edit"), ("toonify", "toonify"), ("inversion", "inversion"), ("sketch2face", "sketch2face"),
+    ("mask2face", "mask2face"), ("sr32", "sr32"), ("pretrain", "inversion")])
 def test_saved_model_loads_everywhere_and_decodes_identically(recipe, variant, folders, lpips_alex, lpips_vgg,
                                                               tmp_path):
     trainer = _setup(recipe, folders, lpips_vgg if recipe == "pretrain" else lpips_alex, out=tmp_path / "run",
@@ -224,24 +227,64 @@ def test_saved_model_loads_everywhere_and_decodes_identically(recipe, variant, f
             assert torch.equal(raw["state_dict"][name], tensor.cpu()), name
 
 
+def _small_discriminator():
+    from styleganex.training.discriminator import Discriminator
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(11)
+        return Discriminator(32, widths=8)
+
+
 def test_resume_continues_exactly_where_an_uninterrupted_run_would(lpips_alex, tmp_path):
-    straight = _setup("video_edit", lpips=lpips_alex, out=tmp_path / "a", steps=4, tmp_lambda=30.0)
+    """Ranger, the discriminator with lazy R1, the temporal loss (second half), affine augmentation, random
+    noise: 2 steps + resume + 2 steps == 4 steps, bit for bit."""
+    kw = dict(steps=4, tmp_lambda=30.0, adv_lambda=0.1, d_reg_every=2, optim_name="ranger", learning_rate=1e-3)
+    straight = _setup("video_edit", lpips=lpips_alex, out=tmp_path / "a", discriminator=_small_discriminator(), **kw)
     straight.run()
-    first = _setup("video_edit", lpips=lpips_alex, out=tmp_path / "b", steps=4, tmp_lambda=30.0)
+    first = _setup("video_edit", lpips=lpips_alex, out=tmp_path / "b", discriminator=_small_discriminator(), **kw)
     first.run(steps=2)
     first.save()
-    assert read_resume(tmp_path / "b")["step"] == 2
     state = read_resume(tmp_path / "b")
+    assert state["step"] == 2
     again = prepare_training(resume_options(state, "video_edit"), tmp_path / "b", resume=tmp_path / "b",
-                             lpips=lpips_alex)
+                             lpips=lpips_alex, discriminator=_small_discriminator())
     assert again.step == 2
     again.run()
     for (name, p), q in zip(straight.model.named_parameters(), again.model.parameters()):
+        assert torch.equal(p, q), name
+    for (name, p), q in zip(straight.discriminator.named_parameters(), again.discriminator.parameters()):
         assert torch.equal(p, q), name
     log = [json.loads(line) for line in (tmp_path / "b" / "train_log.jsonl").read_text().splitlines()]
     assert [line["step"] for line in log if "loss" in line] == [1, 2, 3, 4]
     ref = [json.loads(line) for line in (tmp_path / "a" / "train_log.jsonl").read_text().splitlines()]
     assert [line["loss"] for line in ref if "loss" in line] == [line["loss"] for line in log if "loss" in line]
+    assert {"loss_d", "loss_d_real", "loss_d_fake", "loss_g", "loss_l2", "loss_lpips"} <= set(log[0])
+    assert "loss_r1" in log[0] and "loss_r1" not in log[1] and "loss_tmp" in log[2]
+    assert raw_has_discriminator(tmp_path / "b" / "last.pt")
+
+
+def raw_has_discriminator(path) -> bool:
+    raw = torch.load(path, map_location="cpu", weights_only=True)
+    return isinstance(raw.get("discriminator"), dict) and "final_linear.1.weight" in raw["discriminator"]
+
+
+def test_identity_loss_trains_and_is_logged(lpips_alex, tmp_path):
+    """The identity term (1 - cos of ArcFace features) with a small random IR-SE backbone on 256 px faces."""
+    from styleganex.training.identity import IdentityLoss, IRSEBackbone
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(3)
+        identity = IdentityLoss(IRSEBackbone([1, 1, 1, 1], embedding=32, stem=8))
+    photos = tmp_path / "photos"
+    write_images([(photos / f"{i}.png", im) for i, im in enumerate(_photos(256))])
+    opts = recipe_options("inversion", **{**SMALL, "image_size": 256, "aligned_size": 256, "crop_min": 256,
+                                          "crop_max": 256, "id_lambda": 0.1}, output_size=256, max_steps=2,
+                          w_norm_lambda=0.001, optim_name="adam", learning_rate=1e-3)
+    trainer = prepare_training(opts, tmp_path / "run", init=random_model("inversion", size=256), data=photos,
+                               prepare_faces=False, lpips=lpips_alex, identity=identity)
+    logs = trainer.train_step()
+    assert 0.0 <= logs["loss_id"] <= 2.0 and "id_improve" in logs
+    assert logs["loss"] == pytest.approx(logs["loss_l2"] + 0.8 * logs["loss_lpips"] + 0.1 * logs["loss_id"]
+                                         + 0.001 * logs["loss_w_norm"], rel=1e-5)
 
 
 def test_resume_refuses_another_recipe(lpips_alex, tmp_path):
