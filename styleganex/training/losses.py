@@ -83,11 +83,10 @@ class Losses:
         logs: dict[str, float] = {}
         total = y_hat.new_zeros(())
         if o.id_lambda > 0:
-            result = self.identity(y_hat, y, x)  # (loss, [improvement,] id_logs)
-            loss_id = result[0]
+            loss_id, id_logs = self.identity(y_hat, y, x if x.shape[1] == 3 else None)
             logs["loss_id"] = _num(loss_id)
-            if len(result) == 3:
-                logs["id_improve"] = _num(result[1])
+            if id_logs and "diff_views" in id_logs[0]:  # the release's id_improve
+                logs["id_improve"] = sum(d["diff_target"] - d["diff_views"] for d in id_logs) / len(id_logs)
             total = total + o.id_lambda * loss_id
         if o.l2_lambda > 0:
             v = F.mse_loss(y_hat, y)
@@ -114,7 +113,8 @@ class Losses:
             logs["loss_w_norm"] = _num(v)
             total = total + o.w_norm_lambda * v
         if o.adv_lambda > 0 and discriminator is not None:
-            v = F.softplus(-discriminator(y_hat)).mean()
+            from .discriminator import g_nonsaturating_loss
+            v = g_nonsaturating_loss(discriminator(y_hat))
             logs["loss_g"] = _num(v)
             total = total + o.adv_lambda * v
         if o.tmp_lambda > 0 and y0_hat is not None:

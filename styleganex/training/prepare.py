@@ -169,13 +169,28 @@ def _identity(opts: TrainOptions, identity):
     return IdentityLoss.from_file(path)
 
 
+def discriminator_size(opts: TrainOptions, size: int) -> int:
+    """The side the discriminator judges: the generator's size (the release's ``Discriminator(1024)``), or
+    the largest power of two the targets always reach when they are smaller (small generated pairs,
+    small photos). Larger targets are judged on a random window (as the release)."""
+    if opts.recipe in FOLDER_RECIPES:
+        side = (opts.crop_min if opts.random_crop else opts.image_size) * (model_upscale(size) if opts.recipe in (
+            "sr", "sr32") else 1)
+    else:
+        side = opts.pair_feature * size // 32
+    d = 4
+    while d * 2 <= min(size, side):
+        d *= 2
+    return d
+
+
 def _discriminator(opts: TrainOptions, model: StyleGANEX, discriminator, saved: dict | None):
     if discriminator is not None or opts.adv_lambda <= 0:
         return discriminator
     from .discriminator import Discriminator
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(opts.seed + 1)
-        d = Discriminator(model.config.size)
+        d = Discriminator(discriminator_size(opts, model.config.size))
     if saved is not None:  # the release starts from the init checkpoint's discriminator when it has one
         try:
             d.load_state_dict(saved)

@@ -68,10 +68,10 @@ class DiscriminatorPair(torch.nn.Module):
         super().__init__()
         self.discriminator = discriminator
 
-    def forward(self, real, fake=None):
+    def forward(self, real, fake=None, generator=None):
         if fake is None:
-            return self.discriminator(real)
-        return self.discriminator(real), self.discriminator(fake)
+            return self.discriminator(real, generator)
+        return self.discriminator(real, generator), self.discriminator(fake, generator)
 
 
 def make_optimizer(opts: TrainOptions, params):
@@ -170,6 +170,8 @@ class Trainer:
     def _noise(self, x, keys, stream):
         if self.opts.zero_noise:
             return "zero"
+        if self.opts.recipe == "pretrain":  # scripts/pretrain.py renders with the stored noise maps
+            return "stored"
         gens = [sample_generator(self.opts.seed, self.step, k, stream) for k in keys]
         return random_noise(self.model.config, (x.shape[2] // 8, x.shape[3] // 8), gens, self.device, x.dtype)
 
@@ -217,8 +219,11 @@ class Trainer:
         logs = {}
         if self.discriminator is not None:
             logs.update(self._train_discriminator(y, y_hat.detach(), step))
-        loss, terms = self.losses(x, y, y_hat, wplus, self.model.latent_avg, step, y0_hat,
-                                  self.discriminator if self.discriminator is not None else None)
+        judge = None
+        if self.discriminator is not None:
+            windows = sample_generator(o.seed, step, -1, "g-window")
+            judge = lambda images: self.discriminator(images, windows)  # noqa: E731
+        loss, terms = self.losses(x, y, y_hat, wplus, self.model.latent_avg, step, y0_hat, judge)
         logs.update(terms)
         if not torch.isfinite(loss):
             raise NonFiniteError(self._nan_message(step, logs))
@@ -229,20 +234,24 @@ class Trainer:
         return logs
 
     def _train_discriminator(self, real, fake, step) -> dict:
-        from .discriminator import d_r1_loss
+        """The release's ``train_discriminator``: logistic loss x adv_lambda, then lazy R1 every
+        ``d_reg_every`` steps. Windows of images larger than the discriminator are drawn from a generator
+        keyed by the step (the same on every process)."""
+        from .discriminator import d_logistic_parts, d_r1_loss
 
         o, D = self.opts, self.discriminator
+        windows = sample_generator(o.seed, step, -1, "d-window")
         D.requires_grad_(True)
-        real_pred, fake_pred = self.d_net(real, fake)
-        loss_real, loss_fake = F.softplus(-real_pred).mean(), F.softplus(fake_pred).mean()
+        real_pred, fake_pred = self.d_net(real, fake, windows)
+        loss_real, loss_fake = d_logistic_parts(real_pred, fake_pred)
         logs = {"loss_d_real": float(loss_real.detach()), "loss_d_fake": float(loss_fake.detach()),
                 "loss_d": float((loss_real + loss_fake).detach())}
         self.d_optimizer.zero_grad(set_to_none=True)
         ((loss_real + loss_fake) * o.adv_lambda).backward()
         self.d_optimizer.step()
-        if step % o.d_reg_every == 0:  # lazy R1, as the release
+        if step % o.d_reg_every == 0:
             real = real.detach().requires_grad_(True)
-            pred = self.d_net(real)
+            pred = self.d_net(real, None, windows)
             r1 = o.r1 / 2 * d_r1_loss(pred, real) * o.d_reg_every + 0 * pred[0].sum()
             self.d_optimizer.zero_grad(set_to_none=True)
             r1.backward()
@@ -277,8 +286,8 @@ class Trainer:
             x, y = pair.x, pair.y
             keys = list(range(x.shape[0]))
             gens = [sample_generator(self.opts.seed, -1, 1000 * i + k, "val-noise") for k in keys]
-            noise = "zero" if self.opts.zero_noise else random_noise(
-                model.config, (x.shape[2] // 8, x.shape[3] // 8), gens, self.device, x.dtype)
+            noise = "zero" if self.opts.zero_noise else "stored" if self.opts.recipe == "pretrain" else \
+                random_noise(model.config, (x.shape[2] // 8, x.shape[3] // 8), gens, self.device, x.dtype)
             view = self._views(pair, x, y, noise, self._photo(pair, y, x))
             with batch_statistics(model.is_label_model):  # sketch / mask models infer on batch statistics
                 y_hat, wplus = net([view])[0]
