@@ -80,4 +80,4 @@ def wrap(module: torch.nn.Module, ctx: Dist, sync_bn: bool = False) -> torch.nn.
     if sync_bn:
         module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=True)
+    return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)
