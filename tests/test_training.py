@@ -155,6 +155,29 @@ def test_augmentation_aligns_input_and_target_of_any_resolution():
     assert torch.equal(crop(big, (2, 3, 4, 4), 4)[:, :, ::4, ::4], crop(small, (2, 3, 4, 4)))
 
 
+def test_blind_degradation_is_keyed_lower_resolution_and_in_range():
+    from styleganex.training.data import blind_degrade, sr_degrade
+
+    y = _photos(256)[0][None]
+    a, ya = blind_degrade(y, 64, [8], 4, torch.Generator().manual_seed(1))
+    b, _ = blind_degrade(y, 64, [8], 4, torch.Generator().manual_seed(1))
+    c, _ = blind_degrade(y, 64, [8], 4, torch.Generator().manual_seed(2))
+    assert a.shape == (1, 3, 64, 64) and torch.equal(a, b) and not torch.equal(a, c)
+    assert 0 <= float(a.min()) and float(a.max()) <= 1 and torch.equal(a * 255, (a * 255).round())
+    sharp = F.interpolate(y, size=(64, 64), mode="bilinear", antialias=True)
+    detail = lambda img: (img[..., 1:, :] - img[..., :-1, :]).abs().mean()  # noqa: E731
+    assert detail(a) < 0.8 * detail(sharp)  # blurred and downsampled >= 6x before coming back to 64 px
+    assert detail(sr_degrade(sharp, 8, 64)) < detail(sharp)
+
+
+def test_bf16_autocast_step_is_finite_and_close_to_fp32(lpips_alex):
+    fp32 = _setup("toonify", lpips=lpips_alex, steps=1)
+    bf16 = _setup("toonify", lpips=lpips_alex, steps=1, precision="bf16")
+    a, b = fp32.train_step(), bf16.train_step()
+    assert math.isfinite(b["loss"]) and b["loss"] == pytest.approx(a["loss"], rel=0.05)
+    assert all(p.dtype == torch.float32 for p in bf16.model.encoder.parameters())
+
+
 def test_loss_terms_match_independent_computations():
     w = torch.randn(3, 4, 5)
     avg = torch.randn(4, 5)
@@ -202,11 +225,11 @@ def test_every_recipe_overfits_a_handful_of_pairs(recipe, folders, lpips_alex):
 # ---- checkpoints ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("recipe, variant", [
     ("video_edit", "edit"), ("toonify", "toonify"), ("inversion", "inversion"), ("sketch2face", "sketch2face"),
-    ("mask2face", "mask2face"), ("sr32", "sr32"), ("pretrain", "inversion")])
+    ("mask2face", "mask2face"), ("sr32", "sr32"), ("pretrain", "inversion"), ("sr", "sr")])
 def test_saved_model_loads_everywhere_and_decodes_identically(recipe, variant, folders, lpips_alex, lpips_vgg,
                                                               tmp_path):
     trainer = _setup(recipe, folders, lpips_vgg if recipe == "pretrain" else lpips_alex, out=tmp_path / "run",
-                     steps=2)
+                     steps=2, **({"blind_sr": True} if recipe == "sr" else {}))
     result = trainer.run()
     raw = torch.load(result.last, map_location="cpu", weights_only=True)
     assert {"state_dict", "opts", "latent_avg"} <= set(raw) and set(RELEASE_PSP_OPTS) <= set(raw["opts"])
