@@ -382,3 +382,13 @@ def test_unreadable_files_are_skipped_and_named_in_the_log(folders, lpips_alex, 
     skipped = [e for e in events if e.get("event") == "skipped"]
     assert skipped and skipped[0]["count"] == 1 and skipped[0]["files"][0]["file"].endswith("zz_broken.jpg")
     assert any("loss_l2" in e and "loss_lpips" in e and "loss_w_norm" in e for e in events)
+
+
+def test_damaged_resume_state_is_refused_without_quoting_it(tmp_path):
+    (tmp_path / "resume.pt").write_bytes(b"PK\x03\x04 secret text of a damaged file")
+    with pytest.raises(CheckpointError) as e:
+        read_resume(tmp_path)
+    assert "secret" not in str(e.value) and "resume.pt" in str(e.value)
+    torch.save({"format": "something else"}, tmp_path / "resume.pt")
+    with pytest.raises(CheckpointError, match="not a resume state"):
+        read_resume(tmp_path)
