@@ -392,3 +392,30 @@ def test_damaged_resume_state_is_refused_without_quoting_it(tmp_path):
     torch.save({"format": "something else"}, tmp_path / "resume.pt")
     with pytest.raises(CheckpointError, match="not a resume state"):
         read_resume(tmp_path)
+
+
+def test_photo_folder_prepares_faces_the_release_way_and_skips_faceless_ones(tmp_path):
+    """Photos are cropped (eyes 64 px apart) and aligned with prepare_face (dlib); a photo without a face is
+    skipped and named."""
+    from styleganex.faces.prepare import prepare_face
+    from styleganex.training.data import PhotoFolder
+
+    photos = packaged_photos()
+    write_images([(tmp_path / "astronaut.png", photos["astronaut"]), (tmp_path / "hopper.png", photos["grace_hopper"]),
+                  (tmp_path / "wall.png", torch.full((3, 200, 200), 0.5))])
+    folder = PhotoFolder(tmp_path, image_size=64, aligned_size=32)
+    assert len(folder) == 2 and [p.name for p, _ in folder.skipped] == ["wall.png"]
+    assert "no usable face" in folder.skipped[0][1]
+    pair = folder.get(0, torch.Generator().manual_seed(0), flip=False)
+    assert pair.x.shape == (1, 3, 64, 64) and pair.x_tilde.shape == (1, 3, 32, 32)
+    ref = prepare_face(photos["astronaut"])
+    expected = F.interpolate(ref.aligned[None], size=(32, 32), mode="bilinear", antialias=True).clamp(0, 1) * 2 - 1
+    assert torch.allclose(pair.x_tilde, expected, atol=1e-6)
+
+
+def test_a_folder_run_resumes_without_naming_its_folders_again(folders, lpips_alex, tmp_path):
+    _setup("sketch2face", folders, lpips_alex, out=tmp_path / "run", steps=1).run()
+    state = read_resume(tmp_path / "run")
+    again = prepare_training(resume_options(state, "sketch2face", max_steps=2), tmp_path / "run",
+                             resume=tmp_path / "run", lpips=lpips_alex)
+    assert len(again.source) == 2 and again.run().steps == 2

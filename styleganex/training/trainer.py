@@ -226,7 +226,7 @@ class Trainer:
         with self._autocast():
             loss, terms = self.losses(x, y, y_hat, wplus, self.model.latent_avg, step, y0_hat, judge)
         logs.update(terms)
-        if not torch.isfinite(loss):
+        if self.ctx.any(not bool(torch.isfinite(loss.detach()))):
             raise NonFiniteError(self._nan_message(step, logs))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
@@ -412,7 +412,7 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         try:
             while self.step < end:
-                if cancel is not None and cancel():
+                if self.ctx.any(cancel is not None and bool(cancel())):
                     self.save()
                     raise Cancelled(f"training cancelled after {self.step} steps; the state was saved"
                                     + (f" in {self.out_dir}" if self.out_dir else ""))
