@@ -9,7 +9,7 @@ from __future__ import annotations
 from .common import register_folders
 from .compat import ComfyExtension, io
 
-_MODULES = ("loaders", "faces", "latent", "edit", "latent_io", "translate", "video")
+_MODULES = ("loaders", "faces", "latent", "edit", "latent_io", "translate", "video", "training")
 
 
 def node_list() -> list[type[io.ComfyNode]]:

@@ -48,7 +48,7 @@ EXTENSIONS = {".pt", ".pth", ".safetensors", ".bin"}
 DIRECTION_EXTENSIONS = set(DIRECTION_FILE_EXTENSIONS)  # exactly what the core reads
 VGG_FILE = "vgg16-397923af.pth"
 PARSER_FILE = "faceparsing.pth"
-_NOT_A_GENERATOR = ("faceparsing", "vgg16", "model_ir_se50")
+_NOT_A_GENERATOR = ("faceparsing", "vgg16", "alexnet", "model_ir_se50", "resume")  # resume.pt: training state
 
 
 def register_folders() -> None:

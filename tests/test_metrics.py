@@ -158,7 +158,7 @@ def test_cli_json_against_skimage_and_with_identity(tmp_path):
     report = json.loads(out.stdout)
     assert report["pairs"] == 3 and report["size"] == 256
     assert set(report["means"]) == {"l2", "psnr", "ssim"}  # no VGG, no ArcFace weights here
-    assert any("model_ir_se50.pth" in n for n in report["notes"]) and any("vgg16" in n for n in report["notes"])
+    assert any("model_ir_se50.pth" in n for n in report["notes"]) and any("alexnet" in n for n in report["notes"])
     psnrs = []
     for name in names:
         target = targets / f"{name}.jpg" if name == "img0" else targets / f"{name}.png"
@@ -210,3 +210,31 @@ def test_cli_table_and_errors(tmp_path, monkeypatch, capsys):
     assert len(err) == 1 and err[0].startswith("error:") and "lonely.png" in err[0]
     assert main(["evaluate", "--results", str(tmp_path / "nothing"), "--targets", str(targets)]) == 2
     assert "not a folder" in capsys.readouterr().err
+
+
+def test_cli_lpips_alex_from_the_models_folder(tmp_path, monkeypatch, capsys):
+    """With torchvision's AlexNet file in the models folder (random tensors of its shapes here) the table
+    gets the release's LPIPS-AlexNet, equal to the core's LPIPS on the same images."""
+    from torchvision.models import alexnet
+
+    from styleganex.cli import main
+    from styleganex.pipelines.lpips import ALEX_FILE, load_lpips
+
+    results, targets, names = _images(tmp_path, n=2, size=64)
+    models = tmp_path / "models"
+    models.mkdir()
+    g = torch.Generator().manual_seed(0)
+    with torch.device("meta"):
+        shapes = {k: v.shape for k, v in alexnet().features.state_dict().items()}
+    torch.save({f"features.{k}": torch.randn(s, generator=g) * 0.05 for k, s in shapes.items()}, models / ALEX_FILE)
+    monkeypatch.setenv("STYLEGANEX_MODELS", str(models))
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch_home"))
+    assert main(["evaluate", "--results", str(results), "--targets", str(targets), "--no-identity", "--size", "0",
+                 "--device", "cpu", "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert set(report["means"]) == {"l2", "lpips", "psnr", "ssim"} and report["notes"] == []
+    net = load_lpips(weights=models / ALEX_FILE, net="alex")
+    a = torch.from_numpy(_load01(results / "img0.png")).permute(2, 0, 1)[None].float()
+    b = torch.from_numpy(_load01(targets / "img0.jpg")).permute(2, 0, 1)[None].float()
+    want = float(net(a * 2 - 1, b * 2 - 1))
+    assert report["images"]["img0.png"]["lpips"] == pytest.approx(want, rel=1e-4) and want > 0

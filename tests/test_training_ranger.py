@@ -87,6 +87,36 @@ def test_matches_numpy_reference(use_gc, wd):
     assert max(np.abs(w - x).max() for w, x in zip(ref, init)) > 1e-2
 
 
+@pytest.mark.parametrize("use_gc,wd", [(True, 0.0), (True, 0.01)])
+def test_float32_multi_tensor_path_matches_numpy_reference(use_gc, wd):
+    """float32 parameters take the multi-tensor (foreach) path; the same reference, float32 tolerances."""
+    init, grads_of, torch_loss = _problem()
+    ref = _numpy_ranger(init, grads_of, 14, 1e-2, 0.5, 6, 0.95, 0.999, 1e-5, wd, use_gc)
+    params = [torch.nn.Parameter(torch.tensor(x, dtype=torch.float32)) for x in init]
+    opt = Ranger(params, lr=1e-2, weight_decay=wd, use_gc=use_gc, foreach=True)
+    for _ in range(14):
+        opt.zero_grad()
+        torch_loss(*(p.double() for p in params)).float().backward()
+        opt.step()
+    for got, want in zip(params, ref):
+        np.testing.assert_allclose(got.detach().double().numpy(), want, rtol=1e-4, atol=1e-5)
+
+
+def test_multi_tensor_and_per_parameter_updates_are_bit_equal(monkeypatch):
+    """foreach=True (multi-tensor kernels, here in chunks of about two tensors) and foreach=False (the
+    release's loop, the CPU default) give the same bits."""
+    monkeypatch.setattr(Ranger, "FOREACH_CHUNK", 20)
+    a, b = _model(), _model()
+    opt_a = Ranger(a.parameters(), lr=1e-2, weight_decay=0.01, foreach=True)
+    opt_b = Ranger(b.parameters(), lr=1e-2, weight_decay=0.01, foreach=False)
+    _train(a, opt_a, 14, seed=4)
+    _train(b, opt_b, 14, seed=4)
+    for pa, pb in zip(a.parameters(), b.parameters()):
+        assert torch.equal(pa, pb)
+    sa, sb = opt_a.state_dict()["state"], opt_b.state_dict()["state"]
+    assert all(torch.equal(sa[i]["exp_avg_sq"], sb[i]["exp_avg_sq"]) for i in sa)
+
+
 def test_rectification_switches_at_step_six():
     """rho_t for b2 = 0.999: 1.0 at t=1, crosses 5 between t=5 and t=6 (the release's threshold)."""
     assert [Ranger.rectification(t, (0.95, 0.999), 5)[0] for t in range(1, 8)] == [False] * 5 + [True] * 2

@@ -3,8 +3,9 @@ results against their targets, paired by relative name (``results/a/1.png`` <-> 
 
     python -m styleganex evaluate --results outputs/sr --targets data/ffhq_test [--json]
 
-LPIPS runs when the VGG16 weights are found, identity when ``model_ir_se50.pth`` is in the models folder;
-otherwise a note says what is missing and where it goes.
+LPIPS (AlexNet as the release's metric script, or ``--lpips-net vgg``) runs when its trunk's weights are
+found, identity when ``model_ir_se50.pth`` is in the models folder; otherwise a note says what is missing
+and where it goes.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ def register(sub) -> None:
     p.add_argument("--targets", required=True, help="folder of target images with the same relative names")
     p.add_argument("--size", type=int_range(0, 4096), default=256,
                    help="compare at SIZE x SIZE px (the release: 256); 0 compares the images as they are")
+    p.add_argument("--lpips-net", choices=("alex", "vgg"), default="alex",
+                   help="LPIPS trunk: alex (the release's metric; alexnet-owt-7be5be79.pth) or vgg "
+                        "(vgg16-397923af.pth), from the models folder or torch's hub cache")
     p.add_argument("--no-lpips", action="store_true", help="leave LPIPS out")
     p.add_argument("--no-identity", action="store_true", help="leave the identity similarity out")
     p.add_argument("--device", default=None, help="cpu, cuda, cuda:1, mps (default: cuda when available)")
@@ -31,17 +35,18 @@ def register(sub) -> None:
 def _networks(args, device: str):
     """(lpips module or None, embedding function or None, notes)."""
     from ..io.paths import models_dir
-    from ..pipelines.lpips import VGG_FILE, find_vgg_weights, load_lpips
+    from ..pipelines.lpips import ALEX_FILE, VGG_FILE, find_alex_weights, find_vgg_weights, load_lpips
     from ..training.identity import IDENTITY_FILE, IdentityLoss, find_identity_weights
 
     notes, net, embed = [], None, None
     if not args.no_lpips:
+        file, find = (ALEX_FILE, find_alex_weights) if args.lpips_net == "alex" else (VGG_FILE, find_vgg_weights)
         try:
-            find_vgg_weights()
-            net = load_lpips(device=device)
+            find()
+            net = load_lpips(device=device, net=args.lpips_net)
         except FileNotFoundError:
-            notes.append(f"LPIPS left out: {VGG_FILE} is not in the models folder {models_dir()} "
-                         "(see the README's downloads)")
+            notes.append(f"LPIPS left out: {file} (LPIPS-{args.lpips_net}) is not in the models folder "
+                         f"{models_dir()} (https://download.pytorch.org/models/{file})")
     if not args.no_identity:
         path = find_identity_weights()
         if path is None:

@@ -7,7 +7,7 @@ same size) and compared as follows, per image pair:
 
 * ``l2``: mean squared difference of the images in -1..1 (the release's ``MSELoss`` after its ``Normalize``;
   four times the MSE of 0..1 images);
-* ``lpips``: LPIPS distance (:mod:`styleganex.pipelines.lpips`: VGG, v0.1; the release reports AlexNet);
+* ``lpips``: LPIPS distance (:mod:`styleganex.pipelines.lpips`, v0.1: AlexNet as the release reports, or VGG);
 * ``id``: cosine similarity of the two faces' ArcFace embeddings, with an embedding function such as
   :meth:`styleganex.training.identity.IdentityLoss.embed` (images at 256 px, -1..1);
 * ``psnr``: ``10 log10(1 / MSE)`` of the 0..1 images, in dB (infinite for identical images);

@@ -19,7 +19,8 @@ Modules:
 - :mod:`styleganex.training.prepare` — everything checked before the first step;
 - :mod:`styleganex.training.ranger` — the release's optimiser (RAdam + Lookahead + gradient centralisation);
 - :mod:`styleganex.training.discriminator` — the StyleGAN2 discriminator, logistic and R1 losses;
-- :mod:`styleganex.training.identity` — the ArcFace IR-SE50 identity loss (pSp's ``model_ir_se50.pth``).
+- :mod:`styleganex.training.identity` — the ArcFace IR-SE50 identity loss (pSp's ``model_ir_se50.pth``);
+- :mod:`styleganex.training.plot` — the loss curves of a run, as numbers and as a picture.
 """
 
 from .options import (
