@@ -155,6 +155,29 @@ def test_augmentation_aligns_input_and_target_of_any_resolution():
     assert torch.equal(crop(big, (2, 3, 4, 4), 4)[:, :, ::4, ::4], crop(small, (2, 3, 4, 4)))
 
 
+def test_blind_degradation_is_keyed_lower_resolution_and_in_range():
+    from styleganex.training.data import blind_degrade, sr_degrade
+
+    y = _photos(256)[0][None]
+    a, ya = blind_degrade(y, 64, [8], 4, torch.Generator().manual_seed(1))
+    b, _ = blind_degrade(y, 64, [8], 4, torch.Generator().manual_seed(1))
+    c, _ = blind_degrade(y, 64, [8], 4, torch.Generator().manual_seed(2))
+    assert a.shape == (1, 3, 64, 64) and torch.equal(a, b) and not torch.equal(a, c)
+    assert 0 <= float(a.min()) and float(a.max()) <= 1 and torch.equal(a * 255, (a * 255).round())
+    sharp = F.interpolate(y, size=(64, 64), mode="bilinear", antialias=True)
+    detail = lambda img: (img[..., 1:, :] - img[..., :-1, :]).abs().mean()  # noqa: E731
+    assert detail(a) < 0.8 * detail(sharp)  # blurred and downsampled >= 6x before coming back to 64 px
+    assert detail(sr_degrade(sharp, 8, 64)) < detail(sharp)
+
+
+def test_bf16_autocast_step_is_finite_and_close_to_fp32(lpips_alex):
+    fp32 = _setup("toonify", lpips=lpips_alex, steps=1)
+    bf16 = _setup("toonify", lpips=lpips_alex, steps=1, precision="bf16")
+    a, b = fp32.train_step(), bf16.train_step()
+    assert math.isfinite(b["loss"]) and b["loss"] == pytest.approx(a["loss"], rel=0.05)
+    assert all(p.dtype == torch.float32 for p in bf16.model.encoder.parameters())
+
+
 def test_loss_terms_match_independent_computations():
     w = torch.randn(3, 4, 5)
     avg = torch.randn(4, 5)
@@ -202,11 +225,11 @@ def test_every_recipe_overfits_a_handful_of_pairs(recipe, folders, lpips_alex):
 # ---- checkpoints ----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("recipe, variant", [
     ("video_edit", "edit"), ("toonify", "toonify"), ("inversion", "inversion"), ("sketch2face", "sketch2face"),
-    ("mask2face", "mask2face"), ("sr32", "sr32"), ("pretrain", "inversion")])
+    ("mask2face", "mask2face"), ("sr32", "sr32"), ("pretrain", "inversion"), ("sr", "sr")])
 def test_saved_model_loads_everywhere_and_decodes_identically(recipe, variant, folders, lpips_alex, lpips_vgg,
                                                               tmp_path):
     trainer = _setup(recipe, folders, lpips_vgg if recipe == "pretrain" else lpips_alex, out=tmp_path / "run",
-                     steps=2)
+                     steps=2, **({"blind_sr": True} if recipe == "sr" else {}))
     result = trainer.run()
     raw = torch.load(result.last, map_location="cpu", weights_only=True)
     assert {"state_dict", "opts", "latent_avg"} <= set(raw) and set(RELEASE_PSP_OPTS) <= set(raw["opts"])
@@ -359,3 +382,40 @@ def test_unreadable_files_are_skipped_and_named_in_the_log(folders, lpips_alex, 
     skipped = [e for e in events if e.get("event") == "skipped"]
     assert skipped and skipped[0]["count"] == 1 and skipped[0]["files"][0]["file"].endswith("zz_broken.jpg")
     assert any("loss_l2" in e and "loss_lpips" in e and "loss_w_norm" in e for e in events)
+
+
+def test_damaged_resume_state_is_refused_without_quoting_it(tmp_path):
+    (tmp_path / "resume.pt").write_bytes(b"PK\x03\x04 secret text of a damaged file")
+    with pytest.raises(CheckpointError) as e:
+        read_resume(tmp_path)
+    assert "secret" not in str(e.value) and "resume.pt" in str(e.value)
+    torch.save({"format": "something else"}, tmp_path / "resume.pt")
+    with pytest.raises(CheckpointError, match="not a resume state"):
+        read_resume(tmp_path)
+
+
+def test_photo_folder_prepares_faces_the_release_way_and_skips_faceless_ones(tmp_path):
+    """Photos are cropped (eyes 64 px apart) and aligned with prepare_face (dlib); a photo without a face is
+    skipped and named."""
+    from styleganex.faces.prepare import prepare_face
+    from styleganex.training.data import PhotoFolder
+
+    photos = packaged_photos()
+    write_images([(tmp_path / "astronaut.png", photos["astronaut"]), (tmp_path / "hopper.png", photos["grace_hopper"]),
+                  (tmp_path / "wall.png", torch.full((3, 200, 200), 0.5))])
+    folder = PhotoFolder(tmp_path, image_size=64, aligned_size=32)
+    assert len(folder) == 2 and [p.name for p, _ in folder.skipped] == ["wall.png"]
+    assert "no usable face" in folder.skipped[0][1]
+    pair = folder.get(0, torch.Generator().manual_seed(0), flip=False)
+    assert pair.x.shape == (1, 3, 64, 64) and pair.x_tilde.shape == (1, 3, 32, 32)
+    ref = prepare_face(photos["astronaut"])
+    expected = F.interpolate(ref.aligned[None], size=(32, 32), mode="bilinear", antialias=True).clamp(0, 1) * 2 - 1
+    assert torch.allclose(pair.x_tilde, expected, atol=1e-6)
+
+
+def test_a_folder_run_resumes_without_naming_its_folders_again(folders, lpips_alex, tmp_path):
+    _setup("sketch2face", folders, lpips_alex, out=tmp_path / "run", steps=1).run()
+    state = read_resume(tmp_path / "run")
+    again = prepare_training(resume_options(state, "sketch2face", max_steps=2), tmp_path / "run",
+                             resume=tmp_path / "run", lpips=lpips_alex)
+    assert len(again.source) == 2 and again.run().steps == 2

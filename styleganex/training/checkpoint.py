@@ -21,6 +21,7 @@ from pathlib import Path
 import torch
 
 from ..base.errors import CheckpointError
+from ..base.filetypes import torch_load_message
 from ..base.outputs import write_all
 from ..model import StyleGANEX
 
@@ -59,7 +60,7 @@ def read_resume(folder) -> dict:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # corrupt, truncated or not a weights-only file
-        raise CheckpointError(f"{path} cannot be read as a resume state ({type(e).__name__}: {e})") from e
+        raise CheckpointError(torch_load_message(path, e)) from e
     if not isinstance(state, dict) or state.get("format") != RESUME_FORMAT:
         raise CheckpointError(f"{path} is not a resume state of this package")
     if int(state.get("version", 0)) > RESUME_VERSION:

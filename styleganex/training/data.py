@@ -31,6 +31,7 @@ skipped, counted and named in :attr:`FolderSource.skipped`):
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -274,14 +275,18 @@ class PhotoFolder(FolderSource):
             self.items.append((big, aligned))
         self._require(folder, "face" if prepare else "image")
 
-    def get(self, index: int, generator: torch.Generator, flip: bool, factors=None) -> Pair:
+    def get(self, index: int, generator: torch.Generator, flip: bool, factors=None, blind: bool = False) -> Pair:
+        """Item ``index`` as a pair (flipped at random with ``flip``; ``factors``: super-resolution input
+        degraded by one of them, or with ``blind`` by :func:`blind_degrade`), randomness from ``generator``."""
         big, aligned = self.items[index]
         if flip and float(torch.rand((), generator=generator)) < 0.5:
             big = big.flip(-1)
             aligned = None if aligned is None else aligned.flip(-1)
         y = big[None]
         x = y if self.target_scale == 1 else resize01(y, self.image_size)
-        if factors:
+        if blind and factors:
+            x, y = blind_degrade(y, self.image_size, factors, self.target_scale, generator)
+        elif factors:
             f = factors[int(torch.randint(0, len(factors), (), generator=generator))]
             x = sr_degrade(x, f, self.image_size)
         return Pair(x * 2 - 1, y * 2 - 1, None if aligned is None else aligned[None] * 2 - 1)
@@ -296,6 +301,62 @@ def sr_degrade(x01: torch.Tensor, factor: int, size: int) -> torch.Tensor:
     low = bicubic_downsample(x01, factor).clamp(0, 1)
     low = torch.round(low * 255) / 255
     return F.interpolate(low, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+
+
+def _gaussian_kernel(g: torch.Generator, sigma_range, size: int) -> torch.Tensor:
+    """An isotropic or anisotropic (rotated) Gaussian blur kernel ``[size, size]``, each with probability 0.5."""
+    lo, hi = sigma_range
+    sx = lo + (hi - lo) * float(torch.rand((), generator=g))
+    iso = float(torch.rand((), generator=g)) < 0.5
+    sy = sx if iso else lo + (hi - lo) * float(torch.rand((), generator=g))
+    theta = 0.0 if iso else math.pi * (2 * float(torch.rand((), generator=g)) - 1)
+    r = torch.arange(size, dtype=torch.float32) - size // 2
+    yy, xx = torch.meshgrid(r, r, indexing="ij")
+    c, s = math.cos(theta), math.sin(theta)
+    u, v = c * xx + s * yy, -s * xx + c * yy
+    k = torch.exp(-0.5 * ((u / sx) ** 2 + (v / sy) ** 2))
+    return k / k.sum()
+
+
+def blind_degrade(y01: torch.Tensor, size: int, factors, target_scale: int, g: torch.Generator):
+    """The release's blind super-resolution input (``FFHQDegradationDataset``, GFPGAN's chain) for a target
+    ``y01`` ``[1, 3, H, W]`` in 0..1: Gaussian blur (iso / aniso, sigma 0.1..10 at 1280 px, scaled to H),
+    bilinear downsampling by a factor uniform in ``[0.75 min(factors), 1.5 max(factors)] * target_scale``,
+    Gaussian noise (sigma 0..20 / 255), JPEG (quality 60..100), bilinear resize to ``size``, 8 bits; with
+    probability 0.01 input and target in grey (``gt_gray``). Returns ``(x01, y01)``."""
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    h, w = y01.shape[-2:]
+    px = h / 1280
+    sigma = (0.1 * px, 10 * px)
+    ksize = max(3, min(41, 2 * int(math.ceil(3 * sigma[1])) + 1))
+    k = _gaussian_kernel(g, sigma, ksize)
+    pad = ksize // 2
+    blurred = F.conv2d(F.pad(y01, (pad, pad, pad, pad), mode="reflect"), k.expand(3, 1, ksize, ksize).contiguous(),
+                       groups=3)
+    lo, hi = 0.75 * min(factors) * target_scale, 1.5 * max(factors) * target_scale
+    scale = max(1.0, lo + (hi - lo) * float(torch.rand((), generator=g)))
+    small = (max(1, int(h // scale)), max(1, int(w // scale)))
+    low = F.interpolate(blurred, size=small, mode="bilinear", align_corners=False)
+    noise = 20.0 / 255 * float(torch.rand((), generator=g))
+    low = (low + noise * torch.randn(low.shape, generator=g)).clamp(0, 1)
+    quality = 60 + int(torch.randint(0, 41, (), generator=g))
+    buf = io.BytesIO()
+    Image.fromarray((low[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(buf, "JPEG",
+                                                                                          quality=quality)
+    buf.seek(0)
+    with Image.open(buf) as im:
+        low = torch.from_numpy(np.array(im.convert("RGB"))).permute(2, 0, 1)[None].float() / 255
+    x = F.interpolate(low, size=(size, size), mode="bilinear", align_corners=False).clamp(0, 1)
+    x = torch.round(x * 255) / 255
+    if float(torch.rand((), generator=g)) < 0.01:
+        grey = torch.tensor([0.299, 0.587, 0.114]).view(1, 3, 1, 1)
+        x = (x * grey).sum(1, keepdim=True).expand(-1, 3, -1, -1)
+        y01 = (y01 * grey).sum(1, keepdim=True).expand(-1, 3, -1, -1)
+    return x, y01
 
 
 class LabelFolder(FolderSource):
@@ -340,7 +401,7 @@ class LabelFolder(FolderSource):
             self.items.append((x, photo))
         self._require(photos, f"photo with a {kind}")
 
-    def get(self, index: int, generator: torch.Generator, flip: bool = False, factors=None) -> Pair:
+    def get(self, index: int, generator: torch.Generator, flip: bool = False, factors=None, blind=False) -> Pair:
         x, photo = self.items[index]
         y = photo[None] * 2 - 1
         return Pair(x[None], y, photo=y)

@@ -40,6 +40,14 @@ class Dist:
     def is_main(self) -> bool:
         return self.rank == 0
 
+    def any(self, flag: bool) -> bool:
+        """True when ``flag`` is True on any process (a NaN loss or a cancel on one stops them all)."""
+        if not self.initialised:
+            return bool(flag)
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.all_reduce(t, op=dist.ReduceOp.MAX)
+        return bool(t.item() > 0)
+
     def barrier(self) -> None:
         if self.initialised:
             dist.barrier()
@@ -80,4 +88,4 @@ def wrap(module: torch.nn.Module, ctx: Dist, sync_bn: bool = False) -> torch.nn.
     if sync_bn:
         module = torch.nn.SyncBatchNorm.convert_sync_batchnorm(module)
     ids = [ctx.device.index] if ctx.device.type == "cuda" else None
-    return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids, broadcast_buffers=True)
+    return torch.nn.parallel.DistributedDataParallel(module, device_ids=ids)

@@ -101,12 +101,15 @@ class TrainNet(nn.Module):
 def trainable_parameters(model: StyleGANEX, recipe: str, feat_ind: int = 0) -> list[nn.Parameter]:
     """The parameters that train: the encoder's (``pretrain``: only the feature layers, as
     ``scripts/pretrain.py``), without ``skiplayer`` whose RGB output no released model uses (its
-    gradient is always None with ``feat_ind = 0``; leaving it out keeps DDP from waiting for it)."""
+    gradient is always None with ``feat_ind = 0``) and without fusion layers past the generator's last
+    stage (generators under 1024 px): leaving them out keeps DDP from waiting for their gradients."""
     enc = model.encoder
+    stages = model.config.log_size - 2  # fusion layer k runs before generator stage k; smaller generators
+    unused = ("skiplayer.",) + tuple(f"fusion.{k}." for k in range(stages, 8))  # have fewer stages than 7
     if recipe == "pretrain":
         params = list(enc.featlayer.parameters())
     else:
-        params = [p for n, p in enc.named_parameters() if not n.startswith("skiplayer.")]
+        params = [p for n, p in enc.named_parameters() if not n.startswith(unused)]
     if feat_ind != 0:
         params += list(enc.skiplayer.parameters())
     return params

@@ -42,6 +42,7 @@ not updated: the results do not depend on how a batch is split over processes), 
 
 LPIPS_NETS = ("alex", "vgg")
 OPTIMIZERS = ("ranger", "adam")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass
@@ -68,6 +69,7 @@ class TrainOptions:
     log_interval: int = 10  # steps between lines of train_log.jsonl
     val_size: int = 4  # generated recipes: samples in the fixed validation batch
     pretrain_scale: int = 4  # pretrain: x is G(z) downsampled this many times (release: 4)
+    precision: str = "fp32"  # "bf16": forward passes and losses under bf16 autocast (weights and optimiser in fp32)
     pair_pool: int = 0  # generated recipes: 0 = fresh pairs every step (release); N = cycle over N fixed pairs
     pair_feature: int = 32  # generated pairs are rendered from the constant input pooled to this side (32: G(w))
     # ---- the release's options (same names, same meaning) -----------------------------------
@@ -265,6 +267,8 @@ def check_options(opts: TrainOptions) -> TrainOptions:
         raise InputError(f"option crop_min ({opts.crop_min}) is larger than crop_max ({opts.crop_max})")
     if opts.lpips_net not in LPIPS_NETS:
         raise InputError(f"option lpips_net must be one of {LPIPS_NETS}, got {opts.lpips_net!r}")
+    if opts.precision not in PRECISIONS:
+        raise InputError(f"option precision must be one of {PRECISIONS}, got {opts.precision!r}")
     if opts.bn not in BN_MODES:
         raise InputError(f"option bn must be one of {BN_MODES}, got {opts.bn!r}")
     if opts.optim_name not in OPTIMIZERS:
@@ -288,6 +292,8 @@ def check_options(opts: TrainOptions) -> TrainOptions:
             from None
     if opts.recipe == "video_edit" and (not scales or any(not math.isfinite(s) or abs(s) > 10 for s in scales)):
         raise InputError(f"option edit_scales must list finite scales within +-10, got {opts.edit_scales!r}")
+    if opts.blind_sr and opts.recipe not in ("sr", "sr32"):
+        raise InputError("option blind_sr is for the sr / sr32 recipes")
     if opts.recipe in ("sr", "sr32"):
         if not factors or any(f < 1 or f > 64 for f in factors):
             raise InputError(f"option resize_factors must list factors 1..64, got {opts.resize_factors!r}")

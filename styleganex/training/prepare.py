@@ -247,6 +247,13 @@ def prepare_training(opts: TrainOptions, out_dir=None, *, init=None, generator=N
         saved_d = info["discriminator"]
     model = model.to(ctx.device)
     recipe = opts.recipe
+    folders = {"data": data, "labels": labels, "val_data": val_data, "val_labels": val_labels}
+    for name, value in folders.items():  # a resumed run reads the folders it was started with
+        if value is None and extra.get(name) is not None:
+            folders[name] = extra[name]
+        elif value is not None:
+            extra[name] = str(value)
+    data, labels, val_data, val_labels = (folders[k] for k in ("data", "labels", "val_data", "val_labels"))
     # ---- sources ----
     if recipe in FOLDER_RECIPES:
         if data is None:

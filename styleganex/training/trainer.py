@@ -152,7 +152,7 @@ class Trainer:
             return self.source.batch(step, keys, self.device).to(self.device), keys
         items = self.schedule.items(step)
         parts = [self.source.get(i, sample_generator(self.opts.seed, step, key, "item"), self.opts.flip,
-                                 self.opts.factors) for i, key in items]
+                                 self.opts.factors, self.opts.blind_sr) for i, key in items]
         return _cat_pairs(parts).to(self.device), [key for _, key in items]
 
     def _views(self, pair: Pair, x, y, noise, photo) -> View:
@@ -207,31 +207,36 @@ class Trainer:
         if o.use_latent_mask and not o.crop_face:
             photo = y if scale == 1 else F.interpolate(y, size=x.shape[-2:], mode="bilinear")
         views.append(self._views(pair, x, y, self._noise(x, keys, "noise"), photo))
-        outputs = self.net(views)
-        y_hat, wplus = outputs[-1]
-        y0_hat = None
-        if temporal:
-            y0_hat = outputs[0][0]
-            if mats is not None:
-                y0_hat = augment.apply_affine(y0_hat, mats)
-            if box is not None:
-                y0_hat = augment.crop(y0_hat, box, scale)
+        with self._autocast():
+            outputs = self.net(views)
+            y_hat, wplus = outputs[-1]
+            y0_hat = None
+            if temporal:
+                y0_hat = outputs[0][0]
+                if mats is not None:
+                    y0_hat = augment.apply_affine(y0_hat, mats)
+                if box is not None:
+                    y0_hat = augment.crop(y0_hat, box, scale)
         logs = {}
-        if self.discriminator is not None:
-            logs.update(self._train_discriminator(y, y_hat.detach(), step))
         judge = None
         if self.discriminator is not None:
+            logs.update(self._train_discriminator(y, y_hat.detach(), step))
             windows = sample_generator(o.seed, step, -1, "g-window")
             judge = lambda images: self.discriminator(images, windows)  # noqa: E731
-        loss, terms = self.losses(x, y, y_hat, wplus, self.model.latent_avg, step, y0_hat, judge)
+        with self._autocast():
+            loss, terms = self.losses(x, y, y_hat, wplus, self.model.latent_avg, step, y0_hat, judge)
         logs.update(terms)
-        if not torch.isfinite(loss):
+        if self.ctx.any(not bool(torch.isfinite(loss.detach()))):
             raise NonFiniteError(self._nan_message(step, logs))
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         self.optimizer.step()
         self.step += 1
         return logs
+
+    def _autocast(self):
+        """bf16 autocast of the forward passes and losses with ``precision="bf16"`` (a no-op for fp32)."""
+        return torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.opts.precision == "bf16")
 
     def _train_discriminator(self, real, fake, step) -> dict:
         """The release's ``train_discriminator``: logistic loss x adv_lambda, then lazy R1 every
@@ -242,8 +247,9 @@ class Trainer:
         o, D = self.opts, self.discriminator
         windows = sample_generator(o.seed, step, -1, "d-window")
         D.requires_grad_(True)
-        real_pred, fake_pred = self.d_net(real, fake, windows)
-        loss_real, loss_fake = d_logistic_parts(real_pred, fake_pred)
+        with self._autocast():
+            real_pred, fake_pred = self.d_net(real, fake, windows)
+            loss_real, loss_fake = d_logistic_parts(real_pred.float(), fake_pred.float())
         logs = {"loss_d_real": float(loss_real.detach()), "loss_d_fake": float(loss_fake.detach()),
                 "loss_d": float((loss_real + loss_fake).detach())}
         self.d_optimizer.zero_grad(set_to_none=True)
@@ -251,7 +257,8 @@ class Trainer:
         self.d_optimizer.step()
         if step % o.d_reg_every == 0:
             real = real.detach().requires_grad_(True)
-            pred = self.d_net(real, None, windows)
+            with self._autocast():
+                pred = self.d_net(real, None, windows).float()
             r1 = o.r1 / 2 * d_r1_loss(pred, real) * o.d_reg_every + 0 * pred[0].sum()
             self.d_optimizer.zero_grad(set_to_none=True)
             r1.backward()
@@ -308,7 +315,8 @@ class Trainer:
                 return [src.batch(POOL_STEP, ids[i:i + b], self.device) for i in range(0, len(ids), b)]
             n = o.val_size
             return [src.batch(-1 - i, list(range(i, min(n, i + b))), self.device) for i in range(0, n, b)]
-        pairs = [src.get(i, sample_generator(o.seed, -1, i, "val-item"), False, o.factors) for i in range(len(src))]
+        pairs = [src.get(i, sample_generator(o.seed, -1, i, "val-item"), False, o.factors, o.blind_sr)
+                 for i in range(len(src))]
         return [_cat_pairs(pairs[i:i + b]) for i in range(0, len(pairs), b)]
 
     # ---- saving -----------------------------------------------------------------------------------
@@ -404,7 +412,7 @@ class Trainer:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         try:
             while self.step < end:
-                if cancel is not None and cancel():
+                if self.ctx.any(cancel is not None and bool(cancel())):
                     self.save()
                     raise Cancelled(f"training cancelled after {self.step} steps; the state was saved"
                                     + (f" in {self.out_dir}" if self.out_dir else ""))
