@@ -151,6 +151,10 @@ def test_photos_from_the_input_folder(pack, comfy, tmp_path, monkeypatch):
     log = [json.loads(line) for line in (_runs(pack) / "ph_run" / "train_log.jsonl").read_text().splitlines()]
     skipped = [e for e in log if e.get("event") == "skipped"]
     assert skipped and skipped[0]["count"] == 1 and "broken.png" in json.dumps(skipped[0])
+    with torch.inference_mode():  # resumed: the same folder, one more step
+        model, loss_map, _, steps = node.execute(init, "inversion", "faces", False, 3, 2, 1e-3, 0, "off", "ph_run",
+                                                 True, small).result
+    assert steps == 3 and len(loss_map["loss"]) == 1
 
 
 def test_bad_inputs_are_refused_before_training(pack, init):
