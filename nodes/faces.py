@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from ..styleganex.base.errors import InputError
-from ..styleganex.faces.crop_info import BATCH_MODES as CORE_BATCH_MODES
-from ..styleganex.faces.select import ORDERS, SELECT_MODES
+from ..styleganex import BATCH_MODES as CORE_BATCH_MODES
+from ..styleganex import ORDERS, SELECT_MODES, InputError
 from .compat import io
 from .progress import Progress, cancellable
 from .sockets import CATEGORY, CropType, ParserType, blocked
@@ -19,9 +18,9 @@ NO_FACE_CORE = {"error": "error", "center crop": "center", "skip image": "skip"}
 
 def _detector():
     try:
-        from ..styleganex.faces import default_detector
+        from ..styleganex import default_detector
         det = default_detector()
-        from ..styleganex.faces.dlib_detector import predictor_path
+        from ..styleganex import predictor_path
         predictor_path()  # fail here, with the install hint, rather than inside the loop
         import dlib  # noqa: F401
     except ImportError as e:
@@ -88,11 +87,11 @@ class FaceCrop(io.ComfyNode):
 
     @classmethod
     def validate_inputs(cls, select="one", indices=""):
-        from ..styleganex.faces.select import parse_face_indices
+        from ..styleganex import FaceSelection
 
         if select == "indices":
             try:
-                parse_face_indices(indices, "indices")
+                FaceSelection.from_choice(select, indices)
             except InputError as e:
                 return f"Face Crop: {e}"
         return True
@@ -101,8 +100,7 @@ class FaceCrop(io.ComfyNode):
     def execute(cls, image, padding=256, face="largest", face_index=0, batch_mode="each image",
                 if_no_face="error", select="one", indices="", max_faces=0, min_face_size=0,
                 min_score=0.0) -> io.NodeOutput:
-        from ..styleganex.faces import FaceSelection, NoFaceError
-        from ..styleganex.faces.group import crop_faces
+        from ..styleganex import FaceSelection, NoFaceError, crop_faces
 
         frames = image_to_core(image)
         try:
@@ -155,7 +153,7 @@ class FaceParse(io.ComfyNode):
 
     @classmethod
     def execute(cls, parser, image, resolution="official (2x)") -> io.NodeOutput:
-        from ..styleganex.faces.parsing import colorize
+        from ..styleganex import colorize
 
         frames = image_to_core(image)
         progress = Progress(frames.shape[0])

@@ -178,7 +178,8 @@ def test_extension_lists_v3_nodes(pack):
         "StyleGANEXEncode", "StyleGANEXOptimizeInversion", "StyleGANEXDecode", "StyleGANEXApplyEdit",
         "StyleGANEXSwapGenerator", "StyleGANEXSaveLatent", "StyleGANEXLoadLatent", "StyleGANEXSuperResolve",
         "StyleGANEXTranslateSketch", "StyleGANEXVideoEdit", "StyleGANEXVideoToonify", "StyleGANEXSeFaDirections",
-        "StyleGANEXEditSweep"}, sorted(nodes)
+        "StyleGANEXEditSweep", "StyleGANEXTrainVideoEdit", "StyleGANEXTrainToonify", "StyleGANEXTrainOnPhotos"}, \
+        sorted(nodes)
     for node_id, cls in nodes.items():
         assert node_id.startswith("StyleGANEX") and issubclass(cls, io.ComfyNode)
         schema = cls.GET_SCHEMA()
