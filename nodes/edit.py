@@ -8,9 +8,7 @@ import re
 
 import torch
 
-from ..styleganex.base.errors import InputError, StyleGANEXError
-from ..styleganex.model.network import MIX_SCALE
-from ..styleganex.pipelines.editing import MIX_FROM, OWN_ROWS, rows_between
+from ..styleganex import MIX_FROM, MIX_SCALE, OWN_ROWS, InputError, StyleGANEXError, rows_between
 from .compat import io
 from .folders import (
     DIRECTIONS_FOLDER,
@@ -53,7 +51,7 @@ INDEX_TIP = "which of the connected directions (0 = the strongest SeFa direction
 # ---- choosing a direction ----------------------------------------------------------------------------
 def _read(path: str):
     """The file's directions (cached by modification time and size), or the error reading them."""
-    from ..styleganex.io.directions import read_directions
+    from ..styleganex import read_directions
 
     st = os.stat(path)
     key = (st.st_mtime, st.st_size)
@@ -70,8 +68,12 @@ def _read(path: str):
 
 def direction_options() -> list[str]:
     """'none', the model vector, then every file: 'file' for one direction, 'file [name]' for each of several."""
+    from ..styleganex import has_control
+
     options = [NONE, MODEL_VECTOR]
     for f in direction_files():
+        if has_control(f):  # a file name that would act on the list it is shown in: not offered
+            continue
         try:
             path = resolve_file(DIRECTIONS_FOLDER, f, "direction file")
         except InputError:  # a link that leads outside the folders: not offered
@@ -83,7 +85,9 @@ def direction_options() -> list[str]:
 
 
 def _missing_direction(file: str) -> str:
-    from ..styleganex.io.directions import OFFICIAL_FILE, OFFICIAL_LICENSE, OFFICIAL_URL
+    from ..styleganex import DIRECTIONS_FILE as OFFICIAL_FILE
+    from ..styleganex import DIRECTIONS_LICENSE as OFFICIAL_LICENSE
+    from ..styleganex import DIRECTIONS_URL as OFFICIAL_URL
 
     where = first_folder(DIRECTIONS_FOLDER)
     official = os.path.basename(file) == OFFICIAL_FILE
@@ -117,7 +121,7 @@ def _check_choice(direction: str):
 def pick_direction(node: str, choice: str, model=None, directions=None, index: int = 0):
     """The core Direction a node was given (None for 'none'): from the 'directions' socket, the model's
     editing vector, or a file."""
-    from ..styleganex.pipelines.editing import model_direction, select_direction
+    from ..styleganex import model_direction, select_direction
 
     if directions is not None:
         if not 0 <= int(index) < len(directions):
@@ -192,7 +196,7 @@ class ApplyEdit(io.ComfyNode):
                 style_mix="off", mix_seed=0, mix_layer_start=MIX_FROM, mix_scale=MIX_SCALE, model=None,
                 style_latent=None,
                 directions=None, direction_index=0) -> io.NodeOutput:
-        from ..styleganex.pipelines.editing import edit_latent
+        from ..styleganex import edit_latent
 
         n = latent.wplus.shape[1]
         chosen = pick_direction("Apply Edit", direction, model, directions, direction_index)
@@ -230,7 +234,7 @@ class SeFaDirections(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, layers="all", top_k=5) -> io.NodeOutput:
-        from ..styleganex.pipelines.sefa import sefa_directions
+        from ..styleganex import sefa_directions
 
         return io.NodeOutput(list(sefa_directions(model.model, layers, int(top_k)).values()))
 
@@ -238,7 +242,7 @@ class SeFaDirections(io.ComfyNode):
 class EditSweep(io.ComfyNode):
     @classmethod
     def define_schema(cls):
-        from ..styleganex.pipelines.encode_decode import NOISE_MODES
+        from ..styleganex import NOISE_MODES
 
         return io.Schema(
             node_id="StyleGANEXEditSweep",
@@ -278,7 +282,7 @@ class EditSweep(io.ComfyNode):
     def execute(cls, model, latent, direction=NONE, start=0.0, end=0.0, frames=5, layer_start=OWN_ROWS,
                 layer_end=OWN_ROWS, noise="auto", seed=0, frame=0, directions=None,
                 direction_index=0) -> io.NodeOutput:
-        from ..styleganex.pipelines.editing import sweep, sweep_strengths
+        from ..styleganex import sweep, sweep_strengths
 
         chosen = pick_direction("Edit Sweep", direction, model, directions, direction_index)
         if chosen is None:
@@ -297,7 +301,7 @@ class EditSweep(io.ComfyNode):
 
 
 def _missing_generator(name: str) -> str:
-    from ..styleganex.pipelines.editing import NADA_GENERATORS, NADA_LICENSE, NADA_REPO
+    from ..styleganex import NADA_GENERATORS, NADA_LICENSE, NADA_REPO
 
     if os.path.splitext(os.path.basename(name))[0] in NADA_GENERATORS:
         where = first_folder()
@@ -334,7 +338,7 @@ class SwapGenerator(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, generator) -> io.NodeOutput:
-        from ..styleganex.model.checkpoints import load_generator
+        from ..styleganex import load_generator
 
         path = find_model_file(generator)
         if path is None:

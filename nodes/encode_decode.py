@@ -7,10 +7,8 @@ from contextlib import nullcontext
 
 import torch
 
-from ..styleganex.base.errors import InputError
-from ..styleganex.faces.paste import FACE_FEATHER, MASK_SHAPES
-from ..styleganex.pipelines import inversion
-from ..styleganex.pipelines.encode_decode import NOISE_MODES as CORE_NOISE_MODES
+from ..styleganex import FACE_FEATHER, MASK_SHAPES, InputError, inversion
+from ..styleganex import NOISE_MODES as CORE_NOISE_MODES
 from .compat import io
 from .folders import VGG_FILE, find_model_file, first_folder, vgg_files
 from .progress import Progress, cancellable
@@ -47,7 +45,7 @@ class Encode(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, image, aligned=None, crop_info=None) -> io.NodeOutput:
-        from ..styleganex.pipelines.encode_decode import encode_images
+        from ..styleganex import encode_images
 
         model.require("Encode", ("rgb", "sr"))
         images = image_to_core(image)
@@ -62,7 +60,7 @@ class Encode(io.ComfyNode):
 def _lpips(backbone: str, weight: float):
     if weight <= 0:
         return None
-    from ..styleganex.pipelines.lpips import find_vgg_weights, load_lpips
+    from ..styleganex import find_vgg_weights, load_lpips
 
     if backbone == RANDOM_BACKBONE:
         return load_lpips(random_backbone=True)
@@ -76,7 +74,7 @@ def _lpips(backbone: str, weight: float):
 
 
 def _vgg_missing(name: str) -> str:
-    from ..styleganex.pipelines.lpips import VGG_URL
+    from ..styleganex import VGG_URL
 
     return (f"Optimize Inversion: the LPIPS loss needs the VGG16 ImageNet weights '{name}', which were not found. "
             f"Download {VGG_URL} and put it in {first_folder()}; or set "
@@ -131,7 +129,7 @@ class OptimizeInversion(io.ComfyNode):
             return str(e)
         if found is None:
             try:
-                from ..styleganex.pipelines.lpips import find_vgg_weights
+                from ..styleganex import find_vgg_weights
                 find_vgg_weights()
             except (FileNotFoundError, ImportError):
                 return _vgg_missing(lpips_backbone)
@@ -140,7 +138,7 @@ class OptimizeInversion(io.ComfyNode):
     @classmethod
     def execute(cls, model, image, latent=None, aligned=None, steps=500, lr=0.05, lpips_weight=1.0,
                 mse_weight=0.0, noise_reg_weight=1000.0, seed=0, lpips_backbone=VGG_FILE) -> io.NodeOutput:
-        from ..styleganex.pipelines.encode_decode import invert_images
+        from ..styleganex import invert_images
 
         model.require("Optimize Inversion", ("rgb", "sr"))
         progress = Progress(steps, estimate="Optimize Inversion", device=model.device.type)
@@ -210,8 +208,7 @@ class Decode(io.ComfyNode):
     @classmethod
     def execute(cls, model, latent, noise="auto", seed=0, paste_back=True, feather=0.05, crop_info=None,
                 mask="face", erode=0.0, colour_match=True, parser=None) -> io.NodeOutput:
-        from ..styleganex.faces.paste import PasteOptions
-        from ..styleganex.pipelines.encode_decode import render_latent
+        from ..styleganex import PasteOptions, render_latent
 
         paste = PasteOptions(mask, float(feather), float(erode), bool(colour_match)) \
             if crop_info is not None and paste_back else None

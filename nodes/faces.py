@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import torch
-
-from ..styleganex.faces.crop_info import BATCH_MODES as CORE_BATCH_MODES
-from ..styleganex.faces.select import ORDERS, SELECT_MODES
+from ..styleganex import BATCH_MODES as CORE_BATCH_MODES
+from ..styleganex import ORDERS, SELECT_MODES, InputError
 from .compat import io
 from .progress import Progress, cancellable
 from .sockets import CATEGORY, CropType, ParserType, blocked
@@ -20,9 +18,9 @@ NO_FACE_CORE = {"error": "error", "center crop": "center", "skip image": "skip"}
 
 def _detector():
     try:
-        from ..styleganex.faces import default_detector
+        from ..styleganex import default_detector
         det = default_detector()
-        from ..styleganex.faces.dlib_detector import predictor_path
+        from ..styleganex import predictor_path
         predictor_path()  # fail here, with the install hint, rather than inside the loop
         import dlib  # noqa: F401
     except ImportError as e:
@@ -66,8 +64,8 @@ class FaceCrop(io.ComfyNode):
                                tooltip="one: the face chosen by face/face_index (the release); all: every usable "
                                        "face; indices: the faces numbered in 'indices' (numbers of the preview)"),
                 io.String.Input("indices", default="", optional=True,
-                                tooltip="select 'indices': index-map numbers, e.g. 0,2 (faces are numbered left to "
-                                        "right; see the preview output)"),
+                                tooltip="select 'indices': index-map numbers and ranges, e.g. 0,2 or 0-2 (faces are "
+                                        "numbered left to right; see the preview output)"),
                 io.Int.Input("max_faces", default=0, min=0, max=256, optional=True,
                              tooltip="select 'all': at most this many faces, the first by the face rule (0 = all)"),
                 io.Int.Input("min_face_size", default=0, min=0, max=4096, optional=True,
@@ -88,18 +86,29 @@ class FaceCrop(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, select="one", indices=""):
+        from ..styleganex import FaceSelection
+
+        if select == "indices":
+            try:
+                FaceSelection.from_choice(select, indices)
+            except InputError as e:
+                return f"Face Crop: {e}"
+        return True
+
+    @classmethod
     def execute(cls, image, padding=256, face="largest", face_index=0, batch_mode="each image",
                 if_no_face="error", select="one", indices="", max_faces=0, min_face_size=0,
                 min_score=0.0) -> io.NodeOutput:
-        from ..styleganex.faces import FaceSelection, NoFaceError
-        from ..styleganex.faces.group import crop_faces
+        from ..styleganex import FaceSelection, NoFaceError, crop_faces
 
         frames = image_to_core(image)
-        text = indices if select == "indices" else select
-        selection = FaceSelection.parse(text, order=face, index=int(face_index), max_faces=int(max_faces),
-                                        min_size=float(min_face_size), min_score=float(min_score)) \
-            if select != "one" else FaceSelection("one", face, int(face_index), max_faces=int(max_faces),
-                                                  min_size=float(min_face_size), min_score=float(min_score))
+        try:
+            selection = FaceSelection.from_choice(select, indices, order=face, index=int(face_index),
+                                                  max_faces=int(max_faces), min_size=float(min_face_size),
+                                                  min_score=float(min_score))
+        except InputError as e:
+            raise InputError(f"Face Crop: {e}") from None
         progress = Progress(frames.shape[0])
         with cancellable():
             found = crop_faces(frames, selection, detector=_detector(), padding=int(padding),
@@ -144,21 +153,13 @@ class FaceParse(io.ComfyNode):
 
     @classmethod
     def execute(cls, parser, image, resolution="official (2x)") -> io.NodeOutput:
-        from ..styleganex.faces.parsing import colorize
+        from ..styleganex import colorize
 
         frames = image_to_core(image)
         progress = Progress(frames.shape[0])
-        labels = []
-        with parser.on_device() as p:
-            for b in range(frames.shape[0]):
-                progress.step(b)
-                if resolution == "512":
-                    lab = p.parse(frames[b:b + 1], size=512)
-                else:
-                    lab = p.parse(frames[b:b + 1])
-                labels.append(lab.cpu())
-                progress(b + 1)
-        labels = torch.cat(labels)
+        with parser.on_device() as p, cancellable():
+            labels = p.parse_each(frames, size=512 if resolution == "512" else None, progress=progress,
+                                  cancel=progress.cancel)
         colour = colorize(labels)
         return io.NodeOutput(core_to_image(colour), labels.float() / 255.0)
 

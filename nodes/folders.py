@@ -6,17 +6,17 @@ from __future__ import annotations
 import os
 import re
 
-from ..styleganex.base.catalogue import (
+from ..styleganex import (
     CHECKPOINT_EXTENSIONS,
+    DIRECTION_EXTENSIONS,
     LICENSE_NOTE,
     OFFICIAL_FILES,
     PARSER_FILE,
     VGG_FILE,
     WEIGHTS_URL,
+    InputError,
     is_generator_file,
 )
-from ..styleganex.base.errors import InputError
-from ..styleganex.io.directions import DIRECTION_EXTENSIONS
 from .compat import folder_paths
 
 # ---- models folders --------------------------------------------------------------------------------

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import os
 
-from ..styleganex.base.errors import InputError
-from ..styleganex.pipelines.latent_files import LATENT_EXTENSIONS
+from ..styleganex import LATENT_EXTENSIONS, InputError
 from .compat import folder_paths, io
 from .folders import name_problem, resolve_file
 from .sockets import CATEGORY, CropType, LatentType, ModelType
@@ -59,7 +58,7 @@ class SaveLatent(io.ComfyNode):
 
     @classmethod
     def execute(cls, latent, filename_prefix="styleganex/latent") -> io.NodeOutput:
-        from ..styleganex.pipelines.latent_files import save_latent
+        from ..styleganex import save_latent
 
         problem = cls.validate_inputs(filename_prefix)
         if problem is not True:
@@ -125,7 +124,7 @@ class LoadLatent(io.ComfyNode):
 
     @classmethod
     def execute(cls, latent_file, model=None, frame=None) -> io.NodeOutput:
-        from ..styleganex.pipelines.latent_files import load_latent
+        from ..styleganex import load_latent
 
         path = cls._path(latent_file)
         if path is None:

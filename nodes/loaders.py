@@ -6,8 +6,7 @@ import os
 
 import torch
 
-from ..styleganex.base.catalogue import OFFICIAL_FILES
-from ..styleganex.model.checkpoints import load_model
+from ..styleganex import OFFICIAL_FILES, load_model
 from .compat import ProgressBar, auto_dtype, compute_device, interrupted, io
 from .folders import (
     DOWNLOAD_OPTION,
@@ -33,7 +32,7 @@ DEVICE_TOOLTIP = ("auto: ComfyUI's compute device (the CPU under --cpu); ComfyUI
 
 def fetch_model_file(name: str) -> str:
     """Download an official file into :func:`download_folder` with ComfyUI's progress bar (stops on Cancel)."""
-    from ..styleganex.io.paths import fetch_official
+    from ..styleganex import fetch_official
 
     bar = ProgressBar(1)
     path = fetch_official(os.path.basename(name), download_folder(),
@@ -155,7 +154,7 @@ class LoadFaceParser(io.ComfyNode):
 
     @classmethod
     def execute(cls, parser_name, device="auto", download_if_missing=False) -> io.NodeOutput:
-        from ..styleganex.faces.parsing import FaceParser
+        from ..styleganex import FaceParser
 
         path = _path(parser_name, "face parser", download_if_missing)
         with torch.inference_mode(False):

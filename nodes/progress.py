@@ -7,7 +7,7 @@ import contextlib
 import logging
 import time
 
-from ..styleganex.base.errors import Cancelled
+from ..styleganex import Cancelled
 from .compat import Interrupted, ProgressBar, interrupted, send_node_text, throw_if_interrupted
 
 

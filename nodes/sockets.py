@@ -9,7 +9,7 @@ from typing import Any
 
 import torch
 
-from ..styleganex.base.errors import ModelKindError
+from ..styleganex import ModelKindError
 from .compat import ExecutionBlocker, io
 from .memory import Managed
 

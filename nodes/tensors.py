@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import torch
 
-from ..styleganex.base.errors import ImageError
+from ..styleganex import ImageError
 
 
 # ---- images ----------------------------------------------------------------------------------------
 def _check_frames(x: torch.Tensor, name: str) -> None:
     """Float values, finite, every frame within the pixel cap (``styleganex.io.images.MAX_PIXELS``)."""
-    from ..styleganex.base.validation import check_image
-    from ..styleganex.io.images import check_pixels
+    from ..styleganex import check_image, check_pixels
 
     check_image(x, name, channels=None, value_range=None, ndims=(4,))
     check_pixels(x.shape[-1], x.shape[-2], f"{name} (each frame)")
@@ -39,7 +38,7 @@ def image_to_core(image: torch.Tensor, name: str = "image") -> torch.Tensor:
 def core_to_image(x: torch.Tensor) -> torch.Tensor:
     """The core's [B, 3, H, W] in 0..1 (every pipeline's range) -> IMAGE [B, H, W, 3] 0..1 on the CPU.
     NonFiniteError (never a black image) when the core handed back NaN or infinite values."""
-    from ..styleganex.base.validation import check_finite
+    from ..styleganex import check_finite
 
     x = check_finite(x.detach().to("cpu", torch.float32), "the node's computation")
     return x.clamp(0.0, 1.0).permute(0, 2, 3, 1).contiguous()

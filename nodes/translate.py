@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..styleganex.base.errors import InputError, NoFaceError
+from ..styleganex import InputError, NoFaceError
 from .compat import io
 from .progress import Progress, cancellable
 from .sockets import CATEGORY, CropType, ModelType
@@ -37,7 +37,7 @@ class SuperResolve(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, image, factor=32, seed=0, crop_info=None) -> io.NodeOutput:
-        from ..styleganex.pipelines.translation import super_resolve
+        from ..styleganex import super_resolve
 
         model.require("Super-Resolve", ("sr",))
         x01 = image_to_core(image)
@@ -87,7 +87,7 @@ class TranslateSketch(io.ComfyNode):
 
     @classmethod
     def execute(cls, model, image=None, mask=None, number=1, seed=0) -> io.NodeOutput:
-        from ..styleganex.pipelines.translation import mask_to_face, sketch_to_face
+        from ..styleganex import mask_to_face, sketch_to_face
 
         model.require("Sketch/Mask to Face", ("sketch", "mask"))
         if image is None and mask is None:
@@ -103,14 +103,14 @@ class TranslateSketch(io.ComfyNode):
 
 
 def _sketch(image, mask) -> torch.Tensor:
-    from ..styleganex.pipelines.translation import prepare_sketch
+    from ..styleganex import prepare_sketch
 
     return prepare_sketch(mask_to_core(mask).clamp(0.0, 1.0) if mask is not None else image_to_core(image))
 
 
 def _labels(image, mask) -> torch.Tensor:
     """Class ids [B, H, W] from Face Parse's labels MASK (class id / 255), a label image or a colour mask."""
-    from ..styleganex.faces.parsing import label_image_to_labels
+    from ..styleganex import label_image_to_labels
 
     try:
         return label_image_to_labels(mask_to_core(mask) if mask is not None else image_to_core(image))

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from ..styleganex.base.errors import InputError
-from ..styleganex.faces.paste import CROP_FEATHER, MASK_SHAPES
-from ..styleganex.pipelines.video import CROP_MODES as VIDEO_CROP_MODES
+from ..styleganex import CROP_FEATHER, MASK_SHAPES, VIDEO_CROP_MODES, InputError
 from .compat import io
 from .progress import Progress, cancellable
 from .sockets import CATEGORY, ModelType, VideoStateType
@@ -18,7 +16,7 @@ CROP_MODES = list(VIDEO_CROP_MODES)
 def _run(node: str, model, frames, editing_scale, crop, padding, chunk_size, paste_back, feather, faces="largest",
          mask="face", erode=0.0, colour_match=True, smoothing=0.8, state=None):
     from ..styleganex import faces as fc
-    from ..styleganex.pipelines.video import process_video
+    from ..styleganex import process_video
 
     x01 = image_to_core(frames, "frames")
     total = x01.shape[0]
@@ -110,7 +108,7 @@ class VideoEdit(io.ComfyNode):
     def execute(cls, model, frames, editing_scale=1.0, crop="first", padding=256, chunk_size=4, paste_back=False,
                 feather=0.1, faces="largest", mask="face", erode=0.0, colour_match=True, smoothing=0.8,
                 state=None) -> io.NodeOutput:
-        from ..styleganex.pipelines.editing import model_direction
+        from ..styleganex import model_direction
 
         model.require("Video Edit", ("rgb",))
         try:

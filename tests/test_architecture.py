@@ -115,3 +115,22 @@ def test_runtime_never_imports_dev():
     offenders = [f"{p.relative_to(ROOT)}: {m}" for p in _modules() if _layer_of(_module_name(p)) < LAYERS["dev"]
                  for _, m in _imports(p) if m.startswith("styleganex.dev")]
     assert not offenders
+
+
+def test_the_public_surface_resolves_lazily():
+    """``import styleganex`` loads no layer; every public name then resolves (in a fresh interpreter)."""
+    assert _loaded_after("import styleganex") == {"styleganex"}
+    code = ("import styleganex; missing = [n for n in styleganex.__all__ if not hasattr(styleganex, n)]; "
+            "print(missing)")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+def test_front_ends_import_only_the_public_surface():
+    """The nodes import the core through ``styleganex`` alone (its subpackages only as whole modules)."""
+    offenders = []
+    for path in sorted((ROOT / "nodes").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level >= 2 and (node.module or "").startswith("styleganex."):
+                offenders.append(f"{path.name}:{node.lineno} from {'.' * node.level}{node.module}")
+    assert not offenders, offenders

@@ -119,7 +119,7 @@ def test_bare_stylegan2_generator_is_refused_where_a_model_is_needed(tmp_path, s
 def _run_pipeline(name, model):
     sketch = torch.rand(1, 1, 32, 32)
     if name == "super_resolve":
-        return super_resolve(model, torch.rand(1, 3, 8, 8) * 2 - 1, 16, aligned=torch.zeros(1, 3, 64, 64))
+        return super_resolve(model, torch.rand(1, 3, 8, 8), 16, aligned01=torch.zeros(1, 3, 64, 64))
     if name == "sketch_to_face":
         return sketch_to_face(model, sketch)
     if name == "mask_to_face":

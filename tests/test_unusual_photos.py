@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import ASTRONAUT_EYES, EYE_TOLERANCE, eye_error
 from PIL import Image
 from skimage import data
 from skimage.registration import phase_cross_correlation
@@ -42,8 +43,6 @@ from styleganex.pipelines.inversion import optimize
 from styleganex.pipelines.translation import mask_to_face, sketch_to_face, super_resolve
 from styleganex.pipelines.video import process_video
 
-ASTRONAUT_EYES = np.array([[203.0, 100.5], [245.5, 103.0]])  # measured by hand (test_faces_photos)
-EYE_TOLERANCE = 2.0
 DETECTOR = DlibDetector()
 
 
@@ -57,8 +56,6 @@ def inv():
     return random_model("inversion", size=256, seed=11)
 
 
-def eye_error(face, true_eyes) -> float:
-    return float(np.abs(np.stack(face.eyes()) - true_eyes).max())
 
 
 # ---- front door --------------------------------------------------------------------------------------------
@@ -214,10 +211,10 @@ def _api_calls(inv, sr_small, how):
         "encode frame": lambda: inv.encode(img11(1, 3, 32, 32)),
         "encode aligned": lambda: inv.encode(torch.zeros(1, 3, 32, 32), img11(1, 3, 64, 64)),
         "optimize": lambda: optimize(inv, img11(1, 3, 32, 32), steps=1),
-        "super_resolve image": lambda: super_resolve(sr_small, img11(1, 3, 8, 8), 32,
-                                                     aligned=torch.zeros(1, 3, 64, 64)),
+        "super_resolve image": lambda: super_resolve(sr_small, img01(1, 3, 8, 8), 32,
+                                                     aligned01=torch.zeros(1, 3, 64, 64)),
         "super_resolve aligned": lambda: super_resolve(sr_small, torch.zeros(1, 3, 8, 8), 32,
-                                                       aligned=img11(1, 3, 64, 64)),
+                                                       aligned01=img01(1, 3, 64, 64)),
         "sketch_to_face": lambda: sketch_to_face(s2f, img01(1, 1, 32, 32)),
         "mask_to_face one-hot": lambda: mask_to_face(m2f, img01(1, 19, 32, 32)),
         "process_video frame": lambda: [o.frame for o in process_video(

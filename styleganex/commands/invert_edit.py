@@ -15,6 +15,7 @@ from pathlib import Path
 from ..base.errors import InputError
 from ..base.outputs import check_not_inputs, check_output_file, check_output_folder
 from ..base.validation import MAX_STRENGTH
+from ..io.directions import MODES
 from ..pipelines import inversion
 from .common import (
     ProgressBar,
@@ -68,6 +69,10 @@ def register(sub) -> None:
     p.add_argument("--layers", default=None,
                    help="w+ rows to edit, e.g. 0-7, 0,2,4-6 or all (default: the direction's own, e.g. 4-7 for "
                         "LowRankGAN, all for the official and InterFaceGAN directions)")
+    p.add_argument("--mode", choices=MODES, default=None,
+                   help="how the direction edits: add (w+ += s * direction) or e4e (GANSpace components: the "
+                        "coordinate along the component is moved to s standard deviations, as e4e and PTI do; the "
+                        "default for GANSpace PCA files)")
     p.add_argument("--mix-seed", type=seed, default=None,
                    help="style mixing: replace rows 8+ with a mapped random style of this seed")
     p.add_argument("--mix-layers", default=None, help="rows replaced by style mixing (default: 8 to the last)")
@@ -107,6 +112,8 @@ def edit_task(args, batch_size: int = 1, progress: bool = True):
         raise InputError("nothing to do: give --direction, --mix-seed or --generator")
     model = load_model_arg(args)
     direction = None if args.direction is None else load_direction(args.direction, args.name)
+    if direction is not None and getattr(args, "mode", None) is not None:
+        direction = direction.with_mode(args.mode)
     generator = None if args.generator is None else load_generator(args.generator)[0]
     return EditTask(model, direction=direction, strength=args.strength, layers=args.layers, mix_seed=args.mix_seed,
                     mix_layers=args.mix_layers, generator=generator, frame=getattr(args, "frame", None),

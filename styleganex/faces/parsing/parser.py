@@ -111,3 +111,26 @@ class FaceParser:
 
     __call__ = parse
 
+    def parse_each(self, images: Tensor, size: int | tuple[int, int] | None = None, progress=None,
+                   cancel=None) -> Tensor:
+        """:meth:`parse` one image at a time (memory stays at one image), with progress and cancel.
+
+        Args:
+            images: ``[B, 3, H, W]`` float 0..1.
+            size: as :meth:`parse` (None: the official 2x upsampling).
+            progress: ``progress(done, total, info)`` after each image.
+            cancel: checked before each image; True raises ``Cancelled``.
+
+        Returns:
+            ``[B, H, W]`` class ids (int64) on the CPU.
+        """
+        from ...base.errors import check_cancel
+
+        out = []
+        for b in range(images.shape[0]):
+            check_cancel(cancel)
+            out.append(self.parse(images[b:b + 1], size=size).cpu())
+            if progress is not None:
+                progress(b + 1, images.shape[0], {"stage": "parse"})
+        return torch.cat(out)
+
