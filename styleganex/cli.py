@@ -30,8 +30,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def _settings(args):
-    """``--max-pixels`` as the one pixel cap (``images.MAX_PIXELS``) for this command, and the package's
-    warnings as ``warning:`` lines."""
+    """``--max-pixels`` as the one pixel cap (``images.MAX_PIXELS``) for this command, ``--fast`` as the
+    fast-path switch of every model it uses, and the package's warnings as ``warning:`` lines."""
     from .io import images
 
     def show(message, category, filename, lineno, file=None, line=None):
@@ -41,9 +41,11 @@ def _settings(args):
         else:
             print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
 
+    from .model.fast import fast_mode
+
     previous = images.MAX_PIXELS
     limit = getattr(args, "max_pixels", None)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), fast_mode(getattr(args, "fast", None)):
         warnings.simplefilter("always", StyleGANEXWarning)
         warnings.showwarning = show
         try:

@@ -28,7 +28,8 @@ from torch import nn
 from ..base.errors import InputError, ModelKindError
 from ..base.validation import SIGNED, check_image
 from .config import KIND_FILES, ModelConfig, model_kind
-from .encoder import Encoder, batch_statistics
+from .encoder import Encoder, EncoderFeatures, batch_statistics, batch_statistics_enabled
+from . import fast
 from .generator import Generator
 from .latent import Latent
 
@@ -51,6 +52,7 @@ class StyleGANEX(nn.Module):
         self.register_buffer("latent_avg", torch.zeros(config.n_latent, config.style_dim))
         self.editing_w = None  # [K, n_latent, S] for the video-editing checkpoints
         self.source = None
+        self.fast: str | None = None  # "0", "1", "auto" or None (the environment's STYLEGANEX_FAST)
 
     # ---- properties --------------------------------------------------------------------------
     @property
@@ -127,7 +129,7 @@ class StyleGANEX(nn.Module):
                 feats = self.encoder.features_from_taps(taps)
             else:
                 codes = self.encoder.codes(aligned.to(device, dtype))
-                feats = self.encoder.features(frame)
+                feats = self._features(frame)
         return Latent(wplus=self.add_latent_avg(codes), f=feats.f,
                       skips=list(feats.skips) if want_skips else None)
 
@@ -137,7 +139,16 @@ class StyleGANEX(nn.Module):
         frame = self.check_frame(frame)
         device, dtype = self.device, self.dtype
         with self._batch_stats(batch_stats):
-            return self.encoder.features(frame.to(device, dtype))
+            return self._features(frame.to(device, dtype))
+
+    def _features(self, frame: torch.Tensor) -> EncoderFeatures:
+        """``encoder.features`` of a checked frame, compiled when the fast switch says so (no grad)."""
+        plan = fast.fast_plan(frame.device, self)
+        if not plan.compile or torch.is_grad_enabled():
+            return self.encoder.features(frame)
+        key = (fast.shape_key(frame), torch.is_inference_mode_enabled(), batch_statistics_enabled())
+        return fast.compiled_call(self, "encoder features", _compiled_features, key, (frame,),
+                                  self.encoder.features, plan.strict)
 
     def check_frame(self, frame: torch.Tensor) -> torch.Tensor:
         """Check a frame for :meth:`encode`: ``[B, C, H, W]``, H and W multiples of 8; ``C = 3`` in
@@ -204,9 +215,21 @@ class StyleGANEX(nn.Module):
         skips = None
         if use_skips and latent.skips is not None and self.has_fusion:
             skips = [s.to(device, dtype) for s in latent.skips]
-        return self.decoder.synthesize(wplus, latent.f.to(device, dtype), noise, skips,
-                                       self.encoder.fusion if skips else None,
-                                       None if ew is None else ew.to(device, dtype), generator=generator)
+        f = latent.f.to(device, dtype)
+        ew = None if ew is None else ew.to(device, dtype)
+        plan = fast.fast_plan(device, self)
+        if plan.compile and not torch.is_grad_enabled() and generator is None and not (
+                isinstance(noise, str) and noise == "random"):
+            maps = [] if isinstance(noise, str) else noise
+            key = (fast.shape_key(wplus, f, ew, *(skips or []), *maps), noise if isinstance(noise, str) else "maps",
+                   torch.is_inference_mode_enabled())
+            return fast.compiled_call(self, "decoder", _compiled_synthesize, key, (wplus, f, noise, skips, ew),
+                                      self._reference_synthesize, plan.strict)
+        return self.decoder.synthesize(wplus, f, noise, skips, self.encoder.fusion if skips else None, ew,
+                                       generator=generator)
+
+    def _reference_synthesize(self, wplus, f, noise, skips, ew):
+        return self.decoder.synthesize(wplus, f, noise, skips, self.encoder.fusion if skips else None, ew)
 
     # ---- the official pSp.forward, used by the parity runner ---------------------------------
     def forward(self, x1, x2=None, resize=True, latent_mask=None, randomize_noise=True,
@@ -290,3 +313,12 @@ class StyleGANEX(nn.Module):
     def mixing_styles(self, n: int, scale: float = MIX_SCALE, generator: torch.Generator | None = None):
         """:meth:`styles_from_z` of ``n`` standard-normal z drawn (on the CPU) from ``generator``."""
         return self.styles_from_z(torch.randn(n, self.config.style_dim, generator=generator), scale)
+
+
+# ---- the compiled entry points (module level: the compile cache holds no reference to a model) -------
+def _compiled_synthesize(model: StyleGANEX, wplus, f, noise, skips, ew) -> torch.Tensor:
+    return model.decoder.synthesize(wplus, f, noise, skips, model.encoder.fusion if skips else None, ew)
+
+
+def _compiled_features(model: StyleGANEX, frame: torch.Tensor) -> EncoderFeatures:
+    return model.encoder.features(frame)
