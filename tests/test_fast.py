@@ -160,3 +160,36 @@ def test_compiled_decoder_and_encoder_match_the_reference():
     assert out.shape == ref.shape and out.abs().max() > 0.1
     torch.testing.assert_close(out, ref, atol=COMPILED_ATOL, rtol=0)
     assert torch.equal(out, again)
+
+
+# ---- bf16 autocast -------------------------------------------------------------------------------
+def psnr(a: torch.Tensor, b: torch.Tensor) -> float:
+    """PSNR in dB of two images in [-1, 1], measured on 0..1 (peak 1)."""
+    a, b = (a.float().clamp(-1, 1) + 1) / 2, (b.float().clamp(-1, 1) + 1) / 2
+    return float(10 * torch.log10(1.0 / (a - b).pow(2).mean()))
+
+
+@pytest.mark.parametrize("family", ["inversion", "edit_age"])
+def test_bf16_autocast_decodes_within_40db_with_fp32_styles(family, monkeypatch):
+    from styleganex.model.ops import ModulatedConv2d
+
+    m = random_model(family, seed=1, size=1024)
+    g = torch.Generator().manual_seed(0)
+    frame = torch.rand(2, 3, 32, 32, generator=g) * 2 - 1
+    edit = 1.0 if family == "edit_age" else None
+    with fast_mode("0"):
+        ref = m.decode(m.encode(frame), editing_w=edit)
+    weights = []
+    original = ModulatedConv2d.modulated_weight
+
+    def spy(self, style):
+        w = original(self, style)
+        weights.append(w.dtype)
+        return w
+    monkeypatch.setattr(ModulatedConv2d, "modulated_weight", spy)
+    with fast_mode("0"), fast.bf16_autocast("cpu"):
+        out = m.decode(m.encode(frame), editing_w=edit)
+    assert out.dtype == torch.bfloat16 and out.shape == ref.shape  # autocast did run
+    assert weights and set(weights) == {torch.float32}  # styles and demodulation in fp32
+    assert psnr(out, ref) >= 40.0
+    assert psnr(out, ref + 0.05) < 40.0  # the bound can fail: a 0.05 offset is below it

@@ -121,7 +121,7 @@ class StyleGANEX(nn.Module):
                                  f"{aligned.shape[0]}")
         want_skips = self.has_fusion if skips is None else skips
         device, dtype = self.device, self.dtype
-        frame = frame.to(device, dtype)
+        frame = fast.to_channels_last(frame.to(device, dtype))
         with self._batch_stats(batch_stats):
             if aligned is None:
                 taps = self.encoder.run_body(frame)
@@ -139,7 +139,7 @@ class StyleGANEX(nn.Module):
         frame = self.check_frame(frame)
         device, dtype = self.device, self.dtype
         with self._batch_stats(batch_stats):
-            return self._features(frame.to(device, dtype))
+            return self._features(fast.to_channels_last(frame.to(device, dtype)))
 
     def _features(self, frame: torch.Tensor) -> EncoderFeatures:
         """``encoder.features`` of a checked frame, compiled when the fast switch says so (no grad)."""
@@ -215,7 +215,9 @@ class StyleGANEX(nn.Module):
         skips = None
         if use_skips and latent.skips is not None and self.has_fusion:
             skips = [s.to(device, dtype) for s in latent.skips]
-        f = latent.f.to(device, dtype)
+        f = fast.to_channels_last(latent.f.to(device, dtype))
+        if skips is not None:
+            skips = [fast.to_channels_last(s) for s in skips]
         ew = None if ew is None else ew.to(device, dtype)
         plan = fast.fast_plan(device, self)
         if plan.compile and not torch.is_grad_enabled() and generator is None and not (

@@ -191,15 +191,16 @@ class ModulatedConv2d(nn.Module):
         the demodulation sum is taken as a small matrix product, so the full weight is touched
         twice (W^2 and the final product) instead of once per factor.
         """
-        dt = torch.promote_types(self.weight.dtype, torch.float32)  # low precision -> float32
-        s = self.modulation(style.to(self.modulation.weight.dtype)).to(dt) * self.scale  # [B, in]
-        weight = self.weight[0].to(dt)  # [out, in, k, k]
-        factor = s[:, None, :]  # [B, 1, in]
-        if self.demodulate:
-            wsq = weight.square().sum((2, 3))  # [out, in]
-            d = torch.rsqrt(s.square() @ wsq.t() + 1e-8)  # [B, out]
-            factor = factor * d[:, :, None]  # [B, out, in]
-        return weight[None] * factor[..., None, None]
+        with torch.autocast(style.device.type, enabled=False):  # styles and demodulation stay fp32
+            dt = torch.promote_types(self.weight.dtype, torch.float32)  # low precision -> float32
+            s = self.modulation(style.to(self.modulation.weight.dtype)).to(dt) * self.scale  # [B, in]
+            weight = self.weight[0].to(dt)  # [out, in, k, k]
+            factor = s[:, None, :]  # [B, 1, in]
+            if self.demodulate:
+                wsq = weight.square().sum((2, 3))  # [out, in]
+                d = torch.rsqrt(s.square() @ wsq.t() + 1e-8)  # [B, out]
+                factor = factor * d[:, :, None]  # [B, out, in]
+            return weight[None] * factor[..., None, None]
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         b, c, h, wd = x.shape
