@@ -29,7 +29,7 @@ from ..base.errors import InputError, ModelKindError
 from ..base.validation import SIGNED, check_image
 from .config import KIND_FILES, ModelConfig, model_kind
 from .encoder import Encoder, EncoderFeatures, batch_statistics, batch_statistics_enabled
-from . import fast
+from . import fast, kernels
 from .generator import Generator
 from .latent import Latent
 
@@ -220,15 +220,16 @@ class StyleGANEX(nn.Module):
             skips = [fast.to_channels_last(s) for s in skips]
         ew = None if ew is None else ew.to(device, dtype)
         plan = fast.fast_plan(device, self)
-        if plan.compile and not torch.is_grad_enabled() and generator is None and not (
-                isinstance(noise, str) and noise == "random"):
-            maps = [] if isinstance(noise, str) else noise
-            key = (fast.shape_key(wplus, f, ew, *(skips or []), *maps), noise if isinstance(noise, str) else "maps",
-                   torch.is_inference_mode_enabled())
-            return fast.compiled_call(self, "decoder", _compiled_synthesize, key, (wplus, f, noise, skips, ew),
-                                      self._reference_synthesize, plan.strict)
-        return self.decoder.synthesize(wplus, f, noise, skips, self.encoder.fusion if skips else None, ew,
-                                       generator=generator)
+        with kernels.enabled(plan.kernels):  # the fused kernels where no compiled graph runs (CUDA)
+            if plan.compile and not torch.is_grad_enabled() and generator is None and not (
+                    isinstance(noise, str) and noise == "random"):
+                maps = [] if isinstance(noise, str) else noise
+                key = (fast.shape_key(wplus, f, ew, *(skips or []), *maps),
+                       noise if isinstance(noise, str) else "maps", torch.is_inference_mode_enabled())
+                return fast.compiled_call(self, "decoder", _compiled_synthesize, key, (wplus, f, noise, skips, ew),
+                                          self._reference_synthesize, plan.strict)
+            return self.decoder.synthesize(wplus, f, noise, skips, self.encoder.fusion if skips else None, ew,
+                                           generator=generator)
 
     def _reference_synthesize(self, wplus, f, noise, skips, ew):
         return self.decoder.synthesize(wplus, f, noise, skips, self.encoder.fusion if skips else None, ew)
