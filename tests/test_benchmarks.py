@@ -37,3 +37,27 @@ def test_tiny_edit_strength_run(tmp_path, capsys):
     assert data["tiny"] is True and data["crop"] == 64 and data["output"] == [1, 3, 256, 256]
     assert len(data["all_s"]) == 2 and data["edit_s"] > 0 and data["decode_s"] > 0 and data["sweep_per_image_s"] > 0
     assert "strength change (ApplyEdit + Decode)" in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_tiny_gpu_speed_run_on_the_cpu(tmp_path, capsys):
+    """benchmarks/gpu_speed.py end to end on the CPU with the tiny models (the script the GPU runs):
+    every check passes, every table row and both profiles are printed."""
+    from benchmarks import gpu_speed
+    from styleganex.model import fast
+
+    out = tmp_path / "speed.json"
+    backend = fast.COMPILE_BACKEND
+    try:
+        assert gpu_speed.main(["--device", "cpu", "--tiny", "--json", str(out)]) == 0
+    finally:
+        fast.COMPILE_BACKEND = backend
+    data = json.loads(out.read_text())
+    assert data["tiny"] is True and len(data["checks"]) == 6 and all(c["ok"] for c in data["checks"])
+    names = [r["name"] for r in data["rows"]]
+    assert len(names) == 7 and any(n.startswith("inversion step") for n in names)
+    step = next(r for r in data["rows"] if r["name"].startswith("inversion step"))
+    assert step["reference_s"] > 0 and step["fast_s"] > 0
+    printed = capsys.readouterr().out
+    assert "profile: fast decoder" in printed and "profile: fast inversion" in printed
+    assert "6 checks passed, 0 failed" in printed

@@ -193,3 +193,17 @@ def test_bf16_autocast_decodes_within_40db_with_fp32_styles(family, monkeypatch)
     assert weights and set(weights) == {torch.float32}  # styles and demodulation in fp32
     assert psnr(out, ref) >= 40.0
     assert psnr(out, ref + 0.05) < 40.0  # the bound can fail: a 0.05 offset is below it
+
+
+def test_each_model_has_its_own_compile_budget(monkeypatch):
+    """Dynamo's recompile limit (8 per code object, a hard error under fullgraph) is per model and entry
+    point here: three models with eight shapes each all run compiled, without a warning."""
+    monkeypatch.setattr(fast, "COMPILE_BACKEND", "eager")  # dynamo's caches are the point, not codegen
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for _ in range(3):
+            owner = torch.nn.Linear(1, 1)
+            for n in range(1, fast.MAX_COMPILED_SHAPES + 1):
+                x = torch.arange(float(n))
+                assert torch.equal(compiled_call(owner, "double", _double, (n,), (x,), None), x * 2)
+            assert len(fast.compiled_keys(owner, "double")) == fast.MAX_COMPILED_SHAPES

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
+import types
 import warnings
 import weakref
 from dataclasses import dataclass, field
@@ -149,9 +150,14 @@ class _Entry:
 _CACHE: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
+COMPILE_BACKEND = "inductor"
+"""The torch.compile backend of the fast paths. Benchmarks' CPU smoke runs set ``"aot_eager"``: the same
+fullgraph capture (a graph break still fails) and autograd graphs, without inductor's code generation."""
+
+
 def compile_fullgraph(fn: Callable) -> Callable:
     """``torch.compile(fn, fullgraph=True, dynamic=False)``: any graph break is an error."""
-    return torch.compile(fn, fullgraph=True, dynamic=False)
+    return torch.compile(fn, fullgraph=True, dynamic=False, backend=COMPILE_BACKEND)
 
 
 def compiled_call(owner: torch.nn.Module, name: str, fn: Callable, key: tuple, args: tuple,
@@ -169,7 +175,7 @@ def compiled_call(owner: torch.nn.Module, name: str, fn: Callable, key: tuple, a
     if entry.failed or (key not in entry.keys and len(entry.keys) >= MAX_COMPILED_SHAPES):
         return reference(*args)
     if entry.compiled is None:
-        entry.compiled = compile_fullgraph(fn)
+        entry.compiled = compile_fullgraph(_own_code(fn))
     try:
         out = entry.compiled(owner, *args)
     except (StyleGANEXError, torch.OutOfMemoryError):
@@ -185,10 +191,26 @@ def compiled_call(owner: torch.nn.Module, name: str, fn: Callable, key: tuple, a
     return out
 
 
+def _own_code(fn: Callable) -> Callable:
+    """A copy of ``fn`` with its own code object. Dynamo keeps its compiled graphs (and its recompile
+    limit, 8, a hard error under fullgraph) per code object: a copy per model and entry point gives
+    each its own, so that MAX_COMPILED_SHAPES, not other models, decides when the reference runs."""
+    return types.FunctionType(fn.__code__.replace(), fn.__globals__, fn.__name__, fn.__defaults__,
+                              fn.__closure__)
+
+
 def compiled_keys(owner: torch.nn.Module, name: str) -> set:
     """The keys compiled so far for ``(owner, name)`` (for tests and benchmarks)."""
     entry = _CACHE.get(owner, {}).get(name)
     return set() if entry is None else set(entry.keys)
+
+
+def mode_key(device: torch.device | str) -> tuple:
+    """The global modes a graph depends on: grad, inference mode, autocast (on, dtype) on ``device``."""
+    kind = torch.device(device).type
+    on = torch.is_autocast_enabled(kind)
+    return (torch.is_grad_enabled(), torch.is_inference_mode_enabled(), on,
+            torch.get_autocast_dtype(kind) if on else None)
 
 
 def shape_key(*tensors: torch.Tensor | None) -> tuple:

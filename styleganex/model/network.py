@@ -146,7 +146,7 @@ class StyleGANEX(nn.Module):
         plan = fast.fast_plan(frame.device, self)
         if not plan.compile or torch.is_grad_enabled():
             return self.encoder.features(frame)
-        key = (fast.shape_key(frame), torch.is_inference_mode_enabled(), batch_statistics_enabled())
+        key = (fast.shape_key(frame), fast.mode_key(frame.device), batch_statistics_enabled())
         return fast.compiled_call(self, "encoder features", _compiled_features, key, (frame,),
                                   self.encoder.features, plan.strict)
 
@@ -220,12 +220,13 @@ class StyleGANEX(nn.Module):
             skips = [fast.to_channels_last(s) for s in skips]
         ew = None if ew is None else ew.to(device, dtype)
         plan = fast.fast_plan(device, self)
-        with kernels.enabled(plan.kernels):  # the fused kernels where no compiled graph runs (CUDA)
+        # the fused kernels where no compiled graph runs (CUDA); setting "0" leaves the caller's choice (off)
+        with kernels.enabled(plan.kernels) if plan.any else contextlib.nullcontext():
             if plan.compile and not torch.is_grad_enabled() and generator is None and not (
                     isinstance(noise, str) and noise == "random"):
                 maps = [] if isinstance(noise, str) else noise
                 key = (fast.shape_key(wplus, f, ew, *(skips or []), *maps),
-                       noise if isinstance(noise, str) else "maps", torch.is_inference_mode_enabled())
+                       noise if isinstance(noise, str) else "maps", fast.mode_key(device))
                 return fast.compiled_call(self, "decoder", _compiled_synthesize, key, (wplus, f, noise, skips, ew),
                                           self._reference_synthesize, plan.strict)
             return self.decoder.synthesize(wplus, f, noise, skips, self.encoder.fusion if skips else None, ew,

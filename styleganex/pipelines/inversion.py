@@ -490,7 +490,8 @@ def _static_loop(losses, wplus, f, noises, steps, lr, std, latent_noise, early_s
     every = 1 if early_stop_patience is not None else READBACK_STEPS
     compiled = plan.compile and losses.id_weight == 0  # a user's id_loss may not compile
     key = ("inversion step", fastpaths.shape_key(wplus, f, losses.frame, *noises, *(losses.skips or [])),
-           tuple(losses.names), losses.lpips_weight, losses.mse_weight, losses.noise_reg_weight, losses.autocast)
+           tuple(losses.names), losses.lpips_weight, losses.mse_weight, losses.noise_reg_weight, losses.autocast,
+           fastpaths.mode_key(wplus.device))
 
     history: list[float] = []
     best, since_best, stopped_early, read = math.inf, 0, False, 0
