@@ -346,6 +346,51 @@ class Run:
         self.check(f"{steps}-step inversion: final loss within {LOSS_REL:.0%} of the reference", rel <= LOSS_REL,
                    f"rel {rel:.1e}")
 
+    def cuda_graphs(self):
+        """The same fast paths replayed as CUDA graphs ($STYLEGANEX_CUDAGRAPHS=1, off by default): the
+        inversion step and the bf16 batch-8 video frame. Reported, not gating (a failure is printed)."""
+        import os
+
+        if self.device.type != "cuda":
+            print("skip CUDA graphs: CUDA only")
+            return
+        os.environ[fast.CUDAGRAPHS_ENV] = "1"
+        try:
+            s = self.sizes
+            frame, aligned = self.inputs(s["crop256"])
+            m, lp = self.ours("inversion"), make_lpips(self.device)
+            short, long = s["step_runs"]
+
+            def run(steps):
+                sync(self.device)
+                t0 = time.perf_counter()
+                r = optimize(m, frame, aligned, steps=steps, seed=0, lpips=lp, fast="1")
+                sync(self.device)
+                return time.perf_counter() - t0, r
+            run(2)
+            step_s = (run(long)[0] - run(short)[0]) / (long - short)
+            ref = optimize(m, frame, aligned, steps=s["check_steps"], seed=0, lpips=lp, fast="0")
+            got = run(s["check_steps"])[1]
+            rel = abs(got.history[-1] - ref.history[-1]) / abs(ref.history[-1])
+            self.row(f"inversion step, {s['crop256']} crop, fp32, CUDA graphs",
+                     dict(fast_s=step_s, final_loss_rel=f"{rel:.1e}"))
+            e = self.ours("edit_age")
+            frame, aligned = self.inputs(s["crop512"], s["batch8"])
+            latent = e.encode(frame, aligned)
+
+            def step():
+                feats = e.encode_features(frame)
+                latent.f, latent.skips = feats.f, feats.skips
+                return e.decode(latent, editing_w=1.0)
+            with fast_mode("1"), torch.no_grad(), bf16_autocast(self.device):
+                t, _ = timed(step, self.device, self.reps, self.warmup)
+            self.row(f"video-edit frame {s['crop512']} crop, bf16, batch {s['batch8']}, CUDA graphs (per frame)",
+                     dict(fast_s=t / s["batch8"]))
+        except Exception as e:  # noqa: BLE001 - reported, not gating
+            print(f"CUDA graphs FAILED: {type(e).__name__}: {str(e)[:300]}")
+        finally:
+            os.environ.pop(fast.CUDAGRAPHS_ENV, None)
+
     # ---- 3. profiles ------------------------------------------------------------------------------
     def profiles(self, rows: int) -> None:
         from torch.profiler import ProfilerActivity, profile
@@ -414,6 +459,7 @@ def main(argv=None) -> int:
                 run.encdec()
                 run.video()
                 run.inversion()
+                run.cuda_graphs()
             else:
                 run.profiles(a.profile_rows)
             print(f"({section}: {time.perf_counter() - s0:.0f} s)", flush=True)

@@ -35,6 +35,7 @@ from ..base.errors import InputError, StyleGANEXError
 FAST_ENV = "STYLEGANEX_FAST"
 FAST_SETTINGS = ("auto", "1", "0")
 """The values of the switch, the default first."""
+CUDAGRAPHS_ENV = "STYLEGANEX_CUDAGRAPHS"
 
 MAX_COMPILED_SHAPES = 8
 """Compiled graphs kept per model and entry point; further shapes run the reference path (a video
@@ -85,12 +86,19 @@ def fast_mode(value: Any) -> Iterator[str]:
 class FastPlan:
     """What runs fast. compile: ``torch.compile`` the hot paths; static_loop: the inversion loop
     without per-step host reads; kernels: the Triton epilogue; strict: errors are raised instead of
-    falling back to the reference path (setting ``"1"``)."""
+    falling back to the reference path (setting ``"1"``); cudagraphs: compiled graphs replayed as CUDA
+    graphs (``$STYLEGANEX_CUDAGRAPHS=1``, CUDA only; off by default until measured)."""
 
     compile: bool = False
     static_loop: bool = False
     kernels: bool = False
     strict: bool = False
+    cudagraphs: bool = False
+
+    @property
+    def compile_mode(self) -> str | None:
+        """torch.compile's mode: "reduce-overhead" (CUDA graphs) when ``cudagraphs``, else the default."""
+        return "reduce-overhead" if self.cudagraphs else None
 
     @property
     def any(self) -> bool:
@@ -107,7 +115,8 @@ def fast_plan(device: torch.device | str, model: Any = None, setting: Any = None
     if value == "0" or (value == "auto" and device.type != "cuda"):
         return REFERENCE
     kernels = device.type == "cuda" and _triton_available()
-    return FastPlan(compile=True, static_loop=True, kernels=kernels, strict=value == "1")
+    graphs = device.type == "cuda" and os.environ.get(CUDAGRAPHS_ENV, "0") == "1"
+    return FastPlan(compile=True, static_loop=True, kernels=kernels, strict=value == "1", cudagraphs=graphs)
 
 
 def _triton_available() -> bool:
@@ -155,13 +164,15 @@ COMPILE_BACKEND = "inductor"
 fullgraph capture (a graph break still fails) and autograd graphs, without inductor's code generation."""
 
 
-def compile_fullgraph(fn: Callable) -> Callable:
+def compile_fullgraph(fn: Callable, mode: str | None = None) -> Callable:
     """``torch.compile(fn, fullgraph=True, dynamic=False)``: any graph break is an error."""
-    return torch.compile(fn, fullgraph=True, dynamic=False, backend=COMPILE_BACKEND)
+    if COMPILE_BACKEND != "inductor":
+        mode = None  # modes are inductor's
+    return torch.compile(fn, fullgraph=True, dynamic=False, backend=COMPILE_BACKEND, mode=mode)
 
 
 def compiled_call(owner: torch.nn.Module, name: str, fn: Callable, key: tuple, args: tuple,
-                  reference: Callable, strict: bool = False):
+                  reference: Callable, strict: bool = False, mode: str | None = None):
     """``fn(owner, *args)`` compiled once per ``(owner, name)`` and per ``key`` (the shapes, dtypes and
     options the graph depends on), else ``reference(*args)``.
 
@@ -169,14 +180,17 @@ def compiled_call(owner: torch.nn.Module, name: str, fn: Callable, key: tuple, a
     keeps the owner alive). The reference runs instead when this entry point failed to compile before
     or already holds :data:`MAX_COMPILED_SHAPES` keys. A compile error falls back to the reference with
     one warning, or is raised when ``strict``; the project's own input errors are always raised.
+    ``mode``: torch.compile's mode (a separate cache entry).
     """
     entries = _CACHE.setdefault(owner, {})
-    entry = entries.setdefault(name, _Entry())
+    entry = entries.setdefault(name if mode is None else f"{name} ({mode})", _Entry())
     if entry.failed or (key not in entry.keys and len(entry.keys) >= MAX_COMPILED_SHAPES):
         return reference(*args)
     if entry.compiled is None:
-        entry.compiled = compile_fullgraph(_own_code(fn))
+        entry.compiled = compile_fullgraph(_own_code(fn), mode)
     try:
+        if mode == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()  # each call is a new step: earlier outputs are done
         out = entry.compiled(owner, *args)
     except (StyleGANEXError, torch.OutOfMemoryError):
         raise

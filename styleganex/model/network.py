@@ -27,9 +27,9 @@ from torch import nn
 
 from ..base.errors import InputError, ModelKindError
 from ..base.validation import SIGNED, check_image
+from . import fast, kernels
 from .config import KIND_FILES, ModelConfig, model_kind
 from .encoder import Encoder, EncoderFeatures, batch_statistics, batch_statistics_enabled
-from . import fast, kernels
 from .generator import Generator
 from .latent import Latent
 
@@ -227,8 +227,9 @@ class StyleGANEX(nn.Module):
                 maps = [] if isinstance(noise, str) else noise
                 key = (fast.shape_key(wplus, f, ew, *(skips or []), *maps),
                        noise if isinstance(noise, str) else "maps", fast.mode_key(device))
-                return fast.compiled_call(self, "decoder", _compiled_synthesize, key, (wplus, f, noise, skips, ew),
-                                          self._reference_synthesize, plan.strict)
+                out = fast.compiled_call(self, "decoder", _compiled_synthesize, key, (wplus, f, noise, skips, ew),
+                                         self._reference_synthesize, plan.strict, plan.compile_mode)
+                return out.clone() if plan.cudagraphs else out  # a CUDA graph's output is overwritten next call
             return self.decoder.synthesize(wplus, f, noise, skips, self.encoder.fusion if skips else None, ew,
                                            generator=generator)
 

@@ -502,7 +502,8 @@ def _static_loop(losses, wplus, f, noises, steps, lr, std, latent_noise, early_s
         w_in = wplus + latent_noise_buf * strength.index_select(0, adam.index)  # + 0 once the noise is gone
         if compiled:
             loss, row = fastpaths.compiled_call(model, "inversion step", _compiled_losses, key,
-                                                (losses, w_in, f, noises), _eager_losses, plan.strict)
+                                                (losses, w_in, f, noises), _eager_losses, plan.strict,
+                                                plan.compile_mode)
         else:
             loss, row = _eager_losses(losses, w_in, f, noises)
         loss.backward()
