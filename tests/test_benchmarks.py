@@ -61,3 +61,18 @@ def test_tiny_gpu_speed_run_on_the_cpu(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert "profile: fast decoder" in printed and "profile: fast inversion" in printed
     assert "6 checks passed, 0 failed" in printed
+
+
+def test_tiny_cpu_layers_run(capsys):
+    """benchmarks/cpu_layers.py on the tiny model: every block group is timed and the groups account for
+    most of the total (the hooks cover the network)."""
+    from benchmarks import cpu_layers
+
+    assert cpu_layers.main(["--tiny", "--reps", "1"]) == 0
+    printed = capsys.readouterr().out
+    rows = {ln[:44].strip(): ln[44:].split() for ln in printed.splitlines()
+            if ln.startswith(("encoder", "generator"))}
+    assert "encoder stage 3 (14 units)" in rows and "generator level 1024" in rows and len(rows) == 16
+    total = next(float(ln.split()[-1]) for ln in printed.splitlines() if ln.startswith("total"))
+    timed = sum(float(v[0]) for v in rows.values())
+    assert 0.5 * total < timed < 1.5 * total
