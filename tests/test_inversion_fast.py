@@ -155,3 +155,31 @@ def test_compiled_step_matches_the_reference(setup):
     assert new.history == pytest.approx(ref.history, rel=1e-5)
     assert [c[:2] for c in new_calls] == [c[:2] for c in ref_calls]
     assert inversion.READBACK_STEPS > 1
+
+
+class _FailingBackward(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, x):
+        return x.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        raise RuntimeError("a compiled backward that does not work here")
+
+
+def test_failing_compiled_backward_falls_back_to_the_eager_step(setup, monkeypatch):
+    """Setting "auto" (not strict): a compiled step whose backward fails is run again eagerly, with one
+    warning, and the result is the reference loop's bit for bit."""
+    model, frames, lpips = setup
+    ref, _ = _run(model, frames[:1], lpips, "0", steps=5)
+    attempts = []
+
+    def compiled_call(owner, name, fn, key, args, reference, strict=False, mode=None):
+        attempts.append(name)
+        loss, row = reference(*args)
+        return _FailingBackward.apply(loss), row
+    monkeypatch.setattr(fast, "compiled_call", compiled_call)
+    with pytest.warns(RuntimeWarning, match="compiled inversion step failed"):
+        new, _ = _run(model, frames[:1], lpips, FastPlan(compile=True, static_loop=True), steps=5)
+    assert attempts == ["inversion step"]  # once: the eager step from then on
+    _same(ref, new)

@@ -205,6 +205,15 @@ def compiled_call(owner: torch.nn.Module, name: str, fn: Callable, key: tuple, a
     return out
 
 
+def mark_failed(owner: torch.nn.Module, name: str, error: BaseException, mode: str | None = None) -> None:
+    """Record that ``(owner, name)``'s compiled graph failed outside :func:`compiled_call` (e.g. in its
+    backward): from now on the reference runs, after one warning."""
+    entry = _CACHE.setdefault(owner, {}).setdefault(name if mode is None else f"{name} ({mode})", _Entry())
+    entry.failed = True
+    warnings.warn(f"styleganex: the compiled {name} failed ({type(error).__name__}: {str(error)[:200]}); "
+                  f"using the reference path (set {FAST_ENV}=0 to silence)", RuntimeWarning, stacklevel=3)
+
+
 def _own_code(fn: Callable) -> Callable:
     """A copy of ``fn`` with its own code object. Dynamo keeps its compiled graphs (and its recompile
     limit, 8, a hard error under fullgraph) per code object: a copy per model and entry point gives

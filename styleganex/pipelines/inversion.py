@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 import torch
 import torch.nn.functional as F
 
-from ..base.errors import Cancelled, InputError, check_cancel
+from ..base.errors import Cancelled, InputError, StyleGANEXError, check_cancel
 from ..base.validation import check_seed
 from ..model import fast as fastpaths
 from ..model.latent import Latent
@@ -506,7 +506,21 @@ def _static_loop(losses, wplus, f, noises, steps, lr, std, latent_noise, early_s
                                                 plan.compile_mode)
         else:
             loss, row = _eager_losses(losses, w_in, f, noises)
-        loss.backward()
+        try:
+            loss.backward()
+        except (StyleGANEXError, torch.OutOfMemoryError):
+            raise
+        except Exception as e:  # noqa: BLE001 - the compiled backward failed: this step again, eagerly
+            if not compiled or plan.strict:
+                raise
+            fastpaths.mark_failed(model, "inversion step", e, plan.compile_mode)
+            compiled = False
+            for p in params:
+                if p.grad is not None:
+                    p.grad.zero_()
+            w_in = wplus + latent_noise_buf * strength.index_select(0, adam.index)  # its graph was used
+            loss, row = _eager_losses(losses, w_in, f, noises)
+            loss.backward()
         record.index_copy_(0, adam.index, row.detach()[None].float())
         adam.step()
         noise_normalize_(_per_frame(noises, batch))

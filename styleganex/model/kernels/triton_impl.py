@@ -17,13 +17,14 @@ def _bias_noise_lrelu(x_ptr, bias_ptr, noise_ptr, nw_ptr, out_ptr, C, HW, noise_
     mask = offs < HW
     b = row // C
     c = row % C
-    v = tl.load(x_ptr + row * HW + offs, mask=mask, other=0.0).to(tl.float32)
+    base = row.to(tl.int64) * HW  # 64-bit: B * C * H * W passes 2**31 at batch 8, 64 channels, 2048^2
+    v = tl.load(x_ptr + base + offs, mask=mask, other=0.0).to(tl.float32)
     v = v + tl.load(bias_ptr + c).to(tl.float32)
     if HAS_NOISE:
         n = tl.load(noise_ptr + b * noise_batch_stride + offs, mask=mask, other=0.0).to(tl.float32)
         v = v + tl.load(nw_ptr).to(tl.float32) * n
     v = tl.where(v >= 0, v, v * slope) * gain
-    tl.store(out_ptr + row * HW + offs, v.to(out_ptr.dtype.element_ty), mask=mask)
+    tl.store(out_ptr + base + offs, v.to(out_ptr.dtype.element_ty), mask=mask)
 
 
 def bias_noise_lrelu(x, bias, noise, noise_weight):
