@@ -304,6 +304,7 @@ class StyleGANEX(nn.Module):
         new.decoder = generator.to(device, dtype).eval()
         new.latent_avg = self.latent_avg
         new.editing_w = self.editing_w
+        new.fast = self.fast
         new.source = self.source
         new.training = self.training
         return new
