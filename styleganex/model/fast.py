@@ -75,9 +75,10 @@ def fast_mode(value: Any) -> Iterator[str]:
     if value is None:
         yield fast_setting()
         return
-    token = _OVERRIDE.set(check_fast(value, "fast"))
+    setting = check_fast(value, "fast")
+    token = _OVERRIDE.set(setting)
     try:
-        yield _OVERRIDE.get()
+        yield setting
     finally:
         _OVERRIDE.reset(token)
 
