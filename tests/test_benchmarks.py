@@ -76,3 +76,23 @@ def test_tiny_cpu_layers_run(capsys):
     total = next(float(ln.split()[-1]) for ln in printed.splitlines() if ln.startswith("total"))
     timed = sum(float(v[0]) for v in rows.values())
     assert 0.5 * total < timed < 1.5 * total
+
+
+def test_gpu_speed_budget_and_failing_parts(tmp_path, capsys):
+    """The one-shot GPU script: past its time budget it starts no further part, and a part that raises
+    is a failed check (exit 1) while the run goes on."""
+    from benchmarks import gpu_speed
+
+    out = tmp_path / "s.json"
+    assert gpu_speed.main(["--device", "cpu", "--tiny", "--budget-s", "0", "--json", str(out)]) == 0
+    assert "past the --budget-s" in capsys.readouterr().out and json.loads(out.read_text())["checks"] == []
+
+    class Stub:
+        checks: list = []
+
+        def check(self, name, ok, detail):
+            self.checks.append((name, ok, detail))
+    stub = Stub()
+    gpu_speed.guarded(stub, "encdec", lambda: 1 / 0)
+    gpu_speed.guarded(stub, "video", lambda: None)
+    assert stub.checks == [("encdec ran", False, stub.checks[0][2])] and "ZeroDivisionError" in stub.checks[0][2]
