@@ -39,8 +39,9 @@ def _same(a, b):
     assert a.history == b.history and a.steps_run == b.steps_run
 
 
-@pytest.mark.parametrize("kw", [dict(), dict(mse_weight=0.5), dict(latent_noise=0.5, lr=0.2)],
-                         ids=["lpips", "lpips+mse", "strong latent noise"])
+@pytest.mark.parametrize("kw", [dict(), dict(mse_weight=0.5), dict(latent_noise=0.5, lr=0.2),
+                                dict(steps=3 * READBACK_STEPS, latent_noise=0.5)],
+                         ids=["lpips", "lpips+mse", "strong latent noise", "noise over three read-back blocks"])
 def test_static_loop_is_the_reference_bit_for_bit(setup, kw):
     model, frames, lpips = setup
     ref, ref_calls = _run(model, frames[:1], lpips, "0", **kw)

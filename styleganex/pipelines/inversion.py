@@ -472,10 +472,12 @@ def _static_loop(losses, wplus, f, noises, steps, lr, std, latent_noise, early_s
     """The loop of the fast paths: no host read inside a step.
 
     The lr schedule and the latent-noise strength are tables on the device, the optimiser is
-    :class:`StaticAdam`, the latent noise is drawn (from the same generator, in the same order as the
-    reference loop) into one static buffer, and each step's losses go to a device record that is read
-    back every ``READBACK_STEPS`` steps (every step with early stopping), when progress is reported and
-    the loss checked. Cancel is still checked before every step. Same result as the reference loop.
+    :class:`StaticAdam`, the latent noise of the next ``READBACK_STEPS`` steps is drawn (from the same
+    generator, in the same order as the reference loop) at each read-back and copied to a static device
+    buffer in one transfer (a per-step copy from the host would wait for the device), and each step's
+    losses go to a device record that is read back every ``READBACK_STEPS`` steps (every step with early
+    stopping), when progress is reported and the loss checked. Cancel is still checked before every
+    step. Same result as the reference loop.
     """
     model, batch = losses.model, wplus.shape[0]
     Latent(wplus, f, skips=losses.skips, noise=noises).check_compatible(model)  # once, not per step
@@ -485,9 +487,9 @@ def _static_loop(losses, wplus, f, noises, steps, lr, std, latent_noise, early_s
     strengths = [std * latent_noise * max(0.0, 1.0 - t / NOISE_RAMP) ** 2 for t in ts]
     adam = StaticAdam(params, lrs)
     strength = torch.tensor(strengths, dtype=torch.float64).to(wplus.device, wplus.dtype)
-    latent_noise_buf = torch.zeros_like(wplus)
     record = torch.zeros(steps, 1 + len(losses.names), device=wplus.device)
     every = 1 if early_stop_patience is not None else READBACK_STEPS
+    latent_noise_buf = torch.zeros((every, *wplus.shape), device=wplus.device, dtype=wplus.dtype)
     compiled = plan.compile and losses.id_weight == 0  # a user's id_loss may not compile
     key = ("inversion step", fastpaths.shape_key(wplus, f, losses.frame, *noises, *(losses.skips or [])),
            tuple(losses.names), losses.lpips_weight, losses.mse_weight, losses.noise_reg_weight, losses.autocast,
@@ -497,9 +499,13 @@ def _static_loop(losses, wplus, f, noises, steps, lr, std, latent_noise, early_s
     best, since_best, stopped_early, read = math.inf, 0, False, 0
     for i in range(steps):
         check_cancel(cancel)
-        if strengths[i] > 0:
-            latent_noise_buf.copy_(torch.randn(wplus.shape, generator=generator))
-        w_in = wplus + latent_noise_buf * strength.index_select(0, adam.index)  # + 0 once the noise is gone
+        block = range(i, min(i + every, steps))
+        if i % every == 0 and any(strengths[j] > 0 for j in block):  # at a read-back: the next block's noise
+            draws = [torch.randn(wplus.shape, generator=generator) if strengths[j] > 0
+                     else torch.zeros(wplus.shape) for j in block]
+            latent_noise_buf[:len(draws)].copy_(torch.stack(draws))
+        w_noise = latent_noise_buf[i % every]
+        w_in = wplus + w_noise * strength.index_select(0, adam.index)  # + 0 once the noise is gone
         if compiled:
             loss, row = fastpaths.compiled_call(model, "inversion step", _compiled_losses, key,
                                                 (losses, w_in, f, noises), _eager_losses, plan.strict,
@@ -518,7 +524,7 @@ def _static_loop(losses, wplus, f, noises, steps, lr, std, latent_noise, early_s
             for p in params:
                 if p.grad is not None:
                     p.grad.zero_()
-            w_in = wplus + latent_noise_buf * strength.index_select(0, adam.index)  # its graph was used
+            w_in = wplus + w_noise * strength.index_select(0, adam.index)  # its graph was used
             loss, row = _eager_losses(losses, w_in, f, noises)
             loss.backward()
         record.index_copy_(0, adam.index, row.detach()[None].float())
