@@ -7,7 +7,7 @@ VPY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: demo test test-fast install clean-venv
+.PHONY: demo test test-fast lint install clean-venv
 
 $(VPY):
 	$(PY) -m venv $(VENV)
@@ -29,6 +29,11 @@ test: install
 # The development subset: no slow tests, no real ComfyUI, no browser (about 2 minutes on 2 cores).
 test-fast: install
 	$(VPY) -m pytest -q -m "not slow and not comfyui and not browser" $(PYTEST_ARGS)
+
+# The lint and type checks alone (tests/test_lint.py runs both in every test run).
+lint: install
+	$(VPY) -m ruff check .
+	$(VPY) -m mypy
 
 clean-venv:
 	rm -rf $(VENV)

@@ -9,7 +9,7 @@ from __future__ import annotations
 from .compat import ComfyExtension, io
 from .folders import register_folders
 
-_MODULES = ("loaders", "faces", "encode_decode", "edit", "latent_files", "translate", "video")
+_MODULES = ("loaders", "faces", "encode_decode", "edit", "latent_files", "translate", "video", "training")
 
 
 def node_list() -> list[type[io.ComfyNode]]:

@@ -24,7 +24,7 @@ except ImportError:  # pragma: no cover - a ComfyUI without it: blocked outputs 
     ExecutionBlocker = None
 
 __all__ = ["ComfyExtension", "ExecutionBlocker", "io", "folder_paths", "model_management", "ProgressBar",
-           "Interrupted", "ModelPatcher", "compute_device", "offload_device", "soft_empty_cache",
+           "Interrupted", "ModelPatcher", "compute_device", "free_memory_for", "offload_device", "soft_empty_cache",
            "throw_if_interrupted", "interrupted", "load_models", "unload_model", "weights_leave_gpu_after_use",
            "auto_dtype", "send_node_text"]
 
@@ -42,6 +42,14 @@ def compute_device():
 def offload_device():
     """Where idle models wait (the CPU unless ComfyUI keeps everything on the GPU)."""
     return model_management.unet_offload_device()
+
+
+def free_memory_for(device) -> None:
+    """Unload ComfyUI's other models from ``device`` before a training run (what ComfyUI's own training
+    node does by asking for all the memory); nothing on the CPU."""
+    device = torch.device(device)
+    if device.type != "cpu":
+        model_management.free_memory(1e30, device)
 
 
 def soft_empty_cache() -> None:

@@ -68,8 +68,12 @@ def _read(path: str):
 
 def direction_options() -> list[str]:
     """'none', the model vector, then every file: 'file' for one direction, 'file [name]' for each of several."""
+    from ..styleganex import has_control
+
     options = [NONE, MODEL_VECTOR]
     for f in direction_files():
+        if has_control(f):  # a file name that would act on the list it is shown in: not offered
+            continue
         try:
             path = resolve_file(DIRECTIONS_FOLDER, f, "direction file")
         except InputError:  # a link that leads outside the folders: not offered

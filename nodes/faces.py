@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..styleganex import BATCH_MODES as CORE_BATCH_MODES
-from ..styleganex import ORDERS, SELECT_MODES
+from ..styleganex import ORDERS, SELECT_MODES, InputError
 from .compat import io
 from .progress import Progress, cancellable
 from .sockets import CATEGORY, CropType, ParserType, blocked
@@ -64,8 +64,8 @@ class FaceCrop(io.ComfyNode):
                                tooltip="one: the face chosen by face/face_index (the release); all: every usable "
                                        "face; indices: the faces numbered in 'indices' (numbers of the preview)"),
                 io.String.Input("indices", default="", optional=True,
-                                tooltip="select 'indices': index-map numbers, e.g. 0,2 (faces are numbered left to "
-                                        "right; see the preview output)"),
+                                tooltip="select 'indices': index-map numbers and ranges, e.g. 0,2 or 0-2 (faces are "
+                                        "numbered left to right; see the preview output)"),
                 io.Int.Input("max_faces", default=0, min=0, max=256, optional=True,
                              tooltip="select 'all': at most this many faces, the first by the face rule (0 = all)"),
                 io.Int.Input("min_face_size", default=0, min=0, max=4096, optional=True,
@@ -86,17 +86,29 @@ class FaceCrop(io.ComfyNode):
         )
 
     @classmethod
+    def validate_inputs(cls, select="one", indices=""):
+        from ..styleganex import FaceSelection
+
+        if select == "indices":
+            try:
+                FaceSelection.from_choice(select, indices)
+            except InputError as e:
+                return f"Face Crop: {e}"
+        return True
+
+    @classmethod
     def execute(cls, image, padding=256, face="largest", face_index=0, batch_mode="each image",
                 if_no_face="error", select="one", indices="", max_faces=0, min_face_size=0,
                 min_score=0.0) -> io.NodeOutput:
         from ..styleganex import FaceSelection, NoFaceError, crop_faces
 
         frames = image_to_core(image)
-        text = indices if select == "indices" else select
-        selection = FaceSelection.parse(text, order=face, index=int(face_index), max_faces=int(max_faces),
-                                        min_size=float(min_face_size), min_score=float(min_score)) \
-            if select != "one" else FaceSelection("one", face, int(face_index), max_faces=int(max_faces),
-                                                  min_size=float(min_face_size), min_score=float(min_score))
+        try:
+            selection = FaceSelection.from_choice(select, indices, order=face, index=int(face_index),
+                                                  max_faces=int(max_faces), min_size=float(min_face_size),
+                                                  min_score=float(min_score))
+        except InputError as e:
+            raise InputError(f"Face Crop: {e}") from None
         progress = Progress(frames.shape[0])
         with cancellable():
             found = crop_faces(frames, selection, detector=_detector(), padding=int(padding),

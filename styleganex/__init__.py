@@ -26,9 +26,11 @@ _PUBLIC: dict[str, str] = {
     **{name: "base.errors" for name in _ERRORS},
     **{name: "base.catalogue" for name in (
         "CHECKPOINT_EXTENSIONS", "LICENSE_NOTE", "OFFICIAL_FILES", "PARSER_FILE", "VGG_FILE", "VGG_URL",
-        "WEIGHTS_URL", "NADA_GENERATORS", "NADA_LICENSE", "NADA_REPO", "DIRECTIONS_FILE", "DIRECTIONS_LICENSE",
+        "WEIGHTS_URL", "RESUME_FILE", "IDENTITY_FILE", "ALEX_FILE", "NADA_GENERATORS", "NADA_LICENSE", "NADA_REPO",
+        "DIRECTIONS_FILE", "DIRECTIONS_LICENSE",
         "DIRECTIONS_URL", "is_generator_file")},
     **{name: "base.validation" for name in ("check_image", "check_finite", "MAX_SEED", "MAX_STRENGTH")},
+    **{name: "base.schema" for name in ("has_control", "shown_text")},
     # the model
     **{name: "model" for name in (
         "Generator", "Latent", "ModelConfig", "SizeRecord", "StyleGANEX", "batch_statistics", "convert",
@@ -63,6 +65,10 @@ _PUBLIC: dict[str, str] = {
     **{name: "pipelines.latent_files" for name in ("LATENT_EXTENSIONS", "load_latent", "save_latent")},
     **{name: "pipelines.lpips" for name in ("find_vgg_weights", "load_lpips")},
     "inversion": "pipelines",
+    # training
+    **{name: "training" for name in ("prepare_training", "recipe_options", "resume_options")},
+    "read_resume": "training.checkpoint",
+    **{name: "training.plot" for name in ("loss_curves", "plot_losses")},
 }
 """Public name -> the module (below ``styleganex``) that defines it (``module:name`` where it is named otherwise
 there)."""

@@ -31,15 +31,19 @@ def build_parser() -> argparse.ArgumentParser:
 @contextlib.contextmanager
 def _settings(args):
     """``--max-pixels`` as the one pixel cap (``images.MAX_PIXELS``) for this command, ``--fast`` as the
-    fast-path switch of every model it uses, and the package's warnings as ``warning:`` lines."""
+    fast-path switch of every model it uses, and the package's warnings as ``warning:`` lines. Other
+    libraries' warnings (torch, numpy) are held back and printed only when the command succeeds, so a
+    refusal stays the one ``error:`` line."""
     from .io import images
+
+    held: list[str] = []
 
     def show(message, category, filename, lineno, file=None, line=None):
         if issubclass(category, StyleGANEXWarning):
             from tqdm import tqdm
             tqdm.write(f"warning: {message}", file=sys.stderr)  # on its own line, above a progress bar
         else:
-            print(warnings.formatwarning(message, category, filename, lineno, line), file=sys.stderr, end="")
+            held.append(warnings.formatwarning(message, category, filename, lineno, line))
 
     from .model.fast import fast_mode
 
@@ -52,13 +56,18 @@ def _settings(args):
             if limit is not None:
                 images.MAX_PIXELS = limit
             yield
+            for text in held:
+                print(text, file=sys.stderr, end="")
         finally:
             images.MAX_PIXELS = previous
 
 
-def _os_message(e: OSError) -> str:
-    if e.filename and e.strerror:
-        return f"{e.strerror}: {e.filename}" + (f" -> {e.filename2}" if e.filename2 else "")
+def _message(e: BaseException) -> str:
+    """An error in words: an OSError's reason and file (never its ``(errno, reason, file)`` tuple)."""
+    if isinstance(e, OSError) and not isinstance(e, StyleGANEXError) and e.strerror:
+        if e.filename and str(e.filename) not in str(e.strerror):
+            return f"{e.strerror}: {e.filename}" + (f" -> {e.filename2}" if e.filename2 else "")
+        return str(e.strerror)
     return str(e)
 
 
@@ -72,10 +81,10 @@ def main(argv=None) -> int:
         with _settings(args):
             return int(args.func(args) or 0)
     except (StyleGANEXError, FileNotFoundError) as e:  # user errors: one clear line, no traceback
-        print(f"error: {e}", file=sys.stderr)
+        print(f"error: {_message(e)}", file=sys.stderr)
         return 2
     except OSError as e:  # an output path that cannot be written, a full disk, a read-only folder
-        print(f"error: {_os_message(e)}", file=sys.stderr)
+        print(f"error: {_message(e)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

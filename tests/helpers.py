@@ -14,6 +14,16 @@ from PIL import Image
 from styleganex.cli import main
 from styleganex.faces import Face
 
+ASTRONAUT_EYES = np.array([[203.0, 100.5], [245.5, 103.0]])
+"""Eye centres (x, y) of scikit-image's astronaut, measured by hand: the eye on the image's left, then right."""
+EYE_TOLERANCE = 2.0
+"""How far (pixels of the original photo) a detected eye centre may lie from the measured one."""
+
+
+def eye_error(face, true_eyes) -> float:
+    """The largest coordinate error of ``face``'s eye centres against ``true_eyes`` ``(2, 2)``, in pixels."""
+    return float(np.abs(np.stack(face.eyes()) - true_eyes).max())
+
 
 class FixedFaceDetector:
     """One synthetic face (eyes 32 px apart, centred at (32, 24)) in every frame."""

@@ -46,6 +46,9 @@ FAST = {
     "StyleGANEXVideoToonify": {"padding": 64, "chunk_size": 2},
     "StyleGANEXVideoEdit": {"padding": 64, "chunk_size": 2},
     "StyleGANEXEditSweep": {"frames": 3},
+    # a few reduced steps: LPIPS on the session's stand-in VGG, pairs from the 8 px constant, no discriminator
+    "StyleGANEXTrainVideoEdit": {"steps": 3, "lpips": "vgg",
+                                 "options": '{"pair_pool": 2, "pair_feature": 8, "adv_lambda": 0}'},
 }
 
 APP_READY = "() => window.comfyAPI?.app?.app?.graph && window.LiteGraph?.registered_node_types?.StyleGANEXLoader"

@@ -9,6 +9,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from styleganex.base.errors import StyleGANEXWarning
 from styleganex.dev.testing import random_model
 from styleganex.io.directions import (
     OFFICIAL_NAMES,
@@ -60,7 +61,8 @@ def test_interfacegan_and_lowrankgan_npy(tmp_path, latent):
     v = unit((1, S), 1)
     np.save(tmp_path / "stylegan_ffhq_smile_w_boundary.npy", v)
     np.save(tmp_path / "expression.npy", v)
-    ifg = read_directions(tmp_path / "stylegan_ffhq_smile_w_boundary.npy")
+    with pytest.warns(StyleGANEXWarning, match="StyleGAN1"):
+        ifg = read_directions(tmp_path / "stylegan_ffhq_smile_w_boundary.npy")
     lrg = read_directions(tmp_path / "expression.npy")
     assert list(ifg) == ["stylegan_ffhq_smile_w_boundary"] and list(lrg) == ["expression"]
     d_ifg, d_lrg = ifg["stylegan_ffhq_smile_w_boundary"], lrg["expression"]
@@ -111,7 +113,7 @@ def test_ganspace_pt_and_npz(tmp_path, latent):
         torch.testing.assert_close(d.vector, pca["comp"][3, 0] * pca["std"][3], rtol=1e-6, atol=1e-7)
     # GANSpace's (component, start, stop, strength): stop exclusive, strength in standard deviations
     dirs = read_directions(tmp_path / "ffhq_pca.pt")
-    edit = ganspace_edit(dirs, 2, 7, 9, -4.0)
+    edit = ganspace_edit(dirs, 2, 7, 9, -4.0, mode="add")  # the additive mode (e4e's default: test_front_doors_hostile)
     edited = apply_edits(latent, [edit])
     want = latent.wplus.clone()
     want[:, 7:9] += -4.0 * pca["std"][2] * pca["comp"][2, 0]

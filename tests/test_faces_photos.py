@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import ASTRONAUT_EYES, EYE_TOLERANCE, eye_error
 from PIL import Image
 from skimage import data
 from skimage.registration import phase_cross_correlation
@@ -35,16 +36,10 @@ from styleganex.faces import (
 )
 from styleganex.io.images import from_uint8_hwc, load_image, to_uint8_hwc
 
-ASTRONAUT_EYES = np.array([[203.0, 100.5], [245.5, 103.0]])  # (x, y): eye on the image's left, then right
 ASTRONAUT_POINTS = np.vstack([ASTRONAUT_EYES, [[223.5, 141.0]]])  # plus the mouth centre, also by hand
 GRACE_HOPPER_EYES = np.array([[222.5, 189.5], [304.0, 187.0]])
-EYE_TOLERANCE = 2.0  # pixels of the original photo
 
 DETECTOR = DlibDetector()  # one detector for the module: the predictor loads once
-
-
-def eye_error(face, true_eyes) -> float:
-    return float(np.abs(np.stack(face.eyes()) - true_eyes).max())
 
 
 def rescaled(image, factor):

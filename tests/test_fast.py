@@ -12,6 +12,7 @@ import warnings
 import pytest
 import torch
 
+from styleganex.base.errors import StyleGANEXWarning
 from styleganex.dev.testing import random_model
 from styleganex.model import fast
 from styleganex.model.fast import FastPlan, check_fast, compiled_call, fast_mode, fast_plan, fast_setting
@@ -93,7 +94,7 @@ def _breaks(owner, x):
 def test_compile_failure_falls_back_with_a_warning_unless_strict():
     owner = torch.nn.Linear(1, 1)
     x = torch.ones(3)
-    with pytest.warns(RuntimeWarning, match="using the reference path"):
+    with pytest.warns(StyleGANEXWarning, match="using the reference path"):
         out = compiled_call(owner, "breaking", _breaks, ("k",), (x,), lambda x: x * 10)
     assert torch.equal(out, x * 10)
     with warnings.catch_warnings():  # failed once: the reference from now on, silently

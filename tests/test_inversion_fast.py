@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from styleganex.base.errors import Cancelled
+from styleganex.base.errors import Cancelled, StyleGANEXWarning
 from styleganex.dev.testing import random_model
 from styleganex.model import fast
 from styleganex.model.fast import FastPlan
@@ -180,7 +180,7 @@ def test_failing_compiled_backward_falls_back_to_the_eager_step(setup, monkeypat
         loss, row = reference(*args)
         return _FailingBackward.apply(loss), row
     monkeypatch.setattr(fast, "compiled_call", compiled_call)
-    with pytest.warns(RuntimeWarning, match="compiled inversion step failed"):
+    with pytest.warns(StyleGANEXWarning, match="compiled inversion step failed"):
         new, _ = _run(model, frames[:1], lpips, FastPlan(compile=True, static_loop=True), steps=5)
     assert attempts == ["inversion step"]  # once: the eager step from then on
     _same(ref, new)

@@ -25,6 +25,9 @@ PACK = harness.PACK_NAME
 VIDEO_TRACKING = {"faces": "STRING", "mask": "COMBO", "erode": "FLOAT", "colour_match": "BOOLEAN", "smoothing": "FLOAT",
                   "state": "STYLEGANEX_VIDEO_STATE"}
 VIDEO_OUTPUTS = ["IMAGE", "MASK", "STYLEGANEX_VIDEO_STATE"]
+TRAIN_OUTPUTS = ["STYLEGANEX_MODEL", "LOSS_MAP", "IMAGE", "INT"]
+# a few reduced training steps: pairs from the 8 px constant, two fixed pairs, no discriminator
+TRAIN_FAST = json.dumps({"pair_pool": 2, "pair_feature": 8, "adv_lambda": 0, "val_interval": 100000})
 
 # node id -> (inputs: name -> type, outputs: types)
 EXPECTED = {
@@ -73,6 +76,13 @@ EXPECTED = {
     "StyleGANEXSaveLatent": ({"latent": "STYLEGANEX_LATENT", "filename_prefix": "STRING"}, []),
     "StyleGANEXLoadLatent": ({"latent_file": "COMBO", "model": "STYLEGANEX_MODEL", "frame": "IMAGE"},
                              ["STYLEGANEX_LATENT", "STYLEGANEX_CROP"]),
+    **{node: ({"model": "STYLEGANEX_MODEL", **first, "steps": "INT", "batch_size": "INT", "learning_rate": "FLOAT",
+               "seed": "INT", "lpips": "COMBO", "save_name": "STRING", "resume": "BOOLEAN", "options": "STRING",
+               **last}, TRAIN_OUTPUTS) for node, first, last in (
+        ("StyleGANEXTrainVideoEdit", {"direction": "COMBO", "strength": "FLOAT"},
+         {"directions": "STYLEGANEX_DIRECTIONS", "direction_index": "INT"}),
+        ("StyleGANEXTrainToonify", {"generator": "COMBO"}, {}),
+        ("StyleGANEXTrainOnPhotos", {"recipe": "COMBO", "folder": "STRING", "prepare_faces": "BOOLEAN"}, {}))},
 }
 
 @pytest.fixture(scope="module")
@@ -305,3 +315,29 @@ def test_save_load_latent_swap_generator_and_paste_back(comfy):
                        "5": {"class_type": "StyleGANEXSaveLatent", "inputs": {"latent": ["4", 0],
                                                                             "filename_prefix": "x"}}}, timeout=120)
     assert "swap_generator" in harness.error_text(entry), harness.error_text(entry)
+
+
+def test_train_video_edit_then_use_the_model_at_once(comfy):
+    """Train Video Edit from the official direction file's 'smile' (stand-in weights), the loss graph through
+    ComfyUI's own Plot Loss Graph node (LOSS_MAP) and ours, and the trained model straight into Video Edit;
+    the run is saved in the models folder and the loader lists it."""
+    prompt = {"1": _loader(),
+              "2": {"class_type": "StyleGANEXTrainVideoEdit", "inputs": {
+                  "model": ["1", 0], "direction": "direction_dics.pt [smile]", "strength": 1.0, "steps": 3,
+                  "batch_size": 2, "learning_rate": 0.001, "seed": 0, "lpips": "off", "save_name": "tier_video_edit",
+                  "resume": False, "options": TRAIN_FAST}},
+              "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 2]}},
+              "4": {"class_type": "LossGraphNode", "inputs": {"loss": ["2", 1], "filename_prefix": "loss_graph"}},
+              "5": {"class_type": "LoadImage", "inputs": {"image": "astronaut.png"}},
+              "6": {"class_type": "StyleGANEXVideoEdit", "inputs": {
+                  "model": ["2", 0], "frames": ["5", 0], "editing_scale": 1.0, "crop": "first", "padding": 64,
+                  "chunk_size": 1, "paste_back": False, "feather": 0.1}},
+              "7": {"class_type": "PreviewImage", "inputs": {"images": ["6", 0]}}}
+    entry = comfy.run(prompt, timeout=600)
+    assert entry["status"]["status_str"] == "success", harness.error_text(entry) + comfy.log_tail()
+    outs = harness.outputs_by_node(entry)
+    assert len(outs.get("3", [])) == 1 and len(outs.get("4", [])) == 1 and len(outs.get("7", [])) == 1, outs
+    folder = comfy.models / "styleganex" / "tier_video_edit"
+    assert (folder / "last.pt").is_file() and (folder / "resume.pt").is_file()
+    ckpts = comfy.get("/object_info/StyleGANEXLoader")["StyleGANEXLoader"]["input"]["required"]["ckpt_name"][1]
+    assert "tier_video_edit/last.pt" in ckpts["options"] and "tier_video_edit/resume.pt" not in ckpts["options"]

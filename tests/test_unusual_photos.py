@@ -19,6 +19,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import ASTRONAUT_EYES, EYE_TOLERANCE, eye_error
 from PIL import Image
 from skimage import data
 from skimage.registration import phase_cross_correlation
@@ -42,8 +43,6 @@ from styleganex.pipelines.inversion import optimize
 from styleganex.pipelines.translation import mask_to_face, sketch_to_face, super_resolve
 from styleganex.pipelines.video import process_video
 
-ASTRONAUT_EYES = np.array([[203.0, 100.5], [245.5, 103.0]])  # measured by hand (test_faces_photos)
-EYE_TOLERANCE = 2.0
 DETECTOR = DlibDetector()
 
 
@@ -57,8 +56,6 @@ def inv():
     return random_model("inversion", size=256, seed=11)
 
 
-def eye_error(face, true_eyes) -> float:
-    return float(np.abs(np.stack(face.eyes()) - true_eyes).max())
 
 
 # ---- front door --------------------------------------------------------------------------------------------

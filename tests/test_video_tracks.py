@@ -14,7 +14,7 @@ import styleganex.pipelines.video as video_module
 from styleganex.base.errors import InputError, NoFaceError
 from styleganex.dev.testing import group_photo, random_model, synthetic_landmarks
 from styleganex.faces import DlibDetector, Face, FaceSelection, FaceTracker, PasteOptions, VideoState
-from styleganex.faces.tracks import face_samples, fit_similarity, refine_motion
+from styleganex.faces.motion import face_samples, fit_similarity, refine_motion
 from styleganex.pipelines.video import process_video
 
 pytest.importorskip("dlib")

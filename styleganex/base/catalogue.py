@@ -41,6 +41,9 @@ DIRECTIONS_LICENSE = ("published with the official StyleGANEX weights (S-Lab Lic
 VGG_FILE = "vgg16-397923af.pth"
 """torchvision's ImageNet VGG16, the backbone of LPIPS (inversion, training)."""
 VGG_URL = f"https://download.pytorch.org/models/{VGG_FILE}"
+ALEX_FILE = "alexnet-owt-7be5be79.pth"
+"""torchvision's ImageNet AlexNet, the trunk of the LPIPS the release trains and evaluates with."""
+ALEX_URL = f"https://download.pytorch.org/models/{ALEX_FILE}"
 IDENTITY_FILE = "model_ir_se50.pth"
 """pSp's ArcFace IR-SE50 weights, for the identity loss and metric."""
 
@@ -52,7 +55,9 @@ NADA_LICENSE = "StyleGAN-NADA code is MIT; for the models see the hub repository
 
 CHECKPOINT_EXTENSIONS = (".pt", ".pth", ".safetensors", ".bin")
 """File name suffixes of model weights that the models folder lists."""
-AUXILIARY_FILES = (PARSER_FILE, VGG_FILE, IDENTITY_FILE)
+RESUME_FILE = "resume.pt"
+"""A training run's resume state (optimisers, discriminator, step, RNG), beside its model file."""
+AUXILIARY_FILES = (PARSER_FILE, VGG_FILE, ALEX_FILE, IDENTITY_FILE, RESUME_FILE)
 """Weights in the models folder that are no StyleGANEX model or generator."""
 
 

@@ -83,6 +83,15 @@ class VideoError(StyleGANEXError, ValueError):
 class VideoNotFoundError(VideoError, FileNotFoundError):
     """The video file does not exist."""
 
+    def __init__(self, *args):
+        super().__init__(*args)
+        if len(args) in (2, 3) and isinstance(args[0], int):  # OSError's (errno, message[, filename])
+            self.errno, self.strerror = args[0], args[1]
+            self.filename = args[2] if len(args) == 3 else None
+
+    def __str__(self) -> str:  # the words, not the (errno, message, filename) tuple ValueError would show
+        return str(self.strerror) if self.strerror else super().__str__()
+
 
 class OutputPathError(StyleGANEXError, ValueError):
     """An output path that cannot be written (a folder, a parent that is a file, an extension the writer

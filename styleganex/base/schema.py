@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from typing import Any
 
 from .errors import InputError
@@ -27,6 +28,25 @@ MAX_JSON_DEPTH = 16
 """Deepest nesting accepted in JSON metadata."""
 MAX_JSON_BYTES = 1_000_000
 """Largest JSON metadata string accepted."""
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2066-\u2069]")
+"""Characters a terminal or a browser list acts on instead of showing: C0/C1 controls (NUL, BEL, ESC,
+carriage return, ...), zero-width characters, line/paragraph separators and bidirectional overrides."""
+
+
+def has_control(text: str) -> bool:
+    """Whether ``text`` holds a control character (see :data:`_CONTROL`)."""
+    return _CONTROL.search(text) is not None
+
+
+def shown_text(text: Any) -> str:
+    r"""``text`` safe to print or list: every control character written as an escape (``\x1b``).
+
+    >>> shown_text("smile\x1b[2J\r")
+    'smile\\x1b[2J\\r'
+    """
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), str(text))
 
 
 def _shown(value: Any) -> str:

@@ -1,5 +1,5 @@
 """Subcommand modules of the CLI; each exposes ``register(subparsers)``."""
 
-from . import directions, invert_edit, model_files, translate
+from . import directions, evaluate, invert_edit, model_files, train, translate
 
-COMMAND_MODULES = [model_files, translate, invert_edit, directions]
+COMMAND_MODULES = [model_files, translate, invert_edit, directions, train, evaluate]

@@ -157,8 +157,8 @@ def add_face_args(parser) -> None:
     """``--faces``, ``--min-face-size``, ``--min-score``: which faces of a photo (see ``faces.select``)."""
     parser.add_argument("--faces", default="largest",
                         help="which faces: largest (default, the release), score, center, 'left to right' (add :N "
-                             "for the N-th), all, or index-map numbers such as 0,2 (faces numbered left to right; "
-                             "--preview draws them)")
+                             "for the N-th), all, or index-map numbers such as 0,2 or 0-2 (faces numbered left to "
+                             "right; --preview draws them)")
     parser.add_argument("--max-faces", type=int_range(0, 1024), default=0,
                         help="--faces all: at most this many (0 = no limit)")
     parser.add_argument("--min-face-size", type=float_range(0.0, 65_536.0), default=0.0,

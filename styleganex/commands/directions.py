@@ -47,11 +47,13 @@ def cmd_sefa(args) -> int:
 
 
 def cmd_directions(args) -> int:
+    from ..base.schema import shown_text
     from ..io.directions import SOURCES, read_directions
 
     directions = read_directions(args.file)
     sources = sorted({d.source for d in directions.values()})
-    print(f"{args.file}: {len(directions)} direction(s), source {', '.join(SOURCES[s].title for s in sources)}")
+    titles = ", ".join(SOURCES[s].title for s in sources)
+    print(f"{shown_text(args.file)}: {len(directions)} direction(s), source {titles}")
     for d in directions.values():
         print("  " + d.describe())
     return 0

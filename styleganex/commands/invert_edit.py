@@ -16,6 +16,7 @@ from pathlib import Path
 from ..base.errors import FaceError, InputError
 from ..base.outputs import check_not_inputs, check_output_file, check_output_folder, write_all
 from ..base.validation import MAX_STRENGTH
+from ..io.directions import MODES
 from ..io.images import image_writer, write_images
 from ..pipelines import inversion
 from .common import (
@@ -70,6 +71,10 @@ def register(sub) -> None:
     p.add_argument("--layers", default=None,
                    help="w+ rows to edit, e.g. 0-7, 0,2,4-6 or all (default: the direction's own, e.g. 4-7 for "
                         "LowRankGAN, all for the official and InterFaceGAN directions)")
+    p.add_argument("--mode", choices=MODES, default=None,
+                   help="how the direction edits: add (w+ += s * direction) or e4e (GANSpace components: the "
+                        "coordinate along the component is moved to s standard deviations, as e4e and PTI do; the "
+                        "default for GANSpace PCA files)")
     p.add_argument("--mix-seed", type=seed, default=None,
                    help="style mixing: replace rows 8+ with a mapped random style of this seed")
     p.add_argument("--mix-layers", default=None, help="rows replaced by style mixing (default: 8 to the last)")
@@ -169,6 +174,8 @@ def cmd_edit(args) -> int:
     model = load_model_arg(args)
     latent = load_latent(args.latent, model)
     direction = None if args.direction is None else load_direction(args.direction, args.name)
+    if direction is not None and args.mode is not None:
+        direction = direction.with_mode(args.mode)
     latent = edit_latent(latent, direction, args.strength, args.layers, model=model,
                          mix="off" if args.mix_seed is None else "random", mix_rows=args.mix_layers,
                          mix_seed=args.mix_seed or 0)

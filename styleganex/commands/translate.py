@@ -17,7 +17,6 @@ from .common import (
     add_model_args,
     add_overwrite_arg,
     add_paste_args,
-    count,
     device_arg,
     face_selection,
     int_range,
@@ -79,7 +78,7 @@ def register(sub) -> None:
     p.add_argument("--chunk-size", type=int_range(1, 64), default=None,
                    help="frames processed together (default: 8 on a GPU, 1 on the CPU, where a chunk of 8 "
                         "1024x1024 outputs needs about 3 GB more memory for about 10%% speed)")
-    p.add_argument("--max-frames", type=count, default=None, help="stop after this many frames")
+    p.add_argument("--max-frames", type=int_range(1), default=None, help="stop after this many frames (1 or more)")
     p.add_argument("--allow-short", action="store_true",
                    help="use a truncated or damaged video's frames with a warning (default: an error saying "
                         "how many frames are missing)")

@@ -29,7 +29,8 @@ The modules, in the order a photo meets them:
 - :mod:`~styleganex.faces.group` — several faces per photo (one crop per face, one size);
 - :mod:`~styleganex.faces.paste` — paste-back with face/head/crop masks, feather and colour matching;
 - :mod:`~styleganex.faces.video_crop` and :mod:`~styleganex.faces.tracks` — the crops of a video, faces tracked
-  through it (``FaceTracker``, ``VideoState`` across chunks);
+  through it (``FaceTracker``, ``VideoState`` across chunks); :mod:`~styleganex.faces.motion` a face's motion
+  between frames (a similarity fitted to landmarks, refined on the grey levels);
 - :mod:`~styleganex.faces.parsing` — the BiSeNet face parser (``faceparsing.pth``), label maps and colours
   (a subpackage: labels, network, weights, parser).
 

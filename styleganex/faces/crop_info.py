@@ -28,7 +28,7 @@ from ..base.schema import as_int, as_list
 from ..io.images import check_image
 from .crop_record import DEFAULT_PADDING, CropRecord, apply_crop
 from .face import Face
-from .paste import PasteOptions, paste_face
+from .paste import PasteOptions, check_labels, paste_face
 from .prepare import PreparedFace
 
 __all__ = ["BATCH_MODES", "Composite", "CropInfo", "read_padding"]
@@ -165,6 +165,10 @@ class CropInfo:
     def _checked_frames(self, frames: torch.Tensor) -> torch.Tensor:
         check_image(frames, "frames", ndims=(4,))
         if frames.shape[0] == 1 and self.n_frames > 1:
+            if self.mode != BATCH_MODES[1]:  # one frame stands for all only where the crops were cut that way
+                raise InputError(f"the crop info has records for {self.n_frames} images, each cut from its own "
+                                 f"image ({self.mode!r}), but 1 frame was given: give the {self.n_frames} "
+                                 "original images")
             frames = frames.expand(self.n_frames, -1, -1, -1)
         if frames.shape[0] != self.n_frames:
             raise InputError(f"the crop info has records for {self.n_frames} images but {frames.shape[0]} frames "
@@ -260,6 +264,8 @@ class CropInfo:
         for name, per_crop in (("labels", labels), ("colours", colours)):
             if per_crop is not None and len(per_crop) != self.batch:
                 raise InputError(f"{len(per_crop)} {name} for {self.batch} crops")
+        if labels is not None:
+            labels = [None if lab is None else check_labels(lab, f"labels[{k}]") for k, lab in enumerate(labels)]
         frames, masks_out, used = [], [], [None] * self.batch
         for f in range(self.n_frames):
             original = self.frames[f]

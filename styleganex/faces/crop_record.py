@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..base.errors import FaceError, InputError
+from ..base.errors import FaceError, ImageError, InputError
 from ..base.schema import MAX_SIDE, read_float, read_ints
 from ..io.images import check_image
 from .face import Face
@@ -200,5 +200,10 @@ def center_crop(image: torch.Tensor, size: int = 512, antialias: bool = True) ->
     scale = min(1.0, size / min(height, width))
     h, w = round(height * scale), round(width * scale)
     half = size / 2.0
-    record = _record_around((height, width), scale, (w / 2.0, h / 2.0), (half, half, half, half))
+    try:
+        record = _record_around((height, width), scale, (w / 2.0, h / 2.0), (half, half, half, half))
+    except FaceError:  # its message speaks of the eyes; a centre crop has none
+        raise ImageError(f"the centre crop of a {width}x{height} image is empty: crops have sides that are whole "
+                         f"multiples of {MULTIPLE} pixels, so both sides must be at least {MULTIPLE} pixels (after "
+                         f"shrinking the shorter side to at most {size})") from None
     return apply_crop(image, record, antialias), record

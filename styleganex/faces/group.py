@@ -248,8 +248,9 @@ def crop_faces(images: torch.Tensor, selection: FaceSelection | None = None, *,
                first_for_all: bool = False, progress: Callable | None = None,
                cancel: Callable | None = None) -> FoundFaces:
     """The faces step of every front door: :func:`scan_images`, then, unless a photo has no usable face
-    and ``if_no_face`` is ``"error"``, :func:`prepare_group`; with the index-map preview either way, so
-    the caller can show it with the problem instead of failing deep in a batch.
+    and ``if_no_face`` is ``"error"`` (or ``"skip"`` would leave out every photo), :func:`prepare_group`;
+    with the index-map preview either way, so the caller can show it with the problem instead of failing
+    deep in a batch.
 
     Args: as :func:`scan_images` and :func:`prepare_group`.
     """
@@ -259,6 +260,8 @@ def crop_faces(images: torch.Tensor, selection: FaceSelection | None = None, *,
     problem = scan_problems(scans)
     if problem and if_no_face == "error":
         return FoundFaces(None, previews(images, scans), problem)
+    if problem and if_no_face == "skip" and all(s.problem for s in scans):  # nothing left to crop
+        return FoundFaces(None, previews(images, scans), f"{problem} (every image left out: none has a usable face)")
     group = prepare_group(images, scans, detector=detector, padding=padding, if_no_face=if_no_face,
                           first_for_all=first_for_all, progress=progress, cancel=cancel)
     return FoundFaces(group, previews(images, scans, group.notes), problem)

@@ -52,9 +52,10 @@ from kornia.color import lab_to_rgb, rgb_to_lab
 from ..base.errors import InputError
 from ..io.images import check_image
 from .crop_record import CropRecord
+from .parsing.labels import NUM_CLASSES
 from .resample import warp
 
-__all__ = ["MASK_SHAPES", "ColourTransform", "PasteOptions", "Pasted", "face_polygon", "label_mask",
+__all__ = ["MASK_SHAPES", "ColourTransform", "PasteOptions", "Pasted", "check_labels", "face_polygon", "label_mask",
            "parse_for_paste", "paste_back", "paste_face", "polygon_depth"]
 
 MASK_SHAPES = ("crop", "face", "head")
@@ -202,14 +203,39 @@ def _ellipse_depth(crop_size, x: torch.Tensor, y: torch.Tensor, growth: float = 
     return (1.0 - r) * min(ax, ay)
 
 
+def check_labels(labels, name: str = "labels") -> torch.Tensor:
+    """Face-parser labels as a tensor, checked: ``[h, w]`` or ``[K, h, w]`` (sides >= 1) of class ids
+    0..``NUM_CLASSES - 1`` (integers, or floats holding whole numbers). A ``MASK`` of class id / 255 (what
+    Face Parse's ``labels`` output holds) and NaN are refused with a message naming ``name``."""
+    if isinstance(labels, np.ndarray):
+        labels = torch.from_numpy(np.ascontiguousarray(labels))
+    if not isinstance(labels, torch.Tensor):
+        raise InputError(f"{name} must be a tensor of class ids [h, w] or [K, h, w], got {type(labels).__name__}")
+    if labels.ndim not in (2, 3) or min(labels.shape) < 1:
+        raise InputError(f"{name} must be class ids [h, w] or [K, h, w] with sides of 1 pixel or more, got shape "
+                         f"{list(labels.shape)}")
+    if labels.dtype == torch.bool or labels.is_complex():
+        raise InputError(f"{name} must hold class ids 0..{NUM_CLASSES - 1}, got a {labels.dtype} tensor")
+    if labels.is_floating_point():
+        if not torch.isfinite(labels).all():
+            raise InputError(f"{name} contain NaN or infinite values; expected class ids 0..{NUM_CLASSES - 1}")
+        if not torch.equal(labels, labels.round()):
+            hint = (" (they look like Face Parse's labels MASK, class id / 255: multiply by 255)"
+                    if float(labels.min()) >= 0 and float(labels.max()) <= (NUM_CLASSES - 1) / 255 + 1e-6 else "")
+            raise InputError(f"{name} hold fractions; expected whole class ids 0..{NUM_CLASSES - 1}{hint}")
+    low, high = float(labels.min()), float(labels.max())
+    if low < 0 or high > NUM_CLASSES - 1:
+        raise InputError(f"{name} hold values {low:g}..{high:g}; expected class ids 0..{NUM_CLASSES - 1}")
+    return labels
+
+
 def label_mask(labels: torch.Tensor, shape: str = "face") -> torch.Tensor:
     """Where a face parser's labels (``[h, w]`` or ``[K, h, w]`` class ids, several maps are
     united) show the face (``shape="face"``, :data:`FACE_LABELS`) or the head (:data:`HEAD_LABELS`);
     ``[h, w]`` float 0/1."""
     if shape not in ("face", "head"):
         raise InputError(f"a label mask is 'face' or 'head', got {shape!r}")
-    if not isinstance(labels, torch.Tensor) or labels.ndim not in (2, 3):
-        raise InputError("labels must be a tensor [h, w] or [K, h, w] of class ids")
+    labels = check_labels(labels)
     wanted = torch.tensor(FACE_LABELS if shape == "face" else HEAD_LABELS, device=labels.device)
     inside = torch.isin(labels.long(), wanted)
     return (inside.any(dim=0) if inside.ndim == 3 else inside).float()
@@ -294,6 +320,8 @@ def paste_face(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, op
     options = options or PasteOptions()
     check_image(frame, "frame")
     check_image(output, "output")
+    if labels is not None:
+        labels = check_labels(labels)
     if frame.ndim != 3 or output.ndim != 3:
         raise InputError("paste_back takes one frame [3, H, W] and one output [3, h, w]")
     if tuple(frame.shape[-2:]) != tuple(record.frame_size):
@@ -304,6 +332,11 @@ def paste_face(frame: torch.Tensor, output: torch.Tensor, record: CropRecord, op
     shown_h, shown_w = canvas if canvas is not None else (crop_h, crop_w)
     if shown_h < crop_h or shown_w < crop_w:
         raise InputError(f"the canvas {canvas} is smaller than the crop {record.crop_size}")
+    if labels is not None:
+        lh, lw = labels.shape[-2:]
+        if abs(lh - lw * shown_h / shown_w) > max(1.0, 0.02 * lh):
+            raise InputError(f"labels are {lw}x{lh} but the output shows a {shown_w}x{shown_h} crop: they do not "
+                             "show this crop (parse the crop, or the output, itself)")
 
     sx, sy = record.scale_xy
     x0, y0, x1, y1 = record.box
@@ -382,7 +415,6 @@ def _alpha(options: PasteOptions, record: CropRecord, u, v, side, landmarks, lab
         return _ramp(depth_y, erode_px, ramp)[:, None] * _ramp(depth_x, erode_px, ramp)[None, :]
     weight = _ramp(depth_y, 0.0, ramp)[:, None] * _ramp(depth_x, 0.0, ramp)[None, :]  # the crop's edge still fades
     if labels is not None:
-        labels = torch.as_tensor(labels)
         binary = label_mask(labels, options.shape)
         lh, lw = binary.shape
         scale = lw / shown[1]  # label pixels per crop pixel

@@ -25,13 +25,18 @@ words, which the preview writes next to the face.
 [(0, True, None), (1, True, None), (2, False, 'too small: eyes 8 px apart (min 16)')]
 >>> [c.number for c in scan.chosen]                    # the faces to process, in index-map order
 [0, 1]
->>> FaceSelection.parse("0,2").indices, FaceSelection.parse("largest").mode
-((0, 2), 'one')
+>>> FaceSelection.parse("0,2").indices, FaceSelection.parse("0-2,5").indices, FaceSelection.parse("largest").mode
+((0, 2), (0, 1, 2, 5), 'one')
+
+Index-map numbers are typed as whole numbers and inclusive ranges separated by commas (``0,2``,
+``0-2``; :func:`parse_face_indices`, the one parser of the node and ``invert --faces``); anything else
+(``0 2``, ``-1``, an empty text) is refused with a message that shows what was understood.
 """
 
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -41,7 +46,7 @@ from .crop_record import DEFAULT_PADDING, MAX_TILT, crop_record
 from .face import LEFT_EYE, MIN_EYE_DISTANCE, RIGHT_EYE, RULES, Face, rank_faces
 
 __all__ = ["MAX_YAW", "ORDERS", "SELECT_MODES", "FaceCandidate", "FaceScan", "FaceSelection", "face_pose",
-           "face_problem", "index_map", "scan_faces"]
+           "face_problem", "index_map", "parse_face_indices", "scan_faces"]
 
 SELECT_MODES = ("one", "all", "indices")
 """How faces are chosen: one face by a rule, every usable face, or the index-map numbers given."""
@@ -55,6 +60,35 @@ dlib's frontal detector and 68-point model are trained on faces turned by up to 
 beyond that the landmarks, and with them the crop and the aligned face, are unreliable."""
 
 MAX_INDICES = 1024
+_INDEX_PART = re.compile(r"(\d{1,6})(?:\s*-\s*(\d{1,6}))?")
+
+
+def parse_face_indices(text, what: str = "face indices") -> tuple[int, ...]:
+    """Index-map numbers from a text: whole numbers and inclusive ranges separated by commas, e.g.
+    ``"0,2"`` -> ``(0, 2)``, ``"0-2, 5"`` -> ``(0, 1, 2, 5)`` (spaces around them allowed, repeats dropped).
+
+    Raises ``InputError`` naming ``what`` for anything else (``"0 2"``, ``"-1"``, ``"1.5"``, an empty text),
+    saying which part could not be read and what was understood before it.
+    """
+    if not isinstance(text, str):
+        raise InputError(f"{what} must be a text such as '0,2' or '0-2', got {text!r}")
+    if not text.strip():
+        raise InputError(f"{what} is empty: give index-map numbers such as '0,2' or a range '0-2' (faces are "
+                         "numbered left to right from 0; the preview shows the numbers)")
+    numbers: list[int] = []
+    for part in text.split(","):
+        m = _INDEX_PART.fullmatch(part.strip())
+        if m is None or (m.group(2) is not None and int(m.group(2)) < int(m.group(1))):
+            understood = ", ".join(f"#{i}" for i in dict.fromkeys(numbers)) or "nothing"
+            raise InputError(f"{what} {text.strip()[:60]!r}: cannot read {part.strip()[:30]!r} (understood before it: "
+                             f"{understood}). Use whole numbers >= 0 and ranges, separated by commas, e.g. '0,2' "
+                             "or '0-2'")
+        low = int(m.group(1))
+        high = low if m.group(2) is None else int(m.group(2))
+        if len(numbers) + high - low + 1 > MAX_INDICES:
+            raise InputError(f"{what} {text.strip()[:60]!r} names more than {MAX_INDICES} faces")
+        numbers.extend(range(low, high + 1))
+    return tuple(dict.fromkeys(numbers))
 
 
 @dataclass(frozen=True)
@@ -104,7 +138,8 @@ class FaceSelection:
     def parse(cls, text: str, **options) -> FaceSelection:
         """A selection from a short text (CLI, node): ``"all"``, a rule (``"largest"``, ``"score"``,
         ``"center"``, ``"left to right"``, optionally ``":N"`` for the N-th face by it), or index-map
-        numbers ``"0,2"``. ``options`` set the other fields (``min_size``, ``max_faces``, ...)."""
+        numbers ``"0,2"`` / ``"0-2"`` (:func:`parse_face_indices`; anything else is an ``InputError``).
+        ``options`` set the other fields (``min_size``, ``max_faces``, ...)."""
         if not isinstance(text, str):
             raise InputError(f"a face selection is a text such as 'all', 'largest' or '0,2', got {text!r}")
         words = text.strip().lower().replace("-", " ").replace("_", " ")
@@ -114,18 +149,25 @@ class FaceSelection:
             return cls("all", **options)
         rule, _, nth = words.partition(":")
         if rule.strip() in ORDERS:
-            try:
-                index = int(nth) if nth.strip() else 0
-            except ValueError:
-                raise InputError(f"in the face selection {text!r}, {nth!r} is not a face position") from None
+            nth = text.partition(":")[2].strip()  # as typed ("-" was made a space above)
+            if nth and not nth.isdigit():
+                raise InputError(f"in the face selection {text!r}, {nth!r} is not a face position (a whole "
+                                 "number >= 0: 0 is the first face by the rule)")
+            index = int(nth) if nth else 0
             return cls("one", order=rule.strip(), index=index, **{k: v for k, v in options.items()
                                                                    if k not in ("order", "index")})
-        try:
-            numbers = tuple(int(part) for part in words.replace(" ", "").split(",") if part)
-        except ValueError:
+        if not any(ch.isdigit() for ch in text):
             raise InputError(f"face selection {text!r}: use 'all', a rule ({', '.join(ORDERS)}) or index-map "
-                             "numbers such as '0,2'") from None
-        return cls("indices", indices=numbers, **options)
+                             "numbers such as '0,2' or '0-2'")
+        return cls("indices", indices=parse_face_indices(text, "face selection"), **options)
+
+    @classmethod
+    def from_choice(cls, mode: str, indices: str = "", **options) -> FaceSelection:
+        """A selection from a front end's two inputs: ``mode`` (:data:`SELECT_MODES`) and, for
+        ``"indices"``, the typed index-map numbers (:func:`parse_face_indices`, named ``indices``)."""
+        if mode == "indices":
+            return cls("indices", indices=parse_face_indices(indices, "indices"), **options)
+        return cls(mode, **options)
 
     def describe(self) -> str:
         if self.mode == "one":

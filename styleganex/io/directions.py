@@ -20,8 +20,11 @@ lowrankgan    LowRankGAN ``directions/ffhq1024/*.npy``: float64 ``[1, S]`` of un
 ganspace      a PCA dict ``comp [C, 1, S]`` or ``[C, S]``, ``mean [1, S]`` or       -10..10    all
               ``[S]``, ``std [C]`` (e4e's ``ganspace_pca/*.pt``; GANSpace's own
               ``.npz`` names them ``lat_comp``, ``lat_mean``, ``lat_stdev``).
-              Component k is the direction ``pc<k>`` = ``comp[k] * std[k]``, so
-              the strength is GANSpace's sigma (in standard deviations)
+              Component k is the direction ``pc<k>`` = ``comp[k] * std[k]``; the
+              strength is GANSpace's sigma (in standard deviations), used as
+              e4e / PTI do (``editings/ganspace.py``, mode ``"e4e"``): the
+              w+ coordinate along the component is moved *to* ``s * std``
+              (``s = 0``: to the mean); mode ``"add"`` adds ``s * std * comp``
 sefa          top eigenvectors of the generator's modulation weights                -15..15   the rows
               (:mod:`styleganex.pipelines.sefa`), unit norm ``[S]``                                      factorised
 ============  ==================================================================  =========  ========
@@ -31,7 +34,14 @@ holds ``{name: [S] or [n, S]}`` float32 tensors and, in its metadata, each direc
 strength range and rows, which are read back as they were saved.
 
 Files are untrusted: ``.pt`` files are read with ``torch.load(weights_only=True)``, ``.npy``/``.npz``
-with ``allow_pickle=False`` and ``.safetensors`` with ``safetensors``, so no pickled code ever runs.
+with ``allow_pickle=False`` and ``.safetensors`` with ``safetensors``, so no pickled code ever runs; a zip
+(``.npz``, ``.pt``) is refused from the sizes its central directory declares before any member is unpacked
+(``base.filetypes.zip_size_problem``). Names with control characters (NUL, BEL, ESC, carriage return, ...)
+are refused and notes are escaped, so nothing from a file acts on a terminal or a list it is shown in.
+InterFaceGAN's published ``*_boundary.npy`` files were made for PGGAN and StyleGAN1 (Z space unless the
+name ends in ``_w``): they are read, with a :class:`~styleganex.base.errors.StyleGANEXWarning` naming the
+file and the generator it was made for. A stored strength range is clamped to what an edit accepts
+(``base.validation.MAX_STRENGTH``).
 The container is recognised from the first bytes (not the file name's suffix); shapes, dtypes
 (floating point only) and values (finite) are checked, and anything else is one
 :class:`~styleganex.base.errors.DirectionError` naming the file and saying what was found.
@@ -49,7 +59,8 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
+import warnings
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import EllipsisType
 from typing import Any, Iterable
@@ -58,13 +69,15 @@ import numpy as np
 import torch
 
 from ..base.catalogue import DIRECTIONS_FILE, DIRECTIONS_LICENSE, DIRECTIONS_URL
-from ..base.errors import DirectionError
-from ..base.filetypes import describe_bytes, sniff, torch_load_message, zip_names
-from ..base.schema import as_float, as_int, as_list, parse_json
+from ..base.errors import DirectionError, StyleGANEXWarning
+from ..base.filetypes import describe_bytes, safe_torch_load, sniff, zip_names, zip_size_problem
+from ..base.schema import as_float, as_int, as_list, has_control, parse_json, shown_text
+from ..base.validation import MAX_STRENGTH
 
 __all__ = [
     "DIRECTION_EXTENSIONS",
     "FORMAT",
+    "MODES",
     "OFFICIAL_FILE",
     "OFFICIAL_NAMES",
     "OFFICIAL_URL",
@@ -73,6 +86,7 @@ __all__ = [
     "DirectionError",
     "Source",
     "as_vector",
+    "interfacegan_origin",
     "read_directions",
     "save_directions",
 ]
@@ -91,6 +105,11 @@ MAX_STYLE_DIM = 8192
 MAX_ROWS = 64
 MAX_DIRECTIONS = 10_000
 MAX_NAME = 200
+MAX_NOTE = 200
+MODES = ("add", "e4e")
+"""How a direction edits: ``"add"``: ``w+ += s * vector`` on its rows; ``"e4e"`` (GANSpace components, as
+e4e / PTI's ``editings/ganspace.py``): the coordinate of w+ row 0, centred by the PCA ``mean``, along the
+unit component is moved to ``s`` standard deviations, the same offset added to every chosen row."""
 
 
 @dataclass(frozen=True)
@@ -131,6 +150,9 @@ class Direction:
         strength_range: the strengths the source's authors use, ``(low, high)``.
         layers: the w+ rows edited by default, or None for every row.
         note: free text (e.g. a SeFa eigenvalue).
+        mode: one of :data:`MODES` (``"add"`` but for GANSpace components read from a PCA file).
+        mean: for ``"e4e"``: the PCA mean, float32 ``[S]``.
+        std: for ``"e4e"``: the component's standard deviation (``vector`` is the unit component times it).
     """
 
     vector: torch.Tensor
@@ -139,6 +161,30 @@ class Direction:
     strength_range: tuple[float, float] = SOURCES["interfacegan"].strength_range
     layers: tuple[int, ...] | None = None
     note: str = ""
+    mode: str = "add"
+    mean: torch.Tensor | None = None
+    std: float | None = None
+
+    def __post_init__(self):
+        if self.mode not in MODES:
+            raise DirectionError(f"direction {shown_text(self.name)!r}: mode must be one of {MODES}, got {self.mode!r}")
+        if self.mode == "e4e":
+            ok = (isinstance(self.mean, torch.Tensor) and self.vector.ndim == 1
+                  and tuple(self.mean.shape) == tuple(self.vector.shape) and self.std is not None
+                  and math.isfinite(self.std) and self.std > 0)
+            if not ok:
+                raise DirectionError(f"direction {shown_text(self.name)!r}: mode 'e4e' needs a [S] vector, the PCA "
+                                     "mean [S] and a positive std")
+
+    def with_mode(self, mode: str) -> Direction:
+        """The same direction editing by ``mode`` (:data:`MODES`): e.g. ``"add"`` for a GANSpace component
+        moved by ``s * std * comp`` instead of to ``s * std``."""
+        if mode == self.mode:
+            return self
+        if mode == "e4e" and self.mean is None:
+            raise DirectionError(f"direction {shown_text(self.name)!r} has no PCA mean: only GANSpace components "
+                                 "read from their PCA file edit in mode 'e4e'")
+        return replace(self, mode=mode)
 
     @classmethod
     def of(cls, vector, name: str, source: str, layers: Iterable[int] | None | EllipsisType = ...,
@@ -146,7 +192,7 @@ class Direction:
         """A direction with ``source``'s defaults (``layers`` given: those rows instead)."""
         src = SOURCES[source]
         rows = src.layers if layers is ... else (None if layers is None else tuple(int(i) for i in layers))
-        return cls(as_vector(vector, name, "direction"), name, source, src.strength_range, rows, note)
+        return cls(as_vector(vector, name, "direction"), name, source, src.strength_range, rows, shown_text(note))
 
     @property
     def style_dim(self) -> int:
@@ -156,8 +202,9 @@ class Direction:
         """One line: name, source, shape, default strengths and rows."""
         rows = "all rows" if self.layers is None else f"rows {_rows_text(self.layers)}"
         lo, hi = self.strength_range
-        extra = f", {self.note}" if self.note else ""
-        return (f"{self.name}: {self.source}, shape {list(self.vector.shape)}, strength {lo:g}..{hi:g}, "
+        extra = f", {shown_text(self.note)}" if self.note else ""
+        extra += ", moves the component's coordinate to s x std (e4e)" if self.mode == "e4e" else ""
+        return (f"{shown_text(self.name)}: {self.source}, shape {list(self.vector.shape)}, strength {lo:g}..{hi:g}, "
                 f"{rows}{extra}")
 
 
@@ -178,6 +225,9 @@ def as_vector(value: Any, name: str, where: Any) -> torch.Tensor:
     if isinstance(value, np.ndarray):
         if value.dtype.kind != "f":
             raise DirectionError(f"{where}: direction {name!r} is a {value.dtype} array; expected floating point")
+        if value.ndim == 0:  # np.ascontiguousarray would make it [1]
+            raise DirectionError(f"{where}: direction {name!r} is a single number (a 0-d array); expected [S], "
+                                 "[1, S], [n, S] or [1, n, S]")
         value = torch.from_numpy(np.ascontiguousarray(value))
     if not isinstance(value, torch.Tensor):
         raise DirectionError(f"{where}: direction {name!r} is a {type(value).__name__}, not a tensor or array")
@@ -198,9 +248,9 @@ def as_vector(value: Any, name: str, where: Any) -> torch.Tensor:
 
 
 def _check_name(name: Any, where) -> str:
-    if not isinstance(name, str) or not name or len(name) > MAX_NAME or "\n" in name:
-        raise DirectionError(f"{where}: direction names must be one-line strings of 1..{MAX_NAME} characters, "
-                             f"found {str(name)[:60]!r}")
+    if not isinstance(name, str) or not name or len(name) > MAX_NAME or has_control(name):
+        raise DirectionError(f"{where}: direction names must be one-line strings of 1..{MAX_NAME} characters "
+                             f"without control characters, found {shown_text(str(name)[:60])!r}")
     return name
 
 
@@ -214,6 +264,9 @@ def _container(path: Path) -> str:
         names = zip_names(path)
         if names is None:
             raise DirectionError(f"{path} is a truncated or corrupt zip file")
+        problem = zip_size_problem(path, MAX_FILE_BYTES)
+        if problem:
+            raise DirectionError(problem)
         if any(n.endswith("data.pkl") for n in names):
             return "torch"
         if names and all(n.endswith(".npy") for n in names):
@@ -241,13 +294,11 @@ def _read_raw(path: Path, kind: str) -> tuple[Any, dict]:
             with safe_open(str(path), framework="pt") as fh:
                 meta = fh.metadata() or {}
                 return {k: fh.get_tensor(k) for k in fh.keys()}, meta
-        return torch.load(path, map_location="cpu", weights_only=True), {}
+        return safe_torch_load(path, DirectionError, MAX_FILE_BYTES), {}
     except DirectionError:
         raise
-    except Exception as e:  # numpy / torch / safetensors refusals of pickled or corrupt files
-        # the libraries' messages may quote the file: only our own words, and a refused global's name
-        if kind == "torch" and not isinstance(e, (OSError, EOFError)):
-            raise DirectionError(torch_load_message(path, e)) from None
+    except Exception as e:  # numpy / safetensors refusals of pickled or corrupt files
+        # the libraries' messages may quote the file: only our own words
         if "pickle" in str(e).lower():
             raise DirectionError(f"refused to read {path}: it holds pickled Python objects, not only numbers "
                                  "(loading it could run code)") from None
@@ -295,33 +346,75 @@ def _ganspace(obj: dict, keys, path) -> dict[str, Direction]:
     if mean.numel() != s:
         raise DirectionError(f"{path}: GANSpace '{mean_k}' has shape {list(mean.shape)}; expected [1, {s}] or [{s}]")
     std = std.reshape(-1)
-    return {f"pc{k}": Direction.of(comp[k] * std[k], f"pc{k}", "ganspace",
-                                   note=f"component {k}, std {float(std[k]):.4g}") for k in range(c)}
+    bad = [k for k in range(c) if not float(std[k]) > 0]
+    if bad:
+        raise DirectionError(f"{path}: GANSpace '{std_k}' is {float(std[bad[0]]):g} for component {bad[0]} "
+                             f"({len(bad)} component(s) in all): a standard deviation must be positive, or the "
+                             "component edits nothing")
+    mean = mean.reshape(-1).contiguous()
+    src = SOURCES["ganspace"]
+    out = {}
+    for k in range(c):
+        name = f"pc{k}"
+        vector = as_vector(comp[k] * std[k], name, f"{path} ('{comp_k}' x '{std_k}')")
+        out[name] = Direction(vector, name, "ganspace", src.strength_range, src.layers,
+                              f"component {k}, std {float(std[k]):.4g}", "e4e", mean, float(std[k]))
+    return out
 
 
 def _float_tensor(value, name, path) -> torch.Tensor:
     if isinstance(value, np.ndarray):
         if value.dtype.kind != "f":
             raise DirectionError(f"{path}: '{name}' is a {value.dtype} array; expected floating point")
-        value = torch.from_numpy(np.ascontiguousarray(value))
+        value = torch.from_numpy(np.ascontiguousarray(value)) if value.ndim else torch.from_numpy(value.copy())
     if not isinstance(value, torch.Tensor) or not value.is_floating_point():
         raise DirectionError(f"{path}: '{name}' is {_found(value)}; expected a floating-point tensor")
+    if value.ndim == 0:
+        raise DirectionError(f"{path}: '{name}' is a single number (a 0-d array); expected an array")
     t = value.detach().to("cpu", torch.float32)
     if not torch.isfinite(t).all():
         raise DirectionError(f"{path}: '{name}' contains NaN or infinite values")
     return t
 
 
+def interfacegan_origin(stem: str) -> str | None:
+    """The generator and latent space an InterFaceGAN boundary file was made for, from its name
+    (``pggan_celebahq_smile_boundary``, ``stylegan_ffhq_age_w_boundary``, ...), or None for other names.
+
+    InterFaceGAN published boundaries for PGGAN and StyleGAN1 only, in Z space unless the name ends in
+    ``_w`` (StyleGAN1's W); none is a StyleGAN2 w+ direction.
+    """
+    words = stem.lower()
+    if not words.endswith("boundary") or words.startswith("stylegan2"):
+        return None
+    space = "W" if words.endswith("_w_boundary") else "Z"
+    dataset = words.split("_")[1].upper().replace("CELEBAHQ", "CelebA-HQ") if words.count("_") >= 2 else ""
+    on = f" ({dataset})" if dataset else ""
+    if words.startswith("pggan"):
+        return f"PGGAN{on}, Z space"
+    if words.startswith("stylegan"):
+        return f"StyleGAN1{on}, {space} space"
+    return "PGGAN or StyleGAN1 (InterFaceGAN's published boundaries), Z space unless the name ends in _w"
+
+
 def _single(value, path: Path) -> dict[str, Direction]:
     """A file holding one array: InterFaceGAN-style, or LowRankGAN (float64 unit-norm [1, S])."""
-    name = path.stem
+    name = shown_text(path.stem)[:MAX_NAME] or "direction"
     source = "interfacegan"
     shape = tuple(value.shape)
     if isinstance(value, np.ndarray) and value.dtype == np.float64 and len(shape) == 2 and shape[0] == 1:
         norm = float(np.linalg.norm(value))
         if abs(norm - 1.0) < 1e-4 and "boundary" not in name.lower():
             source = "lowrankgan"
-    return {name: Direction.of(as_vector(value, name, path), name, source)}
+    vector = as_vector(value, name, path)
+    note = ""
+    origin = interfacegan_origin(name)
+    if origin is not None:
+        note = f"InterFaceGAN boundary for {origin}, not StyleGAN2 w+"
+        warnings.warn(f"{path} looks like an InterFaceGAN boundary, made for {origin}: not for the StyleGAN2 "
+                      "w+ space of StyleGANEX. It is read as a w+ direction, but the edit may not change what "
+                      "its name says", StyleGANEXWarning, stacklevel=3)
+    return {name: Direction.of(vector, name, source, note=note)}
 
 
 def _vectors(obj: dict, path: Path, source: str) -> dict[str, Direction]:
@@ -370,14 +463,39 @@ def _ours(obj: dict, meta: dict, path: Path) -> dict[str, Direction]:
             raise
         except ValueError as e:  # schema's InputError is a ValueError but not a DirectionError
             raise DirectionError(str(e)) from None
+        lo, hi = max(lo, -MAX_STRENGTH), min(hi, MAX_STRENGTH)  # what an edit accepts
         if not lo < hi:
-            raise DirectionError(f"{where}: entry {name!r} has strength range {lo:g}..{hi:g}; low must be below high")
-        note = entry.get("note", "")
-        out[name] = Direction(as_vector(tensor, name, path), name, source, (lo, hi),
-                              tuple(sorted(set(layers))) if layers else None, str(note)[:200])
+            raise DirectionError(f"{where}: entry {name!r} has strength range {lo:g}..{hi:g} (within the "
+                                 f"edit's +-{MAX_STRENGTH:g}); low must be below high")
+        note = shown_text(str(entry.get("note", ""))[:MAX_NOTE])
+        vector = as_vector(tensor, name, path)
+        mode, mean, std = _read_mode(entry, name, vector, where)
+        out[name] = Direction(vector, name, source, (lo, hi), tuple(sorted(set(layers))) if layers else None, note,
+                              mode, mean, std)
     if not out:
         raise DirectionError(f"{path} holds no directions")
     return out
+
+
+def _read_mode(entry: dict, name: str, vector: torch.Tensor, where: str):
+    """``(mode, mean, std)`` of a saved entry (``"add"``, None, None when it has no mode)."""
+    mode = entry.get("mode", "add")
+    if mode not in MODES:
+        raise DirectionError(f"{where}: entry {name!r} has mode {shown_text(mode)!r}; expected one of {MODES}")
+    if mode == "add":
+        return mode, None, None
+    try:
+        std = as_float(entry.get("std"), f"{name}.std", where, 0.0, 1e30, low_open=True)
+        values = as_list(entry.get("mean"), f"{name}.mean", where, vector.shape[-1], max_length=MAX_STYLE_DIM)
+        mean = torch.tensor([as_float(v, f"{name}.mean[{i}]", where) for i, v in enumerate(values)],
+                            dtype=torch.float32)
+    except DirectionError:
+        raise
+    except ValueError as e:
+        raise DirectionError(str(e)) from None
+    if vector.ndim != 1 or not torch.isfinite(mean).all():
+        raise DirectionError(f"{where}: entry {name!r} in mode 'e4e' needs a [S] vector and a finite mean")
+    return mode, mean, std
 
 
 def read_directions(path) -> dict[str, Direction]:
@@ -448,8 +566,11 @@ def save_directions(path, directions) -> Path:
         if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
             raise DirectionError(f"save_directions: {name!r} has strength range {lo}..{hi}")
         tensors[name] = as_vector(d.vector, name, "save_directions")
-        info[name] = {"source": d.source, "strength": [lo, hi],
-                      "layers": None if d.layers is None else [int(i) for i in d.layers], "note": d.note}
+        entry: dict[str, Any] = {"source": d.source, "strength": [lo, hi],
+                                 "layers": None if d.layers is None else [int(i) for i in d.layers], "note": d.note}
+        if d.mode == "e4e" and d.mean is not None and d.std is not None:
+            entry.update(mode="e4e", std=float(d.std), mean=[float(v) for v in d.mean.tolist()])
+        info[name] = entry
     meta = {"format": FORMAT, "version": FORMAT_VERSION, "directions": json.dumps(info)}
     path = Path(path)
     write_all([(path, lambda tmp: save_file(tensors, str(tmp), metadata=meta))])

@@ -30,7 +30,7 @@ from safetensors.torch import load_file, save_file
 
 from ..base.catalogue import LICENSE_NOTE, WEIGHTS_URL
 from ..base.errors import CheckpointError, InputError, OutputPathError
-from ..base.filetypes import describe_bytes, sniff, torch_load_message, zip_names
+from ..base.filetypes import describe_bytes, safe_torch_load, sniff, zip_names
 from ..base.outputs import check_not_inputs, write_all
 from ..base.schema import parse_json
 from .config import ModelConfig, check_opts, infer_widths, model_kind
@@ -75,10 +75,7 @@ def read_file(path) -> tuple[dict, dict]:
         if not any(n.endswith("data.pkl") for n in names):
             raise CheckpointError(f"{path} is a zip archive but not a PyTorch checkpoint (it holds {len(names)} "
                                   f"files and no data.pkl)")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # weights_only refusals and torch's corrupt-file errors
-        raise CheckpointError(torch_load_message(path, e)) from e
+    obj = safe_torch_load(path, CheckpointError)
     if not isinstance(obj, dict):
         raise CheckpointError(f"{path} holds a {type(obj).__name__}, not a checkpoint dict")
     return obj, {}

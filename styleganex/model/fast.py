@@ -30,7 +30,7 @@ from typing import Any, Callable, Iterator
 
 import torch
 
-from ..base.errors import InputError, StyleGANEXError
+from ..base.errors import InputError, StyleGANEXError, StyleGANEXWarning
 
 FAST_ENV = "STYLEGANEX_FAST"
 FAST_SETTINGS = ("auto", "1", "0")
@@ -200,7 +200,7 @@ def compiled_call(owner: torch.nn.Module, name: str, fn: Callable, key: tuple, a
             raise
         entry.failed = True
         warnings.warn(f"styleganex: the compiled {name} failed ({type(e).__name__}: {str(e)[:200]}); "
-                      f"using the reference path (set {FAST_ENV}=0 to silence)", RuntimeWarning, stacklevel=2)
+                      f"using the reference path (set {FAST_ENV}=0 to silence)", StyleGANEXWarning, stacklevel=2)
         return reference(*args)
     entry.keys.add(key)
     return out
@@ -212,7 +212,7 @@ def mark_failed(owner: torch.nn.Module, name: str, error: BaseException, mode: s
     entry = _CACHE.setdefault(owner, {}).setdefault(name if mode is None else f"{name} ({mode})", _Entry())
     entry.failed = True
     warnings.warn(f"styleganex: the compiled {name} failed ({type(error).__name__}: {str(error)[:200]}); "
-                  f"using the reference path (set {FAST_ENV}=0 to silence)", RuntimeWarning, stacklevel=3)
+                  f"using the reference path (set {FAST_ENV}=0 to silence)", StyleGANEXWarning, stacklevel=3)
 
 
 def _own_code(fn: Callable) -> Callable:

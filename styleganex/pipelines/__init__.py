@@ -7,5 +7,6 @@
 - :mod:`~styleganex.pipelines.translation` and :mod:`~styleganex.pipelines.degradation` — super-resolution,
   sketch/mask to face, and the release's degradations;
 - :mod:`~styleganex.pipelines.video` — video editing and toonification with tracked faces;
-- :mod:`~styleganex.pipelines.latent_files` — saving and loading latents.
+- :mod:`~styleganex.pipelines.latent_files` — saving and loading latents;
+- :mod:`~styleganex.pipelines.metrics` — L2, LPIPS, identity, PSNR and SSIM of results against targets.
 """

@@ -35,6 +35,7 @@ import torch
 
 from ..base.catalogue import NADA_GENERATORS, NADA_LICENSE, NADA_REPO  # noqa: F401 (re-exported)
 from ..base.errors import DirectionError, InputError, check_cancel
+from ..base.schema import shown_text
 from ..base.validation import check_seed, check_strength
 from ..io.directions import Direction, as_vector, read_directions
 from ..model.latent import Latent
@@ -49,6 +50,7 @@ __all__ = [
     "Edit",
     "apply_direction",
     "apply_edits",
+    "e4e_offset",
     "ganspace_edit",
     "load_direction",
     "load_directions",
@@ -185,7 +187,8 @@ def _default_layers(direction, layers):
 
 
 def apply_direction(latent: Latent, direction, strength: float, layers=None) -> Latent:
-    """A new latent with ``w+[:, l] += strength * direction[l]`` for the rows ``l`` in ``layers``.
+    """A new latent with ``w+[:, l] += strength * direction[l]`` for the rows ``l`` in ``layers``
+    (a direction in mode ``"e4e"``, a GANSpace component: see :func:`e4e_offset`).
 
     Args:
         latent: the latent to edit (not modified).
@@ -203,12 +206,35 @@ def apply_direction(latent: Latent, direction, strength: float, layers=None) -> 
     d = _direction_rows(direction, latent)
     s = _strength(strength)
     wplus = latent.wplus.detach().clone()
-    if s != 0.0:
+    if isinstance(direction, Direction) and direction.mode == "e4e":
+        wplus[:, rows] = wplus[:, rows] + e4e_offset(latent.wplus, direction, s)[:, None]
+    elif s != 0.0:
         wplus[:, rows] = wplus[:, rows] + s * d[rows]
-        if not torch.isfinite(wplus).all():
-            raise DirectionError(f"strength {s:g} times this direction overflows w+ (NaN or infinite values): the "
-                                 "direction's values are far too large")
+    if not torch.isfinite(wplus).all():
+        name = f" {shown_text(direction.name)!r}" if isinstance(direction, Direction) else ""
+        raise DirectionError(f"strength {s:g} times the direction{name} overflows w+ (NaN or infinite values): "
+                             "the direction's values are far too large")
     return replace(latent, wplus=wplus, meta=dict(latent.meta))
+
+
+def e4e_offset(wplus: torch.Tensor, direction: Direction, strength: float) -> torch.Tensor:
+    """The offset e4e / PTI (``editings/ganspace.py``) add to the chosen rows for a GANSpace component:
+    the coordinate of w+ row 0, centred by the PCA mean, along the unit component ``comp = vector / std``
+    is measured in standard deviations, ``c = <w0 - mean, comp> / std``, and moved to ``strength``:
+    ``(strength - c) * std * comp``.
+
+    Args:
+        wplus: ``[B, n_latent, S]``.
+        direction: a direction in mode ``"e4e"`` (``vector`` = ``comp * std``, ``mean``, ``std``).
+        strength: the target coordinate, in standard deviations.
+
+    Returns:
+        ``[B, S]``, one offset per latent of the batch, in ``wplus``'s dtype.
+    """
+    v = direction.vector.to(wplus.device, torch.float64)
+    mean = direction.mean.to(wplus.device, torch.float64)
+    coord = (wplus[:, 0].double() - mean) @ v / direction.std ** 2
+    return ((float(strength) - coord)[:, None] * v).to(wplus.dtype)
 
 
 @dataclass(frozen=True)
@@ -244,20 +270,24 @@ def apply_edits(latent: Latent, edits) -> Latent:
     return latent
 
 
-def ganspace_edit(directions: dict, component: int, start: int, stop: int, strength: float) -> Edit:
+def ganspace_edit(directions: dict, component: int, start: int, stop: int, strength: float,
+                  mode: str = "e4e") -> Edit:
     """The GANSpace edit ``(component, start, stop, strength)`` of a PCA file's directions.
 
     As in GANSpace and e4e, ``stop`` is exclusive (``(54, 7, 8, 20)`` edits row 7 only) and the
-    strength is in standard deviations of the component (``w += strength * std[c] * comp[c]``).
+    strength is in standard deviations of the component.
 
     Args:
         directions: :func:`~styleganex.io.directions.read_directions` of a GANSpace PCA file.
-        component, start, stop, strength: the edit as GANSpace's papers and notebooks list it.
+        component, start, stop, strength: the edit as GANSpace's papers and e4e's notebooks list it.
+        mode: ``"e4e"`` (default, as e4e / PTI's ``editings/ganspace.py``): the latent's coordinate
+            along the component is moved *to* ``strength`` standard deviations (:func:`e4e_offset`);
+            ``"add"``: ``w += strength * std[c] * comp[c]``.
     """
     d = select_direction(directions, f"pc{int(component)}", "the GANSpace file")
     if not 0 <= int(start) < int(stop):
         raise DirectionError(f"GANSpace rows {start}..{stop} (stop exclusive) select nothing")
-    return Edit(d, strength, list(range(int(start), int(stop))))
+    return Edit(d.with_mode(mode), strength, list(range(int(start), int(stop))))
 
 
 # ---- sweeps ------------------------------------------------------------------------------------
@@ -372,7 +402,8 @@ def edit_latent(latent: Latent, direction=None, strength: float = 1.0, rows=None
     Args:
         latent: the latent to edit (not modified).
         direction: a :class:`~styleganex.io.directions.Direction` (or a tensor, see :func:`apply_direction`);
-            None or ``strength`` 0: no direction edit.
+            None: no direction edit (strength 0 is none in mode ``"add"``; a GANSpace component in mode
+            ``"e4e"`` is still moved, to the mean).
         strength, rows: as :func:`apply_direction` (rows None: the direction's own rows).
         model: the model the latent was made with; needed for ``mix="random"``.
         mix: one of :data:`MIX_MODES`.
@@ -385,7 +416,7 @@ def edit_latent(latent: Latent, direction=None, strength: float = 1.0, rows=None
     """
     if mix not in MIX_MODES:
         raise InputError(f"mix must be one of {MIX_MODES}, got {mix!r}")
-    if direction is not None and strength != 0:
+    if direction is not None:
         latent = apply_direction(latent, direction, strength, rows)
     if mix == "off":
         return latent

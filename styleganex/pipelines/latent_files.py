@@ -37,7 +37,7 @@ import numpy as np
 import torch
 
 from ..base.errors import InputError, LatentFileError
-from ..base.filetypes import describe_bytes, sniff, torch_load_message
+from ..base.filetypes import describe_bytes, safe_torch_load, sniff
 from ..base.outputs import write_all
 from ..base.schema import MAX_SIDE, as_float, as_int, as_list, parse_json, read_str
 from ..faces.crop_info import BATCH_MODES, CropInfo, read_padding
@@ -200,15 +200,26 @@ def _read_metadata(meta: dict, path) -> tuple:
 
 
 def _check_frame_sizes(latent: Latent, what: str) -> None:
-    """The size record must describe the frames f was encoded from (f is 1/8 of the padded frame)."""
+    """The size record must describe the frames f was encoded from (f is 1/8 of the padded frame), and the
+    crops (or their canvas) must have the shape of those frames, so a paste-back puts f's image where its
+    crop came from."""
     record = latent.size_record
-    if record is None:
-        return
     f_size = (latent.f.shape[-2] * 8, latent.f.shape[-1] * 8)
-    if record.mode != "pad" or tuple(record.size) != f_size:
+    if record is not None and (record.mode != "pad" or tuple(record.size) != f_size):
         raise LatentFileError(f"{what}: the 'size_record' metadata describes a {record.size[1]}x{record.size[0]} "
                               f"{record.mode} but f was encoded from a {f_size[1]}x{f_size[0]} frame: the record "
                               "belongs to another latent")
+    crop = latent.crop
+    if crop is None:
+        return
+    encoded_h, encoded_w = record.original_size if record is not None else f_size
+    shown = [crop.canvas] if crop.canvas is not None else [r.crop_size for r in crop.records]
+    for k, (h, w) in enumerate(shown):
+        # the encoded frame is the crop at any scale (e.g. a crop resized before encoding): same shape
+        if abs(encoded_h - h * encoded_w / w) > max(8.0, 0.02 * encoded_h):
+            which = "canvas" if crop.canvas is not None else f"crop {k}"
+            raise LatentFileError(f"{what}: the 'crop' metadata's {which} is {w}x{h} but f was encoded from a "
+                                  f"{encoded_w}x{encoded_h} image: the crop info belongs to another latent")
 
 
 def check_latent_fits(latent: Latent, model, what: str = "latent") -> None:
@@ -227,10 +238,7 @@ def load_official_inversion(path) -> Latent:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"latent file not found: {path}")
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        raise LatentFileError(torch_load_message(path, e)) from e
+    obj = safe_torch_load(path, LatentFileError)
     if not isinstance(obj, dict) or "wplus" not in obj or "f" not in obj:
         found = sorted(map(str, obj))[:8] if isinstance(obj, dict) else type(obj).__name__
         hint = " (it looks like a model checkpoint)" if isinstance(obj, dict) and (

@@ -30,10 +30,13 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from ..base.catalogue import VGG_FILE, VGG_URL
+from ..base.catalogue import ALEX_FILE, ALEX_URL, VGG_FILE, VGG_URL
 from ..base.errors import InputError
 from ..io.paths import models_dir
 
+NETS = ("vgg", "alex")
+# torchvision alexnet().features index -> lpips slice (relu1 .. relu5)
+_ALEX_SLICES = ((1, range(2)), (2, range(2, 5)), (3, range(5, 8)), (4, range(8, 10)), (5, range(10, 12)))
 # torchvision vgg16().features index -> lpips slice (relu1_2, relu2_2, relu3_3, relu4_3, relu5_3)
 _SLICES = ((1, range(4)), (2, range(4, 9)), (3, range(9, 16)), (4, range(16, 23)), (5, range(23, 30)))
 _lock = threading.Lock()
@@ -67,35 +70,56 @@ def find_vgg_weights(weights=None) -> Path:
         f"Searched: {', '.join(str(d) for d in dirs)}.")
 
 
-def _vgg_feature_shapes() -> dict:
-    from torchvision.models import vgg16
+def find_alex_weights(weights=None) -> Path:
+    """The local AlexNet weights file (``alexnet-owt-7be5be79.pth``), searched like the VGG16 file;
+    ``FileNotFoundError`` saying where to put it when absent."""
+    if weights is not None:
+        p = Path(weights)
+        if p.is_file():
+            return p
+        raise FileNotFoundError(f"AlexNet weights for LPIPS not found at {p}. Download {ALEX_URL} and pass its path.")
+    dirs = search_dirs()
+    for d in dirs:
+        if (d / ALEX_FILE).is_file():
+            return d / ALEX_FILE
+    raise FileNotFoundError(
+        f"LPIPS-AlexNet (the release's training loss) needs the ImageNet weights {ALEX_FILE}, which were not found. "
+        f"Download {ALEX_URL} and put it in the models folder ({dirs[0]}) or in torch's hub cache ({dirs[-1]}); "
+        f"or train with the VGG trunk (lpips_net='vgg'). Searched: {', '.join(str(d) for d in dirs)}.")
+
+
+def _vgg_feature_shapes(net: str = "vgg") -> dict:
+    from torchvision.models import alexnet, vgg16
 
     with warnings.catch_warnings(), torch.device("meta"):
         warnings.filterwarnings("ignore", category=UserWarning)
-        return {k: tuple(v.shape) for k, v in vgg16().features.state_dict().items()}
+        trunk = vgg16() if net == "vgg" else alexnet()
+        return {k: tuple(v.shape) for k, v in trunk.features.state_dict().items()}
 
 
-def read_vgg_weights(path) -> dict:
-    """The backbone tensors of torchvision's VGG16 file, renamed to lpips' layout
-    (``features.x.*`` -> ``sliceK.x.*``) and checked; ValueError for any other file."""
+def read_vgg_weights(path, net: str = "vgg") -> dict:
+    """The backbone tensors of torchvision's VGG16 file (``net="alex"``: its AlexNet file), renamed to
+    lpips' layout (``features.x.*`` -> ``sliceK.x.*``) and checked; ValueError for any other file."""
+    file = VGG_FILE if net == "vgg" else ALEX_FILE
     path = Path(path)
+    from ..base.filetypes import safe_torch_load
+
     try:
-        sd = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:
-        from ..base.filetypes import torch_load_message
-        raise InputError(f"not a readable VGG16 weights file: {torch_load_message(path, e)}") from e
+        sd = safe_torch_load(path, InputError)
+    except InputError as e:
+        raise InputError(f"not a readable VGG16 weights file: {e}") from e
     if isinstance(sd, dict) and isinstance(sd.get("state_dict"), dict):
         sd = sd["state_dict"]
     if not isinstance(sd, dict):
         raise InputError(f"{path} holds a {type(sd).__name__}, not a VGG16 state dict")  # noqa: TRY004
-    shapes = _vgg_feature_shapes()
+    shapes = _vgg_feature_shapes(net)
     bad = [k for k, s in shapes.items()
            if not isinstance(sd.get(f"features.{k}"), torch.Tensor) or tuple(sd[f"features.{k}"].shape) != s]
     if bad:
-        raise InputError(f"{path} is not torchvision's VGG16 weights file ({VGG_FILE}): {len(bad)} of "
-                         f"its {len(shapes)} features.* tensors are missing or have the wrong shape "
-                         f"(e.g. features.{bad[0]})")
-    slice_of = {x: k for k, index in _SLICES for x in index}
+        raise InputError(f"{path} is not torchvision's {'VGG16' if net == 'vgg' else 'AlexNet'} weights file "
+                         f"({file}): {len(bad)} of its {len(shapes)} features.* tensors are missing or have the "
+                         f"wrong shape (e.g. features.{bad[0]})")
+    slice_of = {x: k for k, index in (_SLICES if net == "vgg" else _ALEX_SLICES) for x in index}
     mapped = {}
     for k in shapes:
         x, name = k.split(".", 1)
@@ -104,30 +128,34 @@ def read_vgg_weights(path) -> dict:
 
 
 @functools.lru_cache(maxsize=4)
-def _build(random_backbone: bool, weights: str | None):
+def _build(random_backbone: bool, weights: str | None, net: str = "vgg"):
     import lpips  # optional dependency: imported on use
 
-    backbone = None if random_backbone else read_vgg_weights(weights)
+    backbone = None if random_backbone else read_vgg_weights(weights, net)
     # the random init must not disturb (or depend on) the caller's global RNG
     with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=UserWarning, module=r"torchvision\.")
         torch.manual_seed(0)
-        model = lpips.LPIPS(net="vgg", version="0.1", pnet_rand=True, pretrained=True, verbose=False)
+        model = lpips.LPIPS(net=net, version="0.1", pnet_rand=True, pretrained=True, verbose=False)
     if backbone is not None:
         model.net.load_state_dict(backbone, strict=True)
     return model.eval().requires_grad_(False)
 
 
-def load_lpips(random_backbone: bool = False, weights=None, device=None):
-    """An ``lpips.LPIPS(net='vgg', version='0.1')`` module, frozen and in eval mode.
+def load_lpips(random_backbone: bool = False, weights=None, device=None, net: str = "vgg"):
+    """An ``lpips.LPIPS(net='vgg', version='0.1')`` module (``net="alex"``: the AlexNet trunk the release
+    trains with, from ``alexnet-owt-7be5be79.pth``), frozen and in eval mode.
 
     The backbone weights come from ``weights`` or the search folders (see the module docstring);
     ``random_backbone=True`` needs no file (tests only). Built modules are cached per file and
     shared, so ``device`` moves the shared module (in place).
     """
-    path = None if random_backbone else str(find_vgg_weights(weights).resolve())
+    if net not in NETS:
+        raise InputError(f"LPIPS trunk must be one of {NETS}, got {net!r}")
+    find = find_vgg_weights if net == "vgg" else find_alex_weights
+    path = None if random_backbone else str(find(weights).resolve())
     with _lock:
-        model = _build(bool(random_backbone), path)
+        model = _build(bool(random_backbone), path, net)
     return model if device is None else model.to(device)
 
 

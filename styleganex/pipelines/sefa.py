@@ -11,7 +11,9 @@ Eigenvectors are unit vectors; each one's sign is fixed so that its largest entr
 is positive. Edits apply them to the rows they were computed from, at strengths -15..15 by default
 (SeFa's StyleGAN2 range).
 
-Results are cached per generator and row set (and recomputed if its weights change in place).
+Results are cached per generator and row set, keyed on the content of the weights (a digest of the
+stacked matrix), so weights changed in place (``.data`` written, as ComfyUI's patches do) are
+factorised again; NaN or infinite weights are refused every time.
 
 >>> dirs = sefa_directions(model, layers="0-7", top_k=3)
 >>> list(dirs)
@@ -23,6 +25,7 @@ Results are cached per generator and row set (and recomputed if its weights chan
 
 from __future__ import annotations
 
+import hashlib
 import threading
 import weakref
 
@@ -83,16 +86,16 @@ def factorize(model, layers=None) -> tuple[torch.Tensor, torch.Tensor]:
     gen = _generator(model)
     mods = modulations(gen)
     rows = tuple(parse_layers(layers, len(mods)))
-    versions = tuple(mods[i].weight._version for i in rows)
+    a = stacked_weights(gen, list(rows))  # checks the weights (finite, no zero rows) on every call
+    key = hashlib.blake2b(a.numpy().data, digest_size=16).digest()
     with _lock:
         hit = _cache.get(gen, {}).get(rows)
-    if hit is not None and hit[0] == versions:
+    if hit is not None and hit[0] == key:
         return hit[1], hit[2]
-    a = stacked_weights(gen, list(rows))
     values, vectors = torch.linalg.eigh(a.T @ a)  # ascending; columns are eigenvectors
     values, vectors = values.flip(0), _fix_signs(vectors.flip(1).T.contiguous())
     with _lock:
-        _cache.setdefault(gen, {})[rows] = (versions, values, vectors)
+        _cache.setdefault(gen, {})[rows] = (key, values, vectors)
     return values, vectors
 
 

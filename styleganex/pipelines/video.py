@@ -295,7 +295,7 @@ def _frames_out(model, it, editing_w, mode, record, chunk_size, paste_back, prog
 
     first = next_frame(None)
     if first is None:
-        raise InputError("the video has no frames")
+        raise InputError("no frames to process: the video holds none (or none were read)")
     size = tuple(first.shape[-2:])
     if face is not None and not isinstance(face, fc.Face):
         face = fc.Face.from_landmarks(face)
@@ -412,7 +412,7 @@ def _tracked_frames_out(model, it, editing_w, tracker, options, chunk_size, prog
     index, done = 0, 0
     frame = _read_frame(it, 0, None, cancel)
     if frame is None:
-        raise InputError("the video has no frames")
+        raise InputError("no frames to process: the video holds none (or none were read)")
     size = tuple(frame.shape[-2:])
     while frame is not None:
         start, chunk = index, []

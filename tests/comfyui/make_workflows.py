@@ -286,8 +286,49 @@ def group_photo_workflow() -> dict:
     }
 
 
+def train_video_edit_workflow() -> dict:
+    """Train a video editing model for a direction in the graph, then edit a video with it at once."""
+    from styleganex.io.directions import OFFICIAL_FILE, OFFICIAL_URL
+    from styleganex.pipelines.lpips import ALEX_FILE, ALEX_URL
+
+    return {
+        "slug": "styleganex_train_video_edit_direction",
+        "description": "Train a video editing model for any direction (here the official 'smile'), then edit a "
+                       "video with the trained model at once.",
+        "models": ["styleganex_inversion.pt", ALEX_FILE, f"directions/{OFFICIAL_FILE}"],
+        "model_files": [
+            {"name": "styleganex_inversion.pt", "url": HUB + "styleganex_inversion.pt", "directory": "styleganex"},
+            {"name": OFFICIAL_FILE, "url": OFFICIAL_URL, "directory": "styleganex_directions"},
+        ],  # the LPIPS backbone is named in the note (lpips alex or vgg: either file)
+        "inputs": ["a video whose first frame shows the face"],
+        "note": "Train Video Edit starts from styleganex_inversion.pt and learns the edit 'direction_dics.pt [smile]' "
+                "(the release's video_edit recipe: pairs x = G(w) at a quarter size, y = G(w + s v) from the frozen "
+                "generator every step; no dataset). The run is saved in models/styleganex/styleganex_video_edit/ "
+                "(last.pt appears in Load StyleGANEX as styleganex_video_edit/last.pt; turn resume on to continue "
+                "it). The trained model goes straight into Video Edit; loss_graph shows every loss term. Cancel "
+                "stops at the next step and keeps the run. GPU setting: the release trains 10000+ steps; 2000 "
+                "show the edit. CPU setting: set steps to 20 and options to {\"adv_lambda\": 0} for a first look. "
+                f"Files: {ALEX_FILE} ({ALEX_URL}, LPIPS-AlexNet as the release; or lpips vgg with "
+                f"vgg16-397923af.pth) into models/styleganex, {OFFICIAL_FILE} from {OFFICIAL_URL} into "
+                "models/styleganex/directions.",
+        "nodes": [
+            (1, 0, 0, *loader("styleganex_inversion.pt")),
+            (2, 1, 0, "StyleGANEXTrainVideoEdit", {"direction": f"{OFFICIAL_FILE} [smile]", "steps": 2000},
+             {"model": (1, 0)}),
+            (3, 0, 1, "LoadVideo", {"file": "clip.mp4"}, {}),
+            (4, 1, 1, "GetVideoComponents", {}, {"video": (3, 0)}),
+            (5, 2, 0, "StyleGANEXVideoEdit", {"editing_scale": 1.0, "paste_back": True},
+             {"model": (2, 0), "frames": (4, 0)}),
+            (6, 2, 1, "PreviewImage", {}, {"images": (2, 2)}),
+            (7, 3, 0, "CreateVideo", {}, {"images": (5, 0), "fps": (4, 2), "audio": (4, 1)}),
+            (8, 3, 1, "SaveVideo", {"filename_prefix": "styleganex/trained_edit"}, {"video": (7, 0)}),
+        ],
+    }
+
+
 SPECS["StyleGANEX photo - invert once, edit by name, SeFa, sweep"] = edit_directions_workflow()
 SPECS["StyleGANEX group photo - every face edited, pasted back"] = group_photo_workflow()
+SPECS["StyleGANEX train a video edit from a direction"] = train_video_edit_workflow()
 
 
 def _default(name: str, opts: dict, spec_type):

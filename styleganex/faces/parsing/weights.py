@@ -63,14 +63,13 @@ def _read_checkpoint(path: Path) -> object:
         except Exception as exc:  # noqa: BLE001 - report any parse failure with the file name
             raise InputError(f"Face parser checkpoint {path} could not be read as safetensors "
                              f"({type(exc).__name__}: truncated or not safetensors)") from exc
+    from ...base.filetypes import safe_torch_load
+
     try:
-        return torch.load(str(path), map_location="cpu", weights_only=True)
-    except Exception as exc:  # noqa: BLE001
-        from ...base.filetypes import torch_load_message
-        raise InputError(
-            f"Face parser checkpoint: {torch_load_message(path, exc)} (expected faceparsing.pth, a plain BiSeNet "
-            "state dict)"
-        ) from exc
+        return safe_torch_load(str(path), InputError)
+    except InputError as exc:
+        raise InputError(f"Face parser checkpoint: {exc} (expected faceparsing.pth, a plain BiSeNet "
+                         "state dict)") from exc
 
 
 def _describe_wrong_checkpoint(obj: object) -> str | None:
