@@ -144,7 +144,8 @@ def test_non_finite_loss_names_the_step(setup, plan):
 @pytest.mark.slow
 def test_compiled_step_matches_the_reference(setup):
     """The step's forward + backward compiled with fullgraph=True (strict: a graph break raises): after a
-    few steps w+, f and the noise maps agree with the reference loop within fp32 rounding."""
+    few steps w+, f and the noise maps agree with the reference loop within fp32 rounding (1e-4 absolute
+    + 1e-4 relative: inductor sums in another order), the losses within 1e-5 relative."""
     model, frames, lpips = setup
     ref, ref_calls = _run(model, frames[:1], lpips, "0", steps=4, mse_weight=0.5)
     new, new_calls = _run(model, frames[:1], lpips, FastPlan(compile=True, static_loop=True, strict=True),
