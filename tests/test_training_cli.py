@@ -46,7 +46,8 @@ def models(tmp_path, monkeypatch):
 def test_train_resume_and_reload_from_the_cli(models, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "video_edit", "--out", str(out), "--init", str(models / "init.pt"), "--direction",
-            str(models / "smile.npy"), "--batch-size", "2", "--steps", "3", "--set", "adv_lambda=0.1", "--set", "d_width=8", *SMALL]
+            str(models / "smile.npy"), "--batch-size", "2", "--steps", "3", "--set", "adv_lambda=0.1", "--set",
+            "d_width=8", *SMALL]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["steps"] == 3 and summary["variant"] == "edit"
