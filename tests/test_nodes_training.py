@@ -5,6 +5,7 @@ run, the trained model usable at once and loadable from models/styleganex, the l
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 import test_nodes
@@ -37,6 +38,11 @@ def _video_edit(pack, init, name, steps=4, resume=False, options=FAST):
                             directions=_direction(pack)).result
 
 
+def _runs(pack) -> Path:
+    """Where the nodes save runs: the first models folder (an earlier test module's user folder may be first)."""
+    return Path(_nodes(pack, "common").first_folder())
+
+
 def _decode(model, seed=0):
     with torch.no_grad():
         g = torch.Generator().manual_seed(seed)
@@ -65,7 +71,7 @@ def test_video_edit_trains_saves_and_reports_every_step(pack, init, comfy, monke
                if k in old and v.is_floating_point() and not torch.equal(v, old[k])]
     assert changed and model.model.encoder.has_fusion  # the video model's fusion layers are new
     # saved in models/styleganex/<save_name>: the Loader lists last.pt (not resume.pt) and it loads equal
-    folder = pack.user_models / "ve_run"
+    folder = _runs(pack) / "ve_run"
     assert {p.name for p in folder.iterdir()} >= {"last.pt", "resume.pt", "train_log.jsonl"}
     files = _nodes(pack, "common").checkpoint_files()
     assert "ve_run/last.pt" in files and "ve_run/resume.pt" not in files
@@ -94,7 +100,7 @@ def test_cancel_saves_and_resume_equals_the_uninterrupted_run(pack, init, comfy,
         _video_edit(pack, init, "ve_cut", steps=4)
     assert not mm.processing_interrupted()  # the flag is consumed, as ComfyUI expects
     monkeypatch.setattr(comfy.utils, "PROGRESS_BAR_HOOK", None)
-    folder = pack.user_models / "ve_cut"
+    folder = _runs(pack) / "ve_cut"
     state = _core(pack, "training.checkpoint").read_resume(folder)
     assert state["step"] == 2
     assert _core(pack, "model.checkpoints").load_model(folder / "last.pt").variant.startswith("edit")
@@ -142,9 +148,13 @@ def test_photos_from_the_input_folder(pack, comfy, tmp_path, monkeypatch):
         model, loss_map, _, steps = node.execute(init, "inversion", "faces", False, 2, 2, 1e-3, 0, "off", "ph_run",
                                                  False, small).result
     assert steps == 2 and model.variant.startswith("inversion")
-    log = [json.loads(line) for line in (pack.user_models / "ph_run" / "train_log.jsonl").read_text().splitlines()]
+    log = [json.loads(line) for line in (_runs(pack) / "ph_run" / "train_log.jsonl").read_text().splitlines()]
     skipped = [e for e in log if e.get("event") == "skipped"]
     assert skipped and skipped[0]["count"] == 1 and "broken.png" in json.dumps(skipped[0])
+    with torch.inference_mode():  # resumed: the same folder, one more step
+        model, loss_map, _, steps = node.execute(init, "inversion", "faces", False, 3, 2, 1e-3, 0, "off", "ph_run",
+                                                 True, small).result
+    assert steps == 3 and len(loss_map["loss"]) == 1
 
 
 def test_bad_inputs_are_refused_before_training(pack, init):
@@ -158,4 +168,4 @@ def test_bad_inputs_are_refused_before_training(pack, init):
         _video_edit(pack, init, "bad_key", options='{"no_such_option": 1}')
     with torch.inference_mode(), pytest.raises(ValueError, match="choose a direction"):
         node.execute(init, "none", 1.0, 2, 2, 1e-3, 0, "off", "no_dir", False, FAST)
-    assert not (pack.user_models / "bad_json").exists() and not (pack.user_models / "no_dir").exists()
+    assert not (_runs(pack) / "bad_json").exists() and not (_runs(pack) / "no_dir").exists()
