@@ -6,7 +6,7 @@ import os
 
 import torch
 
-from ..styleganex import OFFICIAL_FILES, load_model
+from ..styleganex import FAST_ENV, FAST_SETTINGS, OFFICIAL_FILES, check_fast, load_model
 from .compat import ProgressBar, auto_dtype, compute_device, interrupted, io
 from .folders import (
     DOWNLOAD_OPTION,
@@ -110,6 +110,11 @@ class LoadStyleGANEX(io.ComfyNode):
                                        "--bf16-vae/--fp16-vae); fp16/bf16 halve memory on a GPU (the inversion "
                                        "still optimises in fp32)"),
                 download_input(),
+                io.Combo.Input("fast", options=list(FAST_SETTINGS), default="auto", optional=True,
+                               tooltip="fast paths (compiled decoder, encoder and inversion step; the inversion "
+                                       "without per-step waits): auto on a GPU only, 1 everywhere, 0 the reference "
+                                       f"path only. The first run of each image size compiles (slow once). "
+                                       f"${FAST_ENV} sets the default"),
             ],
             outputs=[ModelType.Output(display_name="model",
                                       tooltip="the loaded StyleGANEX model, for every StyleGANEX node")],
@@ -120,12 +125,14 @@ class LoadStyleGANEX(io.ComfyNode):
         return _check(ckpt_name, "checkpoint", download_if_missing)
 
     @classmethod
-    def execute(cls, ckpt_name, device="auto", precision="auto", download_if_missing=False) -> io.NodeOutput:
+    def execute(cls, ckpt_name, device="auto", precision="auto", download_if_missing=False,
+                fast="auto") -> io.NodeOutput:
         path = _path(ckpt_name, "checkpoint", download_if_missing)
         dev = device_choice(device)
         dtype = dtype_choice(precision, dev)
         with torch.inference_mode(False):  # normal tensors: the inversion differentiates through the model
             model = load_model(path, device="cpu", dtype=dtype)
+        model.fast = check_fast(fast, "fast")
         return io.NodeOutput(StyleGANEXModel(model, ckpt_name, dev, dtype))
 
 

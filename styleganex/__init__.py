@@ -36,6 +36,7 @@ _PUBLIC: dict[str, str] = {
         "Generator", "Latent", "ModelConfig", "SizeRecord", "StyleGANEX", "batch_statistics", "convert",
         "load_generator", "load_model", "save_safetensors")},
     "MIX_SCALE": "model.network",
+    **{name: "model.fast" for name in ("FAST_ENV", "FAST_SETTINGS", "bf16_autocast", "check_fast", "fast_mode")},
     # files
     **{name: "io.images" for name in ("load_image", "check_pixels", "write_images")},
     **{name: "io.paths" for name in ("fetch_official", "find_model_file", "models_dir")},

@@ -30,9 +30,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 @contextlib.contextmanager
 def _settings(args):
-    """``--max-pixels`` as the one pixel cap (``images.MAX_PIXELS``) for this command, and the package's
-    warnings as ``warning:`` lines. Other libraries' warnings (torch, numpy) are held back and printed only
-    when the command succeeds, so a refusal stays the one ``error:`` line."""
+    """``--max-pixels`` as the one pixel cap (``images.MAX_PIXELS``) for this command, ``--fast`` as the
+    fast-path switch of every model it uses, and the package's warnings as ``warning:`` lines. Other
+    libraries' warnings (torch, numpy) are held back and printed only when the command succeeds, so a
+    refusal stays the one ``error:`` line."""
     from .io import images
 
     held: list[str] = []
@@ -44,9 +45,11 @@ def _settings(args):
         else:
             held.append(warnings.formatwarning(message, category, filename, lineno, line))
 
+    from .model.fast import fast_mode
+
     previous = images.MAX_PIXELS
     limit = getattr(args, "max_pixels", None)
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), fast_mode(getattr(args, "fast", None)):
         warnings.simplefilter("always", StyleGANEXWarning)
         warnings.showwarning = show
         try:

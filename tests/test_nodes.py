@@ -268,6 +268,19 @@ def test_loader_loads_from_the_user_folder(pack):
     assert not next(handle.model.parameters()).is_inference()
 
 
+def test_loader_fast_input_sets_the_model_switch(pack):
+    testing = _core(pack, "dev.testing")
+    testing.save_official_pt(testing.random_model("inversion", seed=5), pack.user_models / "fast_inv.pt")
+    loader = pack.test_nodes["StyleGANEXLoader"]
+    names = [i.id for i in loader.GET_SCHEMA().inputs]
+    assert "fast" in names and names[-1] == "fast"  # last: saved workflows keep their widget order
+    with torch.inference_mode():
+        assert loader.execute("fast_inv.pt", "cpu", "auto").result[0].model.fast == "auto"
+        assert loader.execute("fast_inv.pt", "cpu", "auto", False, "0").result[0].model.fast == "0"
+    with pytest.raises(ValueError, match="fast must be one of"):
+        loader.execute("fast_inv.pt", "cpu", "auto", False, "fastest")
+
+
 def test_encode_decode_batch_and_odd_sizes(pack, handles):
     enc, dec = pack.test_nodes["StyleGANEXEncode"], pack.test_nodes["StyleGANEXDecode"]
     model = handles["inversion"]

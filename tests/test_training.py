@@ -212,7 +212,8 @@ def test_every_recipe_overfits_a_handful_of_pairs(recipe, folders, lpips_alex):
     RGB photo models use frozen BatchNorm here: batch statistics of two images are far from the running
     statistics the evaluation (like inference) uses; sketch / mask models infer with batch statistics."""
     kw = {"pretrain": dict(steps=20, lr=1e-2, lpips_lambda=0.0), "inversion": dict(steps=60, bn="frozen"),
-          "sr": dict(steps=40, bn="frozen"), "sr32": dict(steps=40, bn="frozen")}.get(recipe, dict(steps=30))
+          "sr": dict(steps=40, bn="frozen"), "sr32": dict(steps=40, bn="frozen", image_size=32)
+          }.get(recipe, dict(steps=30))
     kw.update(affine_augment=False, random_crop=False, flip=False)
     trainer = _setup(recipe, folders, lpips_alex, **kw)
     before = trainer.validate()["loss"]

@@ -46,7 +46,8 @@ def models(tmp_path, monkeypatch):
 def test_train_resume_and_reload_from_the_cli(models, tmp_path, capsys):
     out = tmp_path / "run"
     args = ["train", "video_edit", "--out", str(out), "--init", str(models / "init.pt"), "--direction",
-            str(models / "smile.npy"), "--batch-size", "2", "--steps", "3", "--set", "adv_lambda=0.1", *SMALL]
+            str(models / "smile.npy"), "--batch-size", "2", "--steps", "3", "--set", "adv_lambda=0.1", "--set",
+            "d_width=8", *SMALL]
     assert main(args) == 0
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     assert summary["steps"] == 3 and summary["variant"] == "edit"
@@ -55,6 +56,7 @@ def test_train_resume_and_reload_from_the_cli(models, tmp_path, capsys):
     assert model.variant == "edit" and model.editing_w.shape == (1, 14, 16)
     raw = torch.load(out / "last.pt", map_location="cpu", weights_only=True)
     assert "discriminator" in raw and raw["opts"]["recipe"] == "video_edit"
+    assert raw["discriminator"]["final_linear.1.weight"].shape == (1, 8)  # d_width 8, judging 64 px
     # continue the run to 5 steps
     assert main(["train", "video_edit", "--resume", str(out), "--steps", "5", "--quiet",
                  "--safetensors"]) == 0

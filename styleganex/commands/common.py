@@ -66,6 +66,16 @@ strength = float_range(-MAX_STRENGTH, MAX_STRENGTH)
 def add_model_args(parser) -> None:
     parser.add_argument("--model", required=True, help="checkpoint path or file name in the models folder")
     parser.add_argument("--device", default=None, help="torch device: cpu, cuda, cuda:1 (default: cuda when available)")
+    add_fast_arg(parser)
+
+
+def add_fast_arg(parser) -> None:
+    """``--fast``: the fast-path switch (``model.fast``: compiled hot paths, the sync-free inversion loop)."""
+    from ..model.fast import FAST_ENV, FAST_SETTINGS
+
+    parser.add_argument("--fast", choices=FAST_SETTINGS, default=None,
+                        help=f"fast paths: 1 everywhere, 0 the reference path only, auto on CUDA only "
+                             f"(default: ${FAST_ENV}, else auto)")
 
 
 def add_image_args(parser) -> None:

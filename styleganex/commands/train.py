@@ -105,6 +105,13 @@ def _overrides(args) -> dict:
     return out
 
 
+def _model_file(name):
+    """A path, or a file name in the models folder (as ``--model`` of the other commands)."""
+    from ..io.paths import find_model_file
+
+    return None if name is None else (find_model_file(name) or Path(name))
+
+
 def cmd_train(args) -> int:
     from ..base.errors import InputError
     from ..base.outputs import check_output_folder
@@ -128,7 +135,8 @@ def cmd_train(args) -> int:
                                  "choose another --out, or pass --overwrite")
             opts = recipe_options(args.recipe, **overrides)
         trainer = prepare_training(
-            opts, out, init=args.init, generator=args.generator, data=args.data, labels=args.labels,
+            opts, out, init=_model_file(args.init), generator=_model_file(args.generator), data=args.data,
+            labels=args.labels,
             val_data=args.val_data, val_labels=args.val_labels, direction=args.direction,
             augment_directions=args.augment_directions, resume=args.resume, prepare_faces=not args.no_prepare,
             ctx=ctx)

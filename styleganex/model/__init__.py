@@ -16,7 +16,9 @@ torch.Size([1, 3, 256, 320])
 - :mod:`~styleganex.model.network` — ``StyleGANEX``: E and G together (``encode``, ``decode``, ``forward``);
 - :mod:`~styleganex.model.latent` — ``Latent``, the w+/f/noise/skips of a batch of frames;
 - :mod:`~styleganex.model.padding` — the encoder's padding of frames to multiples of 8, and its undo;
-- :mod:`~styleganex.model.checkpoints` — reading and writing official ``.pt`` and ``.safetensors`` files.
+- :mod:`~styleganex.model.checkpoints` — reading and writing official ``.pt`` and ``.safetensors`` files;
+- :mod:`~styleganex.model.fast` — the fast-path switch (``STYLEGANEX_FAST``), the compiled hot paths, bf16 autocast;
+- :mod:`~styleganex.model.kernels` — fused Triton kernels of the eager CUDA path (Triton imported on use).
 """
 
 from .checkpoints import convert, load_generator, load_model, save_safetensors

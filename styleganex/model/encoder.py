@@ -42,6 +42,11 @@ def batch_statistics(enabled: bool = True):
         _BATCH_STATS.reset(token)
 
 
+def batch_statistics_enabled() -> bool:
+    """Whether :func:`batch_statistics` is on here (a cache key of the compiled encoder)."""
+    return _BATCH_STATS.get()
+
+
 class BatchNorm2d(nn.BatchNorm2d):
     """nn.BatchNorm2d that honours :func:`batch_statistics` (same state-dict keys)."""
 

@@ -27,8 +27,9 @@ from torch import nn
 
 from ..base.errors import InputError, ModelKindError
 from ..base.validation import SIGNED, check_image
+from . import fast, kernels
 from .config import KIND_FILES, ModelConfig, model_kind
-from .encoder import Encoder, batch_statistics
+from .encoder import Encoder, EncoderFeatures, batch_statistics, batch_statistics_enabled
 from .generator import Generator
 from .latent import Latent
 
@@ -51,6 +52,7 @@ class StyleGANEX(nn.Module):
         self.register_buffer("latent_avg", torch.zeros(config.n_latent, config.style_dim))
         self.editing_w = None  # [K, n_latent, S] for the video-editing checkpoints
         self.source = None
+        self.fast: str | None = None  # "0", "1", "auto" or None (the environment's STYLEGANEX_FAST)
 
     # ---- properties --------------------------------------------------------------------------
     @property
@@ -119,7 +121,7 @@ class StyleGANEX(nn.Module):
                                  f"{aligned.shape[0]}")
         want_skips = self.has_fusion if skips is None else skips
         device, dtype = self.device, self.dtype
-        frame = frame.to(device, dtype)
+        frame = fast.to_channels_last(frame.to(device, dtype))
         with self._batch_stats(batch_stats):
             if aligned is None:
                 taps = self.encoder.run_body(frame)
@@ -127,7 +129,7 @@ class StyleGANEX(nn.Module):
                 feats = self.encoder.features_from_taps(taps)
             else:
                 codes = self.encoder.codes(aligned.to(device, dtype))
-                feats = self.encoder.features(frame)
+                feats = self._features(frame)
         return Latent(wplus=self.add_latent_avg(codes), f=feats.f,
                       skips=list(feats.skips) if want_skips else None)
 
@@ -137,7 +139,16 @@ class StyleGANEX(nn.Module):
         frame = self.check_frame(frame)
         device, dtype = self.device, self.dtype
         with self._batch_stats(batch_stats):
-            return self.encoder.features(frame.to(device, dtype))
+            return self._features(fast.to_channels_last(frame.to(device, dtype)))
+
+    def _features(self, frame: torch.Tensor) -> EncoderFeatures:
+        """``encoder.features`` of a checked frame, compiled when the fast switch says so (no grad)."""
+        plan = fast.fast_plan(frame.device, self)
+        if not plan.compile or torch.is_grad_enabled():
+            return self.encoder.features(frame)
+        key = (fast.shape_key(frame), fast.mode_key(frame.device), batch_statistics_enabled())
+        return fast.compiled_call(self, "encoder features", _compiled_features, key, (frame,),
+                                  self.encoder.features, plan.strict)
 
     def check_frame(self, frame: torch.Tensor) -> torch.Tensor:
         """Check a frame for :meth:`encode`: ``[B, C, H, W]``, H and W multiples of 8; ``C = 3`` in
@@ -204,9 +215,26 @@ class StyleGANEX(nn.Module):
         skips = None
         if use_skips and latent.skips is not None and self.has_fusion:
             skips = [s.to(device, dtype) for s in latent.skips]
-        return self.decoder.synthesize(wplus, latent.f.to(device, dtype), noise, skips,
-                                       self.encoder.fusion if skips else None,
-                                       None if ew is None else ew.to(device, dtype), generator=generator)
+        f = fast.to_channels_last(latent.f.to(device, dtype))
+        if skips is not None:
+            skips = [fast.to_channels_last(s) for s in skips]
+        ew = None if ew is None else ew.to(device, dtype)
+        plan = fast.fast_plan(device, self)
+        # the fused kernels where no compiled graph runs (CUDA); setting "0" leaves the caller's choice (off)
+        with kernels.enabled(plan.kernels) if plan.any else contextlib.nullcontext():
+            if plan.compile and not torch.is_grad_enabled() and generator is None and not (
+                    isinstance(noise, str) and noise == "random"):
+                maps = [] if isinstance(noise, str) else noise
+                key = (fast.shape_key(wplus, f, ew, *(skips or []), *maps),
+                       noise if isinstance(noise, str) else "maps", fast.mode_key(device))
+                out = fast.compiled_call(self, "decoder", _compiled_synthesize, key, (wplus, f, noise, skips, ew),
+                                         self._reference_synthesize, plan.strict, plan.compile_mode)
+                return out.clone() if plan.cudagraphs else out  # a CUDA graph's output is overwritten next call
+            return self.decoder.synthesize(wplus, f, noise, skips, self.encoder.fusion if skips else None, ew,
+                                           generator=generator)
+
+    def _reference_synthesize(self, wplus, f, noise, skips, ew):
+        return self.decoder.synthesize(wplus, f, noise, skips, self.encoder.fusion if skips else None, ew)
 
     # ---- the official pSp.forward, used by the parity runner ---------------------------------
     def forward(self, x1, x2=None, resize=True, latent_mask=None, randomize_noise=True,
@@ -276,6 +304,7 @@ class StyleGANEX(nn.Module):
         new.decoder = generator.to(device, dtype).eval()
         new.latent_avg = self.latent_avg
         new.editing_w = self.editing_w
+        new.fast = self.fast
         new.source = self.source
         new.training = self.training
         return new
@@ -290,3 +319,12 @@ class StyleGANEX(nn.Module):
     def mixing_styles(self, n: int, scale: float = MIX_SCALE, generator: torch.Generator | None = None):
         """:meth:`styles_from_z` of ``n`` standard-normal z drawn (on the CPU) from ``generator``."""
         return self.styles_from_z(torch.randn(n, self.config.style_dim, generator=generator), scale)
+
+
+# ---- the compiled entry points (module level: the compile cache holds no reference to a model) -------
+def _compiled_synthesize(model: StyleGANEX, wplus, f, noise, skips, ew) -> torch.Tensor:
+    return model.decoder.synthesize(wplus, f, noise, skips, model.encoder.fusion if skips else None, ew)
+
+
+def _compiled_features(model: StyleGANEX, frame: torch.Tensor) -> EncoderFeatures:
+    return model.encoder.features(frame)

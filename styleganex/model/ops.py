@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..base.errors import InputError
+from . import kernels
 
 SQRT2 = math.sqrt(2.0)
 
@@ -191,15 +192,18 @@ class ModulatedConv2d(nn.Module):
         the demodulation sum is taken as a small matrix product, so the full weight is touched
         twice (W^2 and the final product) instead of once per factor.
         """
-        dt = torch.promote_types(self.weight.dtype, torch.float32)  # low precision -> float32
-        s = self.modulation(style.to(self.modulation.weight.dtype)).to(dt) * self.scale  # [B, in]
-        weight = self.weight[0].to(dt)  # [out, in, k, k]
-        factor = s[:, None, :]  # [B, 1, in]
-        if self.demodulate:
-            wsq = weight.square().sum((2, 3))  # [out, in]
-            d = torch.rsqrt(s.square() @ wsq.t() + 1e-8)  # [B, out]
-            factor = factor * d[:, :, None]  # [B, out, in]
-        return weight[None] * factor[..., None, None]
+        with torch.autocast(style.device.type, enabled=False):  # styles and demodulation stay fp32
+            dt = torch.promote_types(self.weight.dtype, torch.float32)  # low precision -> float32
+            s = self.modulation(style.to(self.modulation.weight.dtype)).to(dt) * self.scale  # [B, in]
+            weight = self.weight[0].to(dt)  # [out, in, k, k]
+            if kernels.wanted(s):  # the fused kernel (CUDA fast path); the lines below are the reference
+                return kernels.modulated_weight(weight, s, self.demodulate)
+            factor = s[:, None, :]  # [B, 1, in]
+            if self.demodulate:
+                wsq = weight.square().sum((2, 3))  # [out, in]
+                d = torch.rsqrt(s.square() @ wsq.t() + 1e-8)  # [B, out]
+                factor = factor * d[:, :, None]  # [B, out, in]
+            return weight[None] * factor[..., None, None]
 
     def forward(self, x: torch.Tensor, style: torch.Tensor, bias: torch.Tensor | None = None) -> torch.Tensor:
         b, c, h, wd = x.shape
@@ -257,12 +261,28 @@ class StyledConv(nn.Module):
         # conv + bias (fused), + weight * noise, leaky ReLU * sqrt(2): the official order up to
         # the (exact in real arithmetic) swap of the two additions. In place unless autograd
         # needs the intermediate (inversion).
+        if kernels.wanted(x):  # the fast path: one fused pass for bias + noise + activation
+            return self._fused(x, style, noise, generator)
         out = self.conv(x, style, bias=self.activate.bias)
         if noise is not False:
             out = self.noise(out, noise, generator)
         if out.requires_grad:
             return F.leaky_relu(out, 0.2) * SQRT2
         return F.leaky_relu_(out, 0.2).mul_(SQRT2)
+
+    def _fused(self, x, style, noise, generator):
+        """The conv without bias, then :func:`kernels.bias_noise_lrelu` (noise maps as NoiseInjection)."""
+        out = self.conv(x, style)
+        maps = None
+        if noise is not False:
+            if noise is None:
+                maps = torch.randn(out.shape[0], 1, *out.shape[2:], device=out.device, dtype=out.dtype,
+                                   generator=generator)
+            elif noise.shape[-2:] != out.shape[-2:]:
+                maps = F.adaptive_avg_pool2d(noise, out.shape[-2:])
+            else:
+                maps = noise
+        return kernels.bias_noise_lrelu(out, self.activate.bias, maps, None if maps is None else self.noise.weight)
 
 
 class ToRGB(nn.Module):

@@ -69,6 +69,7 @@ class TrainOptions:
     log_interval: int = 10  # steps between lines of train_log.jsonl
     val_size: int = 4  # generated recipes: samples in the fixed validation batch
     pretrain_scale: int = 4  # pretrain: x is G(z) downsampled this many times (release: 4)
+    d_width: int = 0  # discriminator channels at every level (0: the release's StyleGAN2 widths)
     precision: str = "fp32"  # "bf16": forward passes and losses under bf16 autocast (weights and optimiser in fp32)
     pair_pool: int = 0  # generated recipes: 0 = fresh pairs every step (release); N = cycle over N fixed pairs
     pair_feature: int = 32  # generated pairs are rendered from the constant input pooled to this side (32: G(w))
@@ -235,6 +236,7 @@ def check_options(opts: TrainOptions) -> TrainOptions:
         _whole(opts, name, 1)
     _whole(opts, "seed", 0, 2 ** 63 - 1)
     _whole(opts, "pair_pool", 0, 10 ** 9)
+    _whole(opts, "d_width", 0, 4096)
     _whole(opts, "pair_feature", 1, 256)
     _whole(opts, "workers", 0, 64)
     if opts.save_interval is not None:

@@ -190,7 +190,7 @@ def _discriminator(opts: TrainOptions, model: StyleGANEX, discriminator, saved: 
     from .discriminator import Discriminator
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(opts.seed + 1)
-        d = Discriminator(discriminator_size(opts, model.config.size))
+        d = Discriminator(discriminator_size(opts, model.config.size), widths=opts.d_width or None)
     if saved is not None:  # the release starts from the init checkpoint's discriminator when it has one
         try:
             d.load_state_dict(saved)

@@ -115,6 +115,9 @@ class Trainer:
             raise InputError("the LPIPS loss is on (lpips_lambda) but no LPIPS network was given")
         if o.id_lambda > 0 and identity is None:
             raise InputError("the identity loss is on (id_lambda) but no identity network was given")
+        if o.bn == "sync" and self.device.type != "cuda":
+            raise InputError("option bn 'sync' (SyncBatchNorm) needs CUDA devices (torchrun with NCCL); on the CPU "
+                             "use bn 'batch' or 'frozen'")
         self.lpips = None if lpips is None else lpips.to(self.device).eval().requires_grad_(False)
         self.identity = None if identity is None else identity.to(self.device).eval().requires_grad_(False)
         self.losses = Losses(o, self.lpips, self.identity)
