@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from .common import ProgressBar, int_range
+from .common import ProgressBar, device_arg, int_range
 
 # command -> (module with its parser, name of its task builder): builder(args, batch_size, progress) -> Task
 BATCH_COMMANDS = {
@@ -101,8 +101,8 @@ def cmd_batch(args) -> int:
     from ..jobs.shard import GatherGroup, current_shard
 
     shard = current_shard(args.shard)
-    if hasattr(args, "device"):
-        args.device = shard.device(args.device)
+    if hasattr(args, "device"):  # cuda:LOCAL_RANK under torchrun on GPUs, else --device or its default
+        args.device = device_arg(shard.device(args.device))
     out = check_output_folder(args.out)
     group = GatherGroup(shard)
     try:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import re
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any, Callable
@@ -103,6 +104,16 @@ class InvertTask(Task):
     def outputs(self, item: Item) -> list[Path]:
         return [self._named(item, "_crop.json"), *self.image_paths(item, 1)[0], self._named(item, "_faces.png"),
                 self._named(item, "_latent.safetensors")]
+
+    def clean(self, item: Item) -> None:
+        """Also the temporary files of the per-face images (``_inversion_K.png``, ``_crop_K.png``)."""
+        super().clean(item)
+        stem = re.escape(item.target.name)
+        pattern = re.compile(rf"^\.{stem}_(inversion|crop)_\d+\.png\.[0-9a-f]{{8}}\.partial$")
+        if item.target.parent.is_dir():
+            for stale in item.target.parent.iterdir():
+                if pattern.match(stale.name):
+                    stale.unlink(missing_ok=True)
 
     def complete(self, item: Item) -> bool:
         # the latent is renamed into place last (see write), so it exists only when the rest does
