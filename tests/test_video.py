@@ -283,7 +283,7 @@ def test_cli_video(tmp_path, edit, monkeypatch):
 
     import styleganex.faces.detect as detect
     import styleganex.faces.video_crop as faces_video
-    from styleganex.commands import translate
+    from styleganex.commands import video as video_command
     from styleganex.dev.testing import save_official_pt
     from styleganex.io.video_files import probe_video, read_video_frames, write_video
 
@@ -295,7 +295,7 @@ def test_cli_video(tmp_path, edit, monkeypatch):
 
     def cli(argv):
         p = argparse.ArgumentParser()
-        translate.register(p.add_subparsers(dest="command", required=True))
+        video_command.register(p.add_subparsers(dest="command", required=True))
         a = p.parse_args(argv)
         return a.func(a)
     out = tmp_path / "out.mp4"

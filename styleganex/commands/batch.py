@@ -30,7 +30,7 @@ BATCH_COMMANDS = {
     "sr": ("translate", "sr_task"),
     "sketch2face": ("translate", "sketch2face_task"),
     "mask2face": ("translate", "mask2face_task"),
-    "video": ("translate", "video_task"),
+    "video": ("video", "video_task"),
     "prepare": ("prepare", "prepare_task"),
 }
 
