@@ -52,40 +52,34 @@ def search_dirs() -> list[Path]:
     return dirs
 
 
-def find_vgg_weights(weights=None) -> Path:
-    """The local VGG16 weights file; ``FileNotFoundError`` saying where to put it when absent."""
+def _find_weights(file: str, url: str, weights, what: str, needs: str, otherwise: str = "") -> Path:
+    """``weights`` if it is a file, else ``file`` in the models folder or torch's hub cache;
+    ``FileNotFoundError`` saying where to put it when absent (``needs``: who needs which weights)."""
     if weights is not None:
         p = Path(weights)
         if p.is_file():
             return p
-        raise FileNotFoundError(f"VGG16 weights for LPIPS not found at {p}. Download {VGG_URL} "
-                                f"and pass its path.")
+        raise FileNotFoundError(f"{what} weights for LPIPS not found at {p}. Download {url} and pass its path.")
     dirs = search_dirs()
     for d in dirs:
-        if (d / VGG_FILE).is_file():
-            return d / VGG_FILE
+        if (d / file).is_file():
+            return d / file
     raise FileNotFoundError(
-        f"LPIPS needs the VGG16 ImageNet weights {VGG_FILE}, which were not found. Download {VGG_URL} "
-        f"and put it in the models folder ({dirs[0]}) or in torch's hub cache ({dirs[-1]}). "
-        f"Searched: {', '.join(str(d) for d in dirs)}.")
+        f"{needs} {file}, which were not found. Download {url} and put it in the models folder ({dirs[0]}) or in "
+        f"torch's hub cache ({dirs[-1]}){otherwise}. Searched: {', '.join(str(d) for d in dirs)}.")
+
+
+def find_vgg_weights(weights=None) -> Path:
+    """The local VGG16 weights file; ``FileNotFoundError`` saying where to put it when absent."""
+    return _find_weights(VGG_FILE, VGG_URL, weights, "VGG16", "LPIPS needs the VGG16 ImageNet weights")
 
 
 def find_alex_weights(weights=None) -> Path:
     """The local AlexNet weights file (``alexnet-owt-7be5be79.pth``), searched like the VGG16 file;
     ``FileNotFoundError`` saying where to put it when absent."""
-    if weights is not None:
-        p = Path(weights)
-        if p.is_file():
-            return p
-        raise FileNotFoundError(f"AlexNet weights for LPIPS not found at {p}. Download {ALEX_URL} and pass its path.")
-    dirs = search_dirs()
-    for d in dirs:
-        if (d / ALEX_FILE).is_file():
-            return d / ALEX_FILE
-    raise FileNotFoundError(
-        f"LPIPS-AlexNet (the release's training loss) needs the ImageNet weights {ALEX_FILE}, which were not found. "
-        f"Download {ALEX_URL} and put it in the models folder ({dirs[0]}) or in torch's hub cache ({dirs[-1]}); "
-        f"or train with the VGG trunk (lpips_net='vgg'). Searched: {', '.join(str(d) for d in dirs)}.")
+    return _find_weights(ALEX_FILE, ALEX_URL, weights, "AlexNet",
+                         "LPIPS-AlexNet (the release's training loss) needs the ImageNet weights",
+                         "; or train with the VGG trunk (lpips_net='vgg')")
 
 
 def _vgg_feature_shapes(net: str = "vgg") -> dict:
