@@ -103,15 +103,9 @@ def direction_vectors(spec, model: StyleGANEX, strength: float = 1.0, name: str 
     path, picked = split_spec(text)
     name = picked or name
     p = Path(path)
-    if not p.is_file():
-        raise DirectionError(f"direction file not found: {p}")
-    try:
-        found = read_directions(p)
-    except DirectionError:
-        raw = _raw_stack(p, n, s)
-        if raw is None:
-            raise
-        return raw * float(strength)
+    found = _directions_or_stack(p, n, s, "direction file")
+    if isinstance(found, torch.Tensor):
+        return found * float(strength)
     if name is not None:
         if name not in found:
             raise DirectionError(f"{p} has no direction {name!r}; it has {list(found)[:20]}")
@@ -124,17 +118,24 @@ def direction_vectors(spec, model: StyleGANEX, strength: float = 1.0, name: str 
 def all_directions(path, model: StyleGANEX) -> torch.Tensor:
     """Every direction of a file stacked ``[N, n_latent, S]`` (the release's augmenting directions)."""
     n, s = model.config.n_latent, model.config.style_dim
-    p = Path(path)
+    found = _directions_or_stack(Path(path), n, s, "augmenting-direction file")
+    if isinstance(found, torch.Tensor):
+        return found
+    return torch.cat([editing_vector(d, n, s) for d in found.values()])
+
+
+def _directions_or_stack(p: Path, n: int, s: int, what: str):
+    """The directions a file holds (``read_directions``), or, for a bare ``[N, n_latent, S]`` stack that is no
+    direction format, that stack."""
     if not p.is_file():
-        raise DirectionError(f"augmenting-direction file not found: {p}")
+        raise DirectionError(f"{what} not found: {p}")
     try:
-        found = read_directions(p)
+        return read_directions(p)
     except DirectionError:
         raw = _raw_stack(p, n, s)
         if raw is None:
             raise
         return raw
-    return torch.cat([editing_vector(d, n, s) for d in found.values()])
 
 
 def _generator(spec, what: str):
