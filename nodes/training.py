@@ -32,7 +32,7 @@ from .edit import (
     direction_options,
     pick_direction,
 )
-from .folders import checkpoint_files, first_folder, folder_roots, name_problem
+from .folders import checkpoint_files, find_model_file, first_folder, folder_roots, name_problem
 from .loaders import check_model_file, require_model_file
 from .progress import Progress, cancellable
 from .sockets import CATEGORY, ModelType, StyleGANEXModel
@@ -97,6 +97,16 @@ def _check_save(save_name: str):
     return True
 
 
+def _lpips_module(opts):
+    """The LPIPS network of a run, its trunk's weights found in ComfyUI's model folders first (then where the
+    core looks: $STYLEGANEX_MODELS, torch's hub cache); None when the run has no LPIPS term."""
+    from ..styleganex import ALEX_FILE, VGG_FILE, load_lpips
+
+    if opts.lpips_lambda <= 0 and opts.lpips_lambda_crop <= 0:
+        return None
+    return load_lpips(weights=find_model_file(VGG_FILE if opts.lpips_net == "vgg" else ALEX_FILE), net=opts.lpips_net)
+
+
 def _train(node: str, opts, handle: StyleGANEXModel, save_name: str, resume: bool, new: dict,
            resumed: dict | None = None) -> io.NodeOutput:
     """Prepare (everything checked before the first step), run with progress and Cancel, and wrap the
@@ -107,18 +117,20 @@ def _train(node: str, opts, handle: StyleGANEXModel, save_name: str, resume: boo
 
     folder = run_folder(save_name)
     device = handle.device
+    lpips = _lpips_module(opts)
     if resume:
         if not (folder / RESUME).is_file():
             raise InputError(f"{node}: resume is on, but there is no saved run in {folder} (no {RESUME}); "
                              "turn resume off to start one")
         state = read_resume(folder)
         opts = resume_options(state, opts.recipe, max_steps=opts.max_steps)
-        trainer = prepare_training(opts, folder, resume=folder, device=str(device), **(resumed or {}))
+        lpips = _lpips_module(opts)
+        trainer = prepare_training(opts, folder, resume=folder, device=str(device), lpips=lpips, **(resumed or {}))
     else:
         if (folder / RESUME).is_file():
             raise InputError(f"{node}: {folder} already holds a training run; turn resume on to continue it, or "
                              "choose another save_name")
-        trainer = prepare_training(opts, folder, init=handle.model, device=str(device), **new)
+        trainer = prepare_training(opts, folder, init=handle.model, device=str(device), lpips=lpips, **new)
     free_memory_for(device)
     steps_log: list[dict] = []
     bar = Progress(opts.max_steps, estimate=node, device=str(device))
