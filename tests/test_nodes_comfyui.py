@@ -32,7 +32,7 @@ TRAIN_FAST = json.dumps({"pair_pool": 2, "pair_feature": 8, "adv_lambda": 0, "va
 # node id -> (inputs: name -> type, outputs: types)
 EXPECTED = {
     "StyleGANEXLoader": ({"ckpt_name": "COMBO", "device": "COMBO", "precision": "COMBO",
-                          "download_if_missing": "BOOLEAN"}, ["STYLEGANEX_MODEL"]),
+                          "download_if_missing": "BOOLEAN", "fast": "COMBO"}, ["STYLEGANEX_MODEL"]),
     "StyleGANEXFaceParserLoader": ({"parser_name": "COMBO", "device": "COMBO", "download_if_missing": "BOOLEAN"},
                                    ["STYLEGANEX_PARSER"]),
     "StyleGANEXFaceCrop": ({"image": "IMAGE", "padding": "INT", "face": "COMBO", "face_index": "INT",
