@@ -117,20 +117,20 @@ def _train(node: str, opts, handle: StyleGANEXModel, save_name: str, resume: boo
 
     folder = run_folder(save_name)
     device = handle.device
-    lpips = _lpips_module(opts)
     if resume:
         if not (folder / RESUME).is_file():
             raise InputError(f"{node}: resume is on, but there is no saved run in {folder} (no {RESUME}); "
                              "turn resume off to start one")
         state = read_resume(folder)
         opts = resume_options(state, opts.recipe, max_steps=opts.max_steps)
-        lpips = _lpips_module(opts)
-        trainer = prepare_training(opts, folder, resume=folder, device=str(device), lpips=lpips, **(resumed or {}))
+        trainer = prepare_training(opts, folder, resume=folder, device=str(device), lpips=_lpips_module(opts),
+                                   **(resumed or {}))
     else:
         if (folder / RESUME).is_file():
             raise InputError(f"{node}: {folder} already holds a training run; turn resume on to continue it, or "
                              "choose another save_name")
-        trainer = prepare_training(opts, folder, init=handle.model, device=str(device), lpips=lpips, **new)
+        trainer = prepare_training(opts, folder, init=handle.model, device=str(device), lpips=_lpips_module(opts),
+                                   **new)
     free_memory_for(device)
     steps_log: list[dict] = []
     bar = Progress(opts.max_steps, estimate=node, device=str(device))
