@@ -73,14 +73,31 @@ def _placeholder_modules(names) -> None:
                 sys.modules.setdefault(".".join(parts[:i]), _PlaceholderModule(".".join(parts[:i])))
 
 
+def _grid_sample_backward_shim(simple_augment) -> None:
+    """The release's augmentation differentiates grid sampling through
+    ``torch._C._jit_get_operation("aten::grid_sampler_2d_backward")``, which returns ``(op, overloads)`` in
+    torch >= 2 (a TypeError in the temporal term's backward). The same operator is called through
+    ``torch.ops.aten`` instead (bilinear, zero padding, ``align_corners=False``, as the release asks)."""
+    import torch
+
+    def forward(ctx, grad_output, input, grid):
+        grad_input, grad_grid = torch.ops.aten.grid_sampler_2d_backward(grad_output, input, grid, 0, 0, False,
+                                                                        [True, True])
+        ctx.save_for_backward(grid)
+        return grad_input, grad_grid
+
+    simple_augment.GridSampleBackward.forward = staticmethod(forward)
+
+
 def load_release_training(ref_dir) -> types.SimpleNamespace:
     """Import the release's training code (``training/coach.py`` and what it reads) from a checkout.
 
     What a training step never uses and this machine may lack is replaced by placeholders (tensorboard,
     basicsr, cv2, dlib, matplotlib's figures), and the augmentation's ``models.stylegan2.op2`` (a CUDA
     extension compiled on import) by the release's own pure-PyTorch ``upfirdn2d`` (the same function op2
-    runs on CPU tensors). Returns the modules a driver needs: ``coach``, ``psp``, ``model`` (the StyleGAN2
-    code), ``lpips`` (criteria/lpips), ``networks``, ``id_loss``, ``model_irse``, ``w_norm``.
+    runs on CPU tensors); see :func:`_grid_sample_backward_shim` for the one call today's torch changed.
+    Returns the modules a driver needs: ``coach``, ``psp``, ``model`` (the StyleGAN2 code), ``lpips``
+    (criteria/lpips), ``networks``, ``id_loss``, ``model_irse``, ``w_norm``.
     """
     ref = Path(ref_dir).resolve()
     if not (ref / "training" / "coach.py").is_file():
@@ -96,6 +113,7 @@ def load_release_training(ref_dir) -> types.SimpleNamespace:
     op2 = types.ModuleType("models.stylegan2.op2")
     op2.upfirdn2d = op.upfirdn2d
     sys.modules["models.stylegan2.op2"] = op2
+    _grid_sample_backward_shim(importlib.import_module("models.stylegan2.simple_augment"))
     names = dict(coach="training.coach", psp="models.psp", model="models.stylegan2.model",
                  lpips="criteria.lpips.lpips", networks="criteria.lpips.networks", id_loss="criteria.id_loss",
                  model_irse="models.encoders.model_irse", w_norm="criteria.w_norm")
