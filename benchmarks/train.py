@@ -373,6 +373,8 @@ def main(argv=None) -> int:
     p.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: one measurement, JSON on stdout
     p.add_argument("--side", default="ours", choices=["ours", "release"], help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    if args.steps < 1:
+        p.error("--steps must be at least 1 (timed steps after the warm-up step)")
     if args.tiny and args.release:
         p.error("--tiny has reduced widths, which the release's code cannot build; drop --release")
     if args.one:
