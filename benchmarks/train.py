@@ -327,7 +327,7 @@ def measure_release(recipe: str, release: str, device: str, steps: int, batch_si
     except _Done:
         pass
     t = coach.train_dataloader.times
-    times = [b - a for a, b in zip(t, t[1:])]
+    times = [t1 - t0 for t0, t1 in zip(t, t[1:])]
     return _result("release", recipe, b, times, memory, float(last.get("loss", math.nan)))
 
 
